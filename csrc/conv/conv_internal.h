@@ -1,0 +1,20 @@
+/* Entry points of the two conv2d algorithms; csrc/conv/conv.c dispatches between them.
+ * Same contracts as the fc_conv2d_* functions of fastconv.h (arguments already valid). */
+#ifndef FC_CONV_INTERNAL_H
+#define FC_CONV_INTERNAL_H
+#include "fastconv.h"
+
+#define FC_CONV_DECLARE(ALGO, SFX, T)                                                       \
+    fc_status fc_conv2d_fwd_##ALGO##_##SFX(const fc_conv_geom *g, const T *x, const T *w,  \
+                                           const T *bias, T *y);                            \
+    fc_status fc_conv2d_bwd_data_##ALGO##_##SFX(const fc_conv_geom *g, const T *gy,        \
+                                                const T *w, T *gx);                         \
+    fc_status fc_conv2d_bwd_weight_##ALGO##_##SFX(const fc_conv_geom *g, const T *gy,      \
+                                                  const T *x, T *gw, T *gb);
+
+FC_CONV_DECLARE(direct, f32, float)
+FC_CONV_DECLARE(direct, f64, double)
+FC_CONV_DECLARE(im2col, f32, float)
+FC_CONV_DECLARE(im2col, f64, double)
+
+#endif

@@ -1,0 +1,100 @@
+/*
+ * fastconv public C API.
+ *
+ * Plain C99, no Python.  Every array is C-contiguous (NCHW for activations, OIHW for
+ * weights) and every size is int64_t.  The Python layer validates arguments and checks
+ * that every size product fits in int64 *before* calling in here: these functions trust
+ * their geometry and only report allocation failure.
+ *
+ * Naming: fc_<op>_<pass>_<algo>_<dtype>; dtype suffix f32 = float, f64 = double.
+ */
+#ifndef FASTCONV_H
+#define FASTCONV_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    FC_OK = 0,
+    FC_ERR_NOMEM = 1,     /* a workspace allocation failed: Python raises MemoryError */
+    FC_ERR_NOTIMPL = 2,   /* not built / not implemented: Python raises NotImplementedError */
+    FC_ERR_ARG = 3        /* inconsistent geometry (a bug in the caller): Python raises ValueError */
+} fc_status;
+
+/* ---------------------------------------------------------------- runtime ---- */
+
+typedef enum { FC_ISA_GENERIC = 0, FC_ISA_AVX2 = 1 } fc_isa;
+
+/* Best ISA this CPU (and OS) supports, from cpuid.  Independent of any override. */
+fc_isa fc_detect_isa(void);
+/* ISA in use by every dispatcher.  Initially fc_detect_isa(). */
+fc_isa fc_get_isa(void);
+/* Force an ISA; returns FC_ERR_ARG when the CPU cannot run it.  Not thread-safe with
+ * kernels running concurrently: called at import (FASTCONV_ISA) and by tests. */
+fc_status fc_set_isa(fc_isa isa);
+const char *fc_isa_name(fc_isa isa);
+
+/* Threads used by every parallel region: min(value set here, omp_get_max_threads() of the
+ * calling thread), so that threadpoolctl limits and OMP_NUM_THREADS are honoured. */
+void fc_set_num_threads(int n);
+int fc_get_num_threads(void);
+/* 1 when built with OpenMP. */
+int fc_have_openmp(void);
+
+/* -------------------------------------------------------------- convolution -- */
+
+typedef enum { FC_ALGO_AUTO = 0, FC_ALGO_DIRECT = 1, FC_ALGO_IM2COL = 2 } fc_conv_algo;
+
+/*
+ * Geometry of a conv2d (cross-correlation) with zero padding.  Non-zero padding modes
+ * are handled by the caller by padding the input explicitly.
+ *   x: (N, C_in, H, W)   w: (C_out, C_in/groups, kH, kW)   y: (N, C_out, H_out, W_out)
+ * pH, pW are the top/left padding; the bottom/right padding is whatever H_out/W_out imply
+ * (it may differ from top/left, e.g. padding="same" with an even kernel).  Input taps
+ * outside [0, H) x [0, W) read as zero.
+ */
+typedef struct {
+    int64_t N, C_in, H, W;
+    int64_t C_out, kH, kW;
+    int64_t H_out, W_out;
+    int64_t sH, sW;     /* stride   >= 1 */
+    int64_t pH, pW;     /* padding  >= 0 (top, left) */
+    int64_t dH, dW;     /* dilation >= 1 */
+    int64_t groups;     /* divides C_in and C_out */
+} fc_conv_geom;
+
+/* Dispatchers: algo FC_ALGO_AUTO picks per shape. */
+/* y = conv(x, w) + bias (bias may be NULL).  Overwrites y. */
+fc_status fc_conv2d_forward_f32(const fc_conv_geom *g, fc_conv_algo algo, const float *x,
+                                const float *w, const float *bias, float *y);
+fc_status fc_conv2d_forward_f64(const fc_conv_geom *g, fc_conv_algo algo, const double *x,
+                                const double *w, const double *bias, double *y);
+/* gx = d(loss)/dx given gy.  Overwrites gx.  (Also conv_transpose2d's forward.) */
+fc_status fc_conv2d_backward_data_f32(const fc_conv_geom *g, fc_conv_algo algo,
+                                      const float *gy, const float *w, float *gx);
+fc_status fc_conv2d_backward_data_f64(const fc_conv_geom *g, fc_conv_algo algo,
+                                      const double *gy, const double *w, double *gx);
+/* gw = d(loss)/dw and gb = sum of gy over N, H_out, W_out.  Either may be NULL (not
+ * computed).  Overwrites what it computes. */
+fc_status fc_conv2d_backward_weight_f32(const fc_conv_geom *g, fc_conv_algo algo,
+                                        const float *gy, const float *x, float *gw, float *gb);
+fc_status fc_conv2d_backward_weight_f64(const fc_conv_geom *g, fc_conv_algo algo,
+                                        const double *gy, const double *x, double *gw,
+                                        double *gb);
+
+/* The algorithm FC_ALGO_AUTO resolves to for this geometry and pass
+ * (0 forward, 1 backward-data, 2 backward-weight); itemsize 4 or 8. */
+fc_conv_algo fc_conv2d_choose_algo(const fc_conv_geom *g, int pass, int itemsize);
+
+/* ------------------------------------------------------------------ pooling -- */
+
+/* (declared by the pooling kernels; see csrc/pool/) */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FASTCONV_H */

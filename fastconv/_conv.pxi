@@ -1,0 +1,126 @@
+# conv2d kernels.  Arrays arrive C-contiguous, of one dtype (float32 or float64), with the
+# shapes the geometry tuple implies (checked by fastconv._args before calling).
+
+cdef extern from "fastconv.h":
+    ctypedef enum fc_conv_algo:
+        FC_ALGO_AUTO
+        FC_ALGO_DIRECT
+        FC_ALGO_IM2COL
+    ctypedef struct fc_conv_geom:
+        int64_t N, C_in, H, W, C_out, kH, kW, H_out, W_out, sH, sW, pH, pW, dH, dW, groups
+    fc_status fc_conv2d_forward_f32(const fc_conv_geom *g, fc_conv_algo algo, const float *x,
+                                    const float *w, const float *bias, float *y) nogil
+    fc_status fc_conv2d_forward_f64(const fc_conv_geom *g, fc_conv_algo algo, const double *x,
+                                    const double *w, const double *bias, double *y) nogil
+    fc_status fc_conv2d_backward_data_f32(const fc_conv_geom *g, fc_conv_algo algo,
+                                          const float *gy, const float *w, float *gx) nogil
+    fc_status fc_conv2d_backward_data_f64(const fc_conv_geom *g, fc_conv_algo algo,
+                                          const double *gy, const double *w, double *gx) nogil
+    fc_status fc_conv2d_backward_weight_f32(const fc_conv_geom *g, fc_conv_algo algo,
+                                            const float *gy, const float *x, float *gw,
+                                            float *gb) nogil
+    fc_status fc_conv2d_backward_weight_f64(const fc_conv_geom *g, fc_conv_algo algo,
+                                            const double *gy, const double *x, double *gw,
+                                            double *gb) nogil
+    fc_conv_algo fc_conv2d_choose_algo(const fc_conv_geom *g, int pass_, int itemsize) nogil
+
+_ALGO_BY_NAME = {"auto": FC_ALGO_AUTO, "direct": FC_ALGO_DIRECT, "im2col": FC_ALGO_IM2COL}
+_ALGO_NAME = {FC_ALGO_AUTO: "auto", FC_ALGO_DIRECT: "direct", FC_ALGO_IM2COL: "im2col"}
+
+
+cdef fc_conv_geom _geom(tuple t) except *:
+    """t = (N, C_in, H, W, C_out, kH, kW, H_out, W_out, sH, sW, pH, pW, dH, dW, groups)"""
+    cdef fc_conv_geom g
+    (g.N, g.C_in, g.H, g.W, g.C_out, g.kH, g.kW, g.H_out, g.W_out,
+     g.sH, g.sW, g.pH, g.pW, g.dH, g.dW, g.groups) = t
+    return g
+
+
+cdef inline void *_ptr(cnp.ndarray a):
+    return NULL if a is None else cnp.PyArray_DATA(a)
+
+
+cdef _require(cnp.ndarray a, dtype, Py_ssize_t size, name):
+    # O(1) guard against an internal misuse turning into an out-of-bounds access.
+    if (not cnp.PyArray_IS_C_CONTIGUOUS(a) or a.dtype != dtype or a.size != size):
+        raise ValueError(f"internal: {name} must be a C-contiguous {dtype} array of size {size}")
+
+
+def choose_conv_algo(tuple geom, int pass_, int itemsize):
+    """Name of the algorithm 'auto' resolves to for this geometry and pass."""
+    cdef fc_conv_geom g = _geom(geom)
+    return _ALGO_NAME[fc_conv2d_choose_algo(&g, pass_, itemsize)]
+
+
+def conv2d_forward(cnp.ndarray x, cnp.ndarray w, cnp.ndarray bias, tuple geom, str algo):
+    cdef fc_conv_geom g = _geom(geom)
+    cdef fc_conv_algo a = _ALGO_BY_NAME[algo]
+    dt = x.dtype
+    _require(x, dt, g.N * g.C_in * g.H * g.W, "x")
+    _require(w, dt, g.C_out * (g.C_in // g.groups) * g.kH * g.kW, "weight")
+    if bias is not None:
+        _require(bias, dt, g.C_out, "bias")
+    cdef cnp.ndarray y = np.empty((g.N, g.C_out, g.H_out, g.W_out), dtype=dt)
+    cdef void *px = _ptr(x)
+    cdef void *pw = _ptr(w)
+    cdef void *pb = _ptr(bias)
+    cdef void *py = _ptr(y)
+    cdef fc_status st
+    if dt == np.float32:
+        with nogil:
+            st = fc_conv2d_forward_f32(&g, a, <float*>px, <float*>pw, <float*>pb, <float*>py)
+    else:
+        with nogil:
+            st = fc_conv2d_forward_f64(&g, a, <double*>px, <double*>pw, <double*>pb,
+                                       <double*>py)
+    check_status(st)
+    return y
+
+
+def conv2d_backward_data(cnp.ndarray gy, cnp.ndarray w, tuple geom, str algo):
+    cdef fc_conv_geom g = _geom(geom)
+    cdef fc_conv_algo a = _ALGO_BY_NAME[algo]
+    dt = gy.dtype
+    _require(gy, dt, g.N * g.C_out * g.H_out * g.W_out, "grad_output")
+    _require(w, dt, g.C_out * (g.C_in // g.groups) * g.kH * g.kW, "weight")
+    cdef cnp.ndarray gx = np.empty((g.N, g.C_in, g.H, g.W), dtype=dt)
+    cdef void *pgy = _ptr(gy)
+    cdef void *pw = _ptr(w)
+    cdef void *pgx = _ptr(gx)
+    cdef fc_status st
+    if dt == np.float32:
+        with nogil:
+            st = fc_conv2d_backward_data_f32(&g, a, <float*>pgy, <float*>pw, <float*>pgx)
+    else:
+        with nogil:
+            st = fc_conv2d_backward_data_f64(&g, a, <double*>pgy, <double*>pw, <double*>pgx)
+    check_status(st)
+    return gx
+
+
+def conv2d_backward_weight(cnp.ndarray gy, cnp.ndarray x, tuple geom, str algo,
+                           bint want_weight, bint want_bias):
+    """Returns (grad_weight or None, grad_bias or None)."""
+    cdef fc_conv_geom g = _geom(geom)
+    cdef fc_conv_algo a = _ALGO_BY_NAME[algo]
+    dt = gy.dtype
+    _require(gy, dt, g.N * g.C_out * g.H_out * g.W_out, "grad_output")
+    _require(x, dt, g.N * g.C_in * g.H * g.W, "x")
+    cdef cnp.ndarray gw = (np.empty((g.C_out, g.C_in // g.groups, g.kH, g.kW), dtype=dt)
+                           if want_weight else None)
+    cdef cnp.ndarray gb = np.empty((g.C_out,), dtype=dt) if want_bias else None
+    cdef void *pgy = _ptr(gy)
+    cdef void *px = _ptr(x)
+    cdef void *pgw = _ptr(gw)
+    cdef void *pgb = _ptr(gb)
+    cdef fc_status st
+    if dt == np.float32:
+        with nogil:
+            st = fc_conv2d_backward_weight_f32(&g, a, <float*>pgy, <float*>px, <float*>pgw,
+                                               <float*>pgb)
+    else:
+        with nogil:
+            st = fc_conv2d_backward_weight_f64(&g, a, <double*>pgy, <double*>px,
+                                               <double*>pgw, <double*>pgb)
+    check_status(st)
+    return gw, gb

@@ -1,0 +1,89 @@
+"""Runtime configuration: instruction-set path, threads, show_config()."""
+import operator
+import os
+import sys
+
+from . import _kernels
+
+_forced_isa = None
+
+
+def _apply_isa_override():
+    global _forced_isa
+    name = os.environ.get("FASTCONV_ISA", "").strip().lower()
+    if not name:
+        return
+    if name not in ("generic", "avx2"):
+        raise ValueError(f"FASTCONV_ISA must be 'generic' or 'avx2', got {name!r}")
+    _kernels.set_isa(name)
+    _forced_isa = name
+
+
+_apply_isa_override()
+
+
+def set_num_threads(n):
+    """Set how many OpenMP threads the kernels use (n >= 1)."""
+    if isinstance(n, bool):
+        raise TypeError(f"set_num_threads() expects an int, got {type(n).__name__}")
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"set_num_threads() expects an int, got {type(n).__name__}") from None
+    if n < 1:
+        raise ValueError(f"set_num_threads() expects n >= 1, got {n}")
+    _kernels.set_num_threads(min(n, 1 << 16))
+
+
+def get_num_threads():
+    """Threads the next kernel call from this Python thread will use."""
+    return _kernels.get_num_threads()
+
+
+def openmp_runtime():
+    """Path of the OpenMP runtime library loaded into this process, or None."""
+    if not _kernels.have_openmp():
+        return None
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1] if len(line.split()) >= 6 else ""
+                base = os.path.basename(path)
+                if base.startswith(("libgomp", "libomp", "libiomp")):
+                    return path
+    except OSError:
+        pass
+    return "openmp (runtime path unknown)"
+
+
+def config():
+    """The configuration show_config() prints, as a dict."""
+    from . import __version__
+    isa = _kernels.get_isa()
+    return {
+        "version": __version__,
+        "isa": isa,
+        "isa_detected": _kernels.detect_isa(),
+        "isa_forced": _forced_isa,
+        "openmp": openmp_runtime(),
+        "num_threads": get_num_threads(),
+        "python": sys.version.split()[0],
+    }
+
+
+def show_config(file=None):
+    """Print the version, the instruction-set path, the OpenMP runtime and the threads."""
+    c = config()
+    isa = c["isa"]
+    if c["isa_forced"]:
+        isa += f" (forced by FASTCONV_ISA={c['isa_forced']}; CPU supports {c['isa_detected']})"
+    else:
+        isa += " (detected from cpuid)"
+    lines = [
+        f"fastconv {c['version']}",
+        f"  instruction set : {isa}",
+        f"  OpenMP runtime  : {c['openmp'] or 'none (built without OpenMP: serial)'}",
+        f"  threads         : {c['num_threads']}",
+        f"  python          : {c['python']}",
+    ]
+    print("\n".join(lines), file=file or sys.stdout)
