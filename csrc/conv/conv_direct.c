@@ -5,6 +5,16 @@
 #include <omp.h>
 #endif
 
+/* Parallel regions cost tens of microseconds (milliseconds on a busy machine): problems
+ * below ~1 MFLOP run on the calling thread. */
+static int threads_for(const fc_conv_geom *g)
+{
+    const double flops = 2.0 * (double)g->N * (double)g->C_out * (double)g->H_out *
+                         (double)g->W_out * (double)(g->C_in / g->groups) * (double)g->kH *
+                         (double)g->kW;
+    return flops < 1e6 ? 1 : fc_get_num_threads();
+}
+
 /* Output columns ow in [*lo, *hi) whose input column ow*s + off lies in [0, W). */
 static void col_range(int64_t off, int64_t s, int64_t W, int64_t W_out, int64_t *lo,
                       int64_t *hi)
@@ -24,7 +34,7 @@ fc_status fc_conv2d_fwd_direct_##SFX(const fc_conv_geom *g, const T *x, const T 
     const int64_t HWo = g->H_out * g->W_out, HW = g->H * g->W;                                \
     const int64_t jobs = g->N * g->C_out;                                                     \
     int64_t job;                                                                              \
-    _Pragma("omp parallel for schedule(static) num_threads(fc_get_num_threads())")           \
+    _Pragma("omp parallel for schedule(static) num_threads(threads_for(g))")           \
     for (job = 0; job < jobs; job++) {                                                        \
         const int64_t n = job / g->C_out, oc = job % g->C_out, gi = oc / Cog;                 \
         T *yp = y + job * HWo;                                                                \
@@ -61,7 +71,7 @@ fc_status fc_conv2d_bwd_data_direct_##SFX(const fc_conv_geom *g, const T *gy, co
     const int64_t HWo = g->H_out * g->W_out, HW = g->H * g->W;                                \
     const int64_t jobs = g->N * g->C_in;                                                      \
     int64_t job;                                                                              \
-    _Pragma("omp parallel for schedule(static) num_threads(fc_get_num_threads())")           \
+    _Pragma("omp parallel for schedule(static) num_threads(threads_for(g))")           \
     for (job = 0; job < jobs; job++) {                                                        \
         const int64_t n = job / g->C_in, ic = job % g->C_in, gi = ic / Cig, icg = ic % Cig;   \
         T *gxp = gx + job * HW;                                                               \
@@ -98,7 +108,7 @@ fc_status fc_conv2d_bwd_weight_direct_##SFX(const fc_conv_geom *g, const T *gy, 
     const int64_t HWo = g->H_out * g->W_out, HW = g->H * g->W, KK = g->kH * g->kW;            \
     const int64_t jobs = gw ? g->C_out * Cig : 0;                                             \
     int64_t job;                                                                              \
-    _Pragma("omp parallel num_threads(fc_get_num_threads())")                                \
+    _Pragma("omp parallel num_threads(threads_for(g))")                                \
     {                                                                                         \
         _Pragma("omp for schedule(static) nowait")                                           \
         for (job = 0; job < jobs; job++) {                                                    \
