@@ -290,42 +290,30 @@ fc_status FCN(fc_conv2d_bwd_weight_im2col)(const fc_conv_geom *g, const FC_T *gy
 {
     const DESC *d = FCN(fc_gemm_select)();
     const int64_t MR = d->mr, NR = d->nr, KC = d->kc;
-    const int64_t G = g->groups, M = g->C_out / G, HWo = g->H_out * g->W_out, N = g->N;
-    if (!gw) {
-        /* grad_bias alone: per channel, a sum over images then pixels (fixed order). */
-        if (gb) {
-            const int nt = threads_for((double)N * (double)g->C_out * (double)HWo);
-            (void)nt;
-#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-            for (int64_t o = 0; o < g->C_out; o++) {
-                FC_T s = 0;
-                for (int64_t n = 0; n < N; n++) {
-                    const FC_T *p = gy + (n * g->C_out + o) * HWo;
-                    for (int64_t i = 0; i < HWo; i++)
-                        s += p[i];
-                }
-                gb[o] = s;
-            }
-        }
-        return FC_OK;
-    }
     im2col_ctx cx;
+    if (!gw && !gb)
+        return FC_OK;
     if (ctx_init(&cx, g))
         return FC_ERR_NOMEM;
-    const int64_t K = cx.K, Nw = K + (gb != NULL), P = N * HWo;
-    const int nt = threads_for(2.0 * (double)N * (double)g->C_out * (double)K * (double)HWo);
+    const int64_t G = g->groups, M = cx.Cgo, K = cx.K, HWo = cx.HWo, N = g->N, P = N * HWo;
+    /* Columns [jlo, jhi) of [gW_g | gb] are wanted.  grad_bias alone still goes through the
+     * same GEMM (one column), so every gradient is bitwise the same whichever others are
+     * requested. */
+    const int64_t jlo = gw ? 0 : K, jhi = gb ? K + 1 : K, Nw = jhi - jlo;
+    const int nt = threads_for(2.0 * (double)N * (double)g->C_out * (double)Nw * (double)HWo);
     const int64_t mcb = fc_min64(d->mc, fc_round_up(M, MR));
     const int64_t ncb = fc_min64(d->nc, fc_round_up(Nw, NR));
     const int64_t kc_max = fc_max64(1, fc_min64(KC, HWo));
     const int64_t nib = fc_ceil_div(M, mcb), njb = fc_ceil_div(Nw, ncb);
     const int64_t out_items = G * nib * njb;
     /* Few output blocks (small layers with long reductions, e.g. a stem): also split the
-     * reduction over pixels into R chunks, summed afterwards in a fixed order.  R depends
-     * on the problem only, so the result does not depend on the thread count. */
+     * reduction over pixels into R chunks, summed afterwards in a fixed order.  R depends on
+     * the geometry only (not on the thread count or on which gradients are wanted). */
+    const int64_t full_items = G * nib * fc_ceil_div(K + 1, ncb);
     int64_t R = 1;
-    if (out_items < 8)
-        R = fc_max64(1, fc_min64(fc_ceil_div(8, out_items), P / 4096));
-    const int direct_out = (R == 1 && Nw == K);   /* accumulate straight into gw */
+    if (full_items < 8)
+        R = fc_max64(1, fc_min64(fc_ceil_div(8, full_items), P / 4096));
+    const int direct_out = (R == 1 && !gb);   /* accumulate straight into gw */
     const int64_t ldo = direct_out ? K : Nw;
     const int64_t per_thread = mcb * kc_max + kc_max * ncb;
     const int64_t items = R * out_items;
@@ -363,7 +351,7 @@ fc_status FCN(fc_conv2d_bwd_weight_im2col)(const fc_conv_geom *g, const FC_T *gy
                         const int64_t nv = fc_min64(NR, ncur - jr);
                         for (int64_t j = 0; j < NR; j++) {
                             if (j < nv)
-                                FCN(im2col_row)(&cx, xg, j0 + jr + j, pc, kc, bpn + j, NR);
+                                FCN(im2col_row)(&cx, xg, jlo + j0 + jr + j, pc, kc, bpn + j, NR);
                             else
                                 for (int64_t p = 0; p < kc; p++)
                                     bpn[p * NR + j] = 0;
@@ -389,7 +377,7 @@ fc_status FCN(fc_conv2d_bwd_weight_im2col)(const fc_conv_geom *g, const FC_T *gy
                     FC_T s = ws[o * Nw + j];
                     for (int64_t r = 1; r < R; r++)
                         s += ws[(r * g->C_out + o) * Nw + j];
-                    if (j < K)
+                    if (jlo + j < K)
                         gw[o * K + j] = s;
                     else
                         gb[o] = s;
