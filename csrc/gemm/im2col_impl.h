@@ -113,18 +113,29 @@ static void FCN(pack_w_fwd)(const DESC *d, const im2col_ctx *cx, const FC_T *w,
     }
 }
 
-/* B block for forward: col rows [pc, pc+kc) x pixels [jc, jc+nc) as NR-column panels. */
+/* B block for forward: col rows [pc, pc+kc) x pixels [jc, jc+nc) as NR-column panels.
+ * Each row is gathered once for all nc pixels (into tmp, nc values, unless it can be read
+ * straight from x), then cut into the panels. */
 static void FCN(pack_col)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, int64_t pc,
-                          int64_t kc, int64_t jc, int64_t nc, FC_T *dst)
+                          int64_t kc, int64_t jc, int64_t nc, FC_T *dst, FC_T *tmp)
 {
-    const int64_t NR = d->nr;
-    for (int64_t jr = 0; jr < nc; jr += NR, dst += NR * kc) {
-        const int64_t nv = fc_min64(NR, nc - jr);
-        for (int64_t p = 0; p < kc; p++) {
-            FC_T *o = dst + p * NR;
-            FCN(im2col_row)(cx, xg, pc + p, jc + jr, nv, o, 1);
-            for (int64_t j = nv; j < NR; j++)
-                o[j] = 0;
+    const int64_t NR = d->nr, nfull = nc / NR, rem = nc - nfull * NR;
+    for (int64_t p = 0; p < kc; p++) {
+        const int64_t k = pc + p;
+        const FC_T *row = tmp;
+        if (cx->identity && k < cx->K)
+            row = xg + k * cx->HW + jc;
+        else
+            FCN(im2col_row)(cx, xg, k, jc, nc, tmp, 1);
+        FC_T *o = dst + p * NR;
+        for (int64_t q = 0; q < nfull; q++)
+            memcpy(o + q * kc * NR, row + q * NR, sizeof(FC_T) * (size_t)NR);
+        if (rem) {
+            FC_T *ol = o + nfull * kc * NR;
+            for (int64_t j = 0; j < rem; j++)
+                ol[j] = row[nfull * NR + j];
+            for (int64_t j = rem; j < NR; j++)
+                ol[j] = 0;
         }
     }
 }
@@ -154,7 +165,7 @@ fc_status FCN(fc_conv2d_fwd_im2col)(const fc_conv_geom *g, const FC_T *x, const 
     const int64_t nblk = fc_ceil_div(HWo, nc), items = N * G * nblk;
 
     FC_T *ap = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(G * Mp * Kb));
-    FC_T *bp = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * kc_max * nc));
+    FC_T *bp = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * (kc_max + 1) * nc));
     if (!ap || !bp) {
         fc_free(ap);
         fc_free(bp);
@@ -164,7 +175,7 @@ fc_status FCN(fc_conv2d_fwd_im2col)(const fc_conv_geom *g, const FC_T *x, const 
 
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        FC_T *bbuf = bp + (int64_t)FC_TID() * kc_max * nc;
+        FC_T *bbuf = bp + (int64_t)FC_TID() * (kc_max + 1) * nc, *tmp = bbuf + kc_max * nc;
 #pragma omp for schedule(static)
         for (int64_t t = 0; t < G * nkb; t++) {
             const int64_t gi = t / nkb, pc = (t - gi * nkb) * KC;
@@ -179,7 +190,7 @@ fc_status FCN(fc_conv2d_fwd_im2col)(const fc_conv_geom *g, const FC_T *x, const 
             for (int64_t pc = 0; pc < Kb; pc += KC) {
                 const int64_t kc = fc_min64(KC, Kb - pc);
                 const FC_T *ablk = ap + gi * Mp * Kb + Mp * pc;
-                FCN(pack_col)(d, &cx, xg, pc, kc, jc, ncur, bbuf);
+                FCN(pack_col)(d, &cx, xg, pc, kc, jc, ncur, bbuf, tmp);
                 for (int64_t ic = 0; ic < M; ic += MC) {
                     const int64_t iend = fc_min64(M, ic + MC);
                     for (int64_t jr = 0; jr < ncur; jr += NR)
