@@ -128,8 +128,17 @@ static void FCN(pack_col)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, i
         else
             FCN(im2col_row)(cx, xg, k, jc, nc, tmp, 1);
         FC_T *o = dst + p * NR;
-        for (int64_t q = 0; q < nfull; q++)
-            memcpy(o + q * kc * NR, row + q * NR, sizeof(FC_T) * (size_t)NR);
+        if (NR == 16)   /* fixed-size copies the compiler turns into vector moves */
+            for (int64_t q = 0; q < nfull; q++)
+                for (int j = 0; j < 16; j++)
+                    o[q * kc * 16 + j] = row[q * 16 + j];
+        else if (NR == 8)
+            for (int64_t q = 0; q < nfull; q++)
+                for (int j = 0; j < 8; j++)
+                    o[q * kc * 8 + j] = row[q * 8 + j];
+        else
+            for (int64_t q = 0; q < nfull; q++)
+                memcpy(o + q * kc * NR, row + q * NR, sizeof(FC_T) * (size_t)NR);
         if (rem) {
             FC_T *ol = o + nfull * kc * NR;
             for (int64_t j = 0; j < rem; j++)
@@ -144,7 +153,7 @@ fc_status FCN(fc_conv2d_fwd_im2col)(const fc_conv_geom *g, const FC_T *x, const 
                                     const FC_T *bias, FC_T *y)
 {
     const DESC *d = FCN(fc_gemm_select)();
-    const int64_t MR = d->mr, NR = d->nr, MC = d->mc, KC = d->kc;
+    const int64_t MR = d->mr, NR = d->nr, MC = d->mc;
     im2col_ctx cx;
     if (g->N == 0 || g->H_out == 0 || g->W_out == 0 || g->C_out == 0)
         return FC_OK;
@@ -152,6 +161,7 @@ fc_status FCN(fc_conv2d_fwd_im2col)(const fc_conv_geom *g, const FC_T *x, const 
         return FC_ERR_NOMEM;
     const int64_t G = g->groups, M = cx.Cgo, K = cx.K, HWo = cx.HWo, N = g->N;
     const int64_t Kb = K + (bias != NULL), Mp = fc_round_up(M, MR);
+    const int64_t KC = fc_balanced_block(Kb, d->kc);
     const int64_t nkb = fc_ceil_div(Kb, KC), kc_max = fc_min64(KC, Kb);
     const int nt = threads_for(2.0 * (double)N * (double)g->C_out * (double)K * (double)HWo);
 
@@ -213,13 +223,14 @@ fc_status FCN(fc_conv2d_bwd_data_im2col)(const fc_conv_geom *g, const FC_T *gy,
                                          const FC_T *w, FC_T *gx)
 {
     const DESC *d = FCN(fc_gemm_select)();
-    const int64_t MR = d->mr, NR = d->nr, MC = d->mc, KC = d->kc;
+    const int64_t MR = d->mr, NR = d->nr, MC = d->mc;
     im2col_ctx cx;
     if (g->N == 0)
         return FC_OK;
     if (ctx_init(&cx, g))
         return FC_ERR_NOMEM;
     const int64_t G = g->groups, M = cx.Cgo, K = cx.K, KK = cx.KK, HWo = cx.HWo, N = g->N;
+    const int64_t KC = fc_balanced_block(M, d->kc);
     const int64_t Cgi = cx.Cgi, Kp = fc_round_up(K, MR);
     const int64_t nkb = fc_ceil_div(M, KC), kc_max = fc_min64(KC, fc_max64(M, 1));
     const int nt = threads_for(2.0 * (double)N * (double)g->C_out * (double)K * (double)HWo);
@@ -300,7 +311,7 @@ fc_status FCN(fc_conv2d_bwd_weight_im2col)(const fc_conv_geom *g, const FC_T *gy
                                            const FC_T *x, FC_T *gw, FC_T *gb)
 {
     const DESC *d = FCN(fc_gemm_select)();
-    const int64_t MR = d->mr, NR = d->nr, KC = d->kc;
+    const int64_t MR = d->mr, NR = d->nr, KC = fc_balanced_block(g->H_out * g->W_out, d->kc);
     im2col_ctx cx;
     if (!gw && !gb)
         return FC_OK;
