@@ -255,7 +255,7 @@ def pool_callables(case, pass_, dtype, impls, rng):
     kw = _pool_kwargs(case)
     out = {}
     for name in impls:
-        if name.startswith("fastconv") or name == "reference":
+        if name in ("fastconv", "reference"):
             if name == "reference":
                 mod = _load_reference()
                 if mod is None:
@@ -639,8 +639,13 @@ def _table(rows, first, limit, limit_name):
     cols = [(first, -15, lambda r: r["case"].name), ("pass", -4, lambda r: r["pass"])]
     if unit == "GFLOP/s":
         cols.append(("algo", -14, lambda r: r["algo"]))
+    cols.append(("fastconv", 9, lambda r: _impl_cell(impl("fastconv")(r))))
+    # Forced-algorithm variants ("fastconv[im2col]" ...) get a time column each.
+    for name in dict.fromkeys(n for r in rows for n in r["impls"]):
+        if name.startswith("fastconv["):
+            cols.append((name[len("fastconv["):-1], 9,
+                         lambda r, f=impl(name): _impl_cell(f(r))))
     cols += [
-        ("fastconv", 9, lambda r: _impl_cell(impl("fastconv")(r))),
         (unit, 8, lambda r: _fmt(rate(r), ".1f")),
         (limit_name, 6, lambda r: _fmt(rate(r) and limit and 100 * rate(r) / limit, ".1f")),
         ("torch", 9, lambda r: _impl_cell(impl("torch")(r))),
@@ -722,6 +727,10 @@ def write_chart(meta, rows, path):
                 ax.axhline(meta["memory_bandwidth_gbs"], color="k", ls="--", lw=1,
                            label="measured memory bandwidth")
             ax.set_ylabel("GB/s")
+        positive = [v for r in sub for res in r["impls"].values()
+                    for v in [_rate(r, res)] if v]
+        if positive and max(positive) > 30 * min(positive):
+            ax.set_yscale("log")   # the NumPy reference is orders of magnitude slower
         ax.set_xticks(xs)
         ax.set_xticklabels([r["case"].name for r in sub], rotation=30, ha="right")
         ax.set_title(f"{kind} {pass_} ({meta['dtype']}, {meta['threads']} threads, "
@@ -766,7 +775,8 @@ def _build_parser():
                    help="extra pool case 'name=max|avg,N,C,HxW,k,s,p' or "
                         "'name=adaptive_avg,N,C,HxW,out' (repeatable)")
     p.add_argument("--probe-time", type=float, default=0.05, help=argparse.SUPPRESS)
-    p.add_argument("--out", default="bench_results", help="directory for the JSON and PNG")
+    p.add_argument("--out", default=os.path.join("bench", "results"),
+                   help="directory for the JSON and PNG (default bench/results)")
     p.add_argument("--quiet", action="store_true", help="no per-case progress lines")
     return p
 
