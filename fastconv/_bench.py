@@ -453,9 +453,9 @@ def run(cases, passes=PASSES, dtype="float32", threads=None, repeats=5, impls=No
     import fastconv
     from fastconv import _kernels
     dtype = np.dtype(dtype)
-    torch, _ = _load_torch()
     if impls is None:
         impls = ["fastconv", "torch", "reference"]
+    torch = _load_torch()[0] if "torch" in impls else None
     if torch is None:
         impls = [i for i in impls if i != "torch"]
     old_threads = fastconv.get_num_threads()
@@ -593,7 +593,7 @@ def format_table(meta, rows):
     lines.append(f"measured FMA peak: {peak:.1f} GFLOP/s"
                  + (f"   memory bandwidth: {meta['memory_bandwidth_gbs']:.1f} GB/s"
                     if "memory_bandwidth_gbs" in meta else "")
-                 + f"   torch: {meta['torch'] or 'not installed'}")
+                 + f"   torch: {meta['torch'] or 'not timed'}")
     lines.append("times are medians in ms; 'x torch' / 'x ref' = their time / fastconv's "
                  "(> 1: fastconv faster); extra = peak RSS growth of one call minus results")
     for subset, first, limit, limit_name in (
@@ -702,14 +702,16 @@ def to_json(meta, rows):
 def write_chart(meta, rows, path):
     """Bar chart of the rate per layer and implementation; returns a note when skipped."""
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # The figure API without pyplot: no GUI backend selection, quicker to import.
+        from matplotlib.figure import Figure
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
     except ImportError:
         return "chart: matplotlib is not installed; PNG skipped"
     panels = [(kind, p) for kind in ("conv", "pool") for p in PASSES
               if any(r["case"].kind == kind and r["pass"] == p for r in rows)]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(12, 3.6 * len(panels)), squeeze=False)
+    fig = Figure(figsize=(12, 3.6 * len(panels)))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(panels), 1, squeeze=False)
     for ax, (kind, pass_) in zip(axes[:, 0], panels):
         sub = [r for r in rows if r["case"].kind == kind and r["pass"] == pass_]
         names = list(dict.fromkeys(n for r in sub for n in r["impls"]))
@@ -738,7 +740,6 @@ def write_chart(meta, rows, path):
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return None
 
 
@@ -768,6 +769,7 @@ def _build_parser():
                    help="conv algorithms of fastconv to time, e.g. auto,direct,im2col")
     p.add_argument("--no-torch", action="store_true", help="do not time torch")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
+    p.add_argument("--no-chart", action="store_true", help="do not write the PNG chart")
     p.add_argument("--pool", action="store_true", help="also run the pooling suite")
     p.add_argument("--custom", action="append", default=[], metavar="NAME=SPEC",
                    help="extra conv layer 'name=N,C_in,HxW,C_out,k,s,p,d,g' (repeatable)")
@@ -830,7 +832,8 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = os.path.join(args.out, f"fastconv-bench-{stamp}")
-    note = write_chart(meta, rows, base + ".png")
+    note = ("chart: not written (--no-chart)" if args.no_chart
+            else write_chart(meta, rows, base + ".png"))
     if note:
         meta["notes"].append(note)
     with open(base + ".json", "w") as f:
