@@ -22,25 +22,19 @@
 #include <omp.h>
 #endif
 
-/* Input copies are made for this many bytes of images at a time (cache-sized passes). */
-#define FC_DIRECT_CHUNK_BYTES ((size_t)4 << 20)
+/* Input rows are copied one band (of output rows) at a time, about this many bytes, so that
+ * the copy is still in L2 when the micro-kernels read it. */
+#define FC_DIRECT_BAND_BYTES ((size_t)96 << 10)
 /* Upper bound on the backward-weight partial sums. */
 #define FC_DIRECT_PARTIAL_BYTES (32.0 * 1024 * 1024)
 
-/* Zero-padded, stride-phase-split copy of an input: for each source channel nph_h*nph_w
- * planes of Hq rows of Wq; plane (rh, rw) element (r, s) holds
- * src[r*sH + rh - offH][s*sW + rw - offW] (zero outside the Hs x Ws source). */
+/* Zero-padded, stride-phase-split copy of (a band of rows of) an input: for each source
+ * channel nph_h*nph_w planes, `plane` elements apart, of rows of Wq; plane (rh, rw) element
+ * (r, s) holds src[r*sH + rh - offH][s*sW + rw - offW] (zero outside the Hs x Ws source).
+ * A band for grid rows [i0, i0 + R) holds plane rows [i0, i0 + R + halo). */
 typedef struct {
-    int64_t sH, sW, nph_h, nph_w, offH, offW, Hq, Wq, plane, Hs, Ws;
+    int64_t sH, sW, nph_h, nph_w, offH, offW, Wq, halo, plane, Hs, Ws;
 } planes_t;
-
-/* Tiles of NR grid points: one row at a time (flat = 0, tile (i, j0), j0 = 0, NR, ...), or
- * running through the flattened grid across rows (flat = 1), whichever computes fewer
- * points: narrow outputs waste less with flat tiles, wide ones with row tiles. */
-typedef struct {
-    int flat;
-    int64_t Wq, NR, tpr, ntiles;
-} tiling_t;
 
 /* Parallel regions cost tens of microseconds (milliseconds on a busy machine): problems
  * below ~1 MFLOP run on the calling thread. */
@@ -69,33 +63,16 @@ static int fc_direct_pick_mr(int64_t cg)
     return best;
 }
 
-static void choose_tiling(tiling_t *tl, int64_t rows, int64_t cols, int64_t Wq, int64_t NR)
+/* Tiles of NR grid points run along one grid row at a time, or (flat) through the grid
+ * flattened across rows, whichever computes fewer points: narrow outputs waste less with flat
+ * tiles, wide ones with row tiles (which also store straight to the output more often, hence
+ * the 10% preference). */
+static int choose_flat(int64_t rows, int64_t cols, int64_t Wq, int64_t NR)
 {
-    tl->Wq = Wq;
-    tl->NR = NR;
-    tl->tpr = (cols + NR - 1) / NR;
-    if (rows <= 0 || cols <= 0) {
-        tl->flat = 0;
-        tl->ntiles = 0;
-        return;
-    }
-    const int64_t row_tiles = rows * tl->tpr;
+    if (rows <= 0 || cols <= 0) return 0;
+    const int64_t row_tiles = rows * ((cols + NR - 1) / NR);
     const int64_t flat_tiles = ((rows - 1) * Wq + cols + NR - 1) / NR;
-    /* row tiles store straight to the output more often: prefer them unless clearly worse */
-    tl->flat = 10 * flat_tiles < 9 * row_tiles;
-    tl->ntiles = tl->flat ? flat_tiles : row_tiles;
-}
-
-static void tile_origin(const tiling_t *tl, int64_t t, int64_t *i, int64_t *j)
-{
-    if (tl->flat) {
-        const int64_t p = t * tl->NR;
-        *i = p / tl->Wq;
-        *j = p % tl->Wq;
-    } else {
-        *i = t / tl->tpr;
-        *j = (t % tl->tpr) * tl->NR;
-    }
+    return 10 * flat_tiles < 9 * row_tiles;
 }
 
 /* Forward (and backward-weight) input planes.  Tap (kh, kw) of output (i, j) reads padded
@@ -110,9 +87,9 @@ static void fwd_planes(const fc_conv_geom *g, planes_t *P)
     P->nph_w = g->sW < ew + 1 ? g->sW : ew + 1;
     P->offH = g->pH;
     P->offW = g->pW;
-    P->Hq = g->H_out + eh / g->sH;
+    P->halo = eh / g->sH;
     P->Wq = g->W_out + ew / g->sW;
-    P->plane = P->Hq * P->Wq;
+    P->plane = 0;   /* set with the band height */
     P->Hs = g->H;
     P->Ws = g->W;
 }
@@ -156,13 +133,14 @@ static int64_t phase_taps(int64_t a, int64_t p, int64_t k, int64_t d, int64_t s,
     return n;
 }
 
-/* Padding and plane size so that every phase's taps read inside the plane:
- * pad >= -c for every tap, size >= (grid extent) + c + pad. */
+/* Padding so that every phase's taps read at index >= 0 (pad >= -c for every tap), the
+ * plane extent they need (size >= grid extent + c + pad) and the largest c + pad (the band
+ * halo). */
 static void bwd_data_axis(int64_t L, int64_t p, int64_t k, int64_t d, int64_t s,
-                          int64_t *pad, int64_t *size)
+                          int64_t *pad, int64_t *size, int64_t *halo)
 {
     const int64_t nph = s < L ? s : L;
-    int64_t pd = 0, sz = 1;
+    int64_t pd = 0, sz = 1, hl = 0;
     for (int64_t a = 0; a < nph; a++)
         for (int64_t kk = 0; kk < k; kk++) {
             const int64_t num = a + p - kk * d;
@@ -173,22 +151,26 @@ static void bwd_data_axis(int64_t L, int64_t p, int64_t k, int64_t d, int64_t s,
         if (ext > sz) sz = ext;
         for (int64_t kk = 0; kk < k; kk++) {
             const int64_t num = a + p - kk * d;
-            if (num % s == 0 && ext + num / s + pd > sz) sz = ext + num / s + pd;
+            if (num % s != 0) continue;
+            if (ext + num / s + pd > sz) sz = ext + num / s + pd;
+            if (num / s + pd > hl) hl = num / s + pd;
         }
     }
     *pad = pd;
     *size = sz;
+    *halo = hl;
 }
 
 static void bwd_data_planes(const fc_conv_geom *g, bwd_data_shape *S)
 {
     planes_t *P = &S->P;
-    bwd_data_axis(g->H, g->pH, g->kH, g->dH, g->sH, &S->PH, &P->Hq);
-    bwd_data_axis(g->W, g->pW, g->kW, g->dW, g->sW, &S->PW, &P->Wq);
+    int64_t unused;
+    bwd_data_axis(g->H, g->pH, g->kH, g->dH, g->sH, &S->PH, &unused, &P->halo);
+    bwd_data_axis(g->W, g->pW, g->kW, g->dW, g->sW, &S->PW, &P->Wq, &unused);
     P->sH = P->sW = P->nph_h = P->nph_w = 1;
     P->offH = S->PH;
     P->offW = S->PW;
-    P->plane = P->Hq * P->Wq;
+    P->plane = 0;   /* set with the band height */
     P->Hs = g->H_out;
     P->Ws = g->W_out;
 }

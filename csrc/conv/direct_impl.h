@@ -12,7 +12,8 @@
 #define CAT(a, b) CAT_(a, b)
 #define F(name) CAT(name, SFX)
 
-/* Copy one source channel (Hs x Ws) into its nph_h*nph_w phase planes, rows [r_lo, r_hi) of each:
+/* Copy rows [r_lo, r_hi) of one source channel's nph_h*nph_w phase planes into a band buffer
+ * (row r at dst + (r - r_lo)*Wq of each plane, planes P->plane apart):
  * plane (rh, rw) element (r, s) = src[r*sH + rh - offH][s*sW + rw - offW], zero outside. */
 static void F(repack)(const T *src, T *dst, const planes_t *P, int64_t r_lo, int64_t r_hi)
 {
@@ -26,7 +27,7 @@ static void F(repack)(const T *src, T *dst, const planes_t *P, int64_t r_lo, int
             if (s_hi > P->Wq) s_hi = P->Wq;
             if (s_hi < s_lo) s_hi = s_lo;
             for (int64_t r = r_lo; r < r_hi; r++) {
-                T *dr = d + r * P->Wq;
+                T *dr = d + (r - r_lo) * P->Wq;
                 const int64_t sr = r * P->sH + rh - P->offH;
                 if (sr < 0 || sr >= P->Hs) {
                     memset(dr, 0, (size_t)P->Wq * sizeof(T));
@@ -59,58 +60,91 @@ static void F(pick_tap_kernel)(int64_t cg, int *MR, int *NR, F(dconv_fn_t) *fn)
 }
 
 /* One grid of output points fed by a list of taps: a forward conv, or one stride phase of a
- * backward-data conv. */
+ * backward-data conv.  Grid point (i, j) is destination element dst0 + i*dr + j*dc. */
 typedef struct {
     int64_t ntaps;
-    const int64_t *off;      /* [ntaps], relative to the group's first input plane */
+    const int64_t *off;      /* [ntaps], relative to the band buffer's grid row 0 */
     const T *wpk;            /* [groups][nblk][ntaps][MR] */
-    const T *bpk;            /* [groups][nblk][MR] or NULL */
     int64_t rows_out, cols_out;
-    int64_t dst0;            /* offset of grid point (0, 0) inside a destination plane */
-    int64_t dr, dc;          /* destination strides of grid rows / columns */
-    tiling_t tl;
+    int64_t dst0, dr, dc;
+    int flat;                /* tiles run across grid rows (see choose_flat) */
 } F(grid_t);
 
-/* Output channel blocks [b0, b1) x tiles [t0, t1) of one grid, one image and group.
- * x: the group's first input plane.  dst: the group's first destination plane; ldc: plane
- * size.  cg: channels per group on the destination side. */
-static void F(run_tiles)(const F(grid_t) *G, const T *x, T *dst, int64_t ldc, int64_t cg,
-                         int64_t gi, int64_t nblk, int64_t b0, int64_t b1, int64_t t0,
-                         int64_t t1, int MR, int NR, F(dconv_fn_t) fn)
+/* Grid rows [i0, i1) of one grid for channel blocks [b0, b1), from a band buffer xb whose
+ * row 0 is grid row i0.  dst: the group's first destination plane, ldc: plane size. */
+static void F(run_band)(const F(grid_t) *G, const T *xb, T *dst, int64_t ldc, int64_t cg,
+                        const T *wg, const T *bg, int64_t b0, int64_t b1, int64_t i0,
+                        int64_t i1, int64_t Wq, int MR, int NR, F(dconv_fn_t) fn)
 {
-    T tmp[8 * 64];   /* MR*NR <= 4*24, 3*32, 2*48, 1*64 */
+    T tmp[4 * 32];   /* MR*NR <= 96 */
+    if (i1 > G->rows_out) i1 = G->rows_out;
+    const int64_t nr = i1 - i0;
+    if (nr <= 0 || G->cols_out <= 0) return;
+    const int64_t tpr = (G->cols_out + NR - 1) / NR;
+    const int64_t ntiles = G->flat ? ((nr - 1) * Wq + G->cols_out + NR - 1) / NR : nr * tpr;
     const int64_t wblk = G->ntaps * MR;
-    for (int64_t t = t0; t < t1; t++) {
-        int64_t i, j;
-        tile_origin(&G->tl, t, &i, &j);
-        const int64_t p0 = i * G->tl.Wq + j;
+    for (int64_t t = 0; t < ntiles; t++) {
+        int64_t li, j;
+        if (G->flat) {
+            li = t * NR / Wq;
+            j = t * NR % Wq;
+        } else {
+            li = t / tpr;
+            j = (t % tpr) * NR;
+        }
+        const int64_t p0 = li * Wq + j;
         const int direct = G->dc == 1 && j + NR <= G->cols_out;
         for (int64_t b = b0; b < b1; b++) {
             const int64_t c0 = b * MR;
             const int64_t mr = cg - c0 < MR ? cg - c0 : MR;
-            const T *w = G->wpk + (gi * nblk + b) * wblk;
-            const T *bias = G->bpk ? G->bpk + (gi * nblk + b) * MR : NULL;
+            const T *w = wg + b * wblk;
+            const T *bias = bg ? bg + b * MR : NULL;
             T *d = dst + c0 * ldc + G->dst0;
             if (direct) {
-                fn(G->ntaps, G->off, x + p0, w, bias, d + i * G->dr + j, ldc, mr);
+                fn(G->ntaps, G->off, xb + p0, w, bias, d + (i0 + li) * G->dr + j, ldc, mr);
                 continue;
             }
-            fn(G->ntaps, G->off, x + p0, w, bias, tmp, NR, mr);
-            /* Scatter the grid points of this tile that are real outputs. */
-            int64_t ii = i, jj = j;
-            for (int p = 0; p < NR; p++) {
-                if (ii >= G->rows_out) break;
-                if (jj < G->cols_out) {
-                    T *dp = d + ii * G->dr + jj * G->dc;
-                    for (int64_t m = 0; m < mr; m++) dp[m * ldc] = tmp[m * NR + p];
+            fn(G->ntaps, G->off, xb + p0, w, bias, tmp, NR, mr);
+            /* Copy out the grid points of this tile that are real outputs, one grid row
+             * segment at a time. */
+            for (int64_t p = 0, ii = li, jj = j; p < NR && ii < nr; ii++, jj = 0) {
+                const int64_t seg = Wq - jj < NR - p ? Wq - jj : NR - p;
+                const int64_t valid = G->cols_out - jj < seg ? G->cols_out - jj : seg;
+                for (int64_t m = 0; m < mr; m++) {
+                    const T *src = tmp + m * NR + p;
+                    T *dp = d + m * ldc + (i0 + ii) * G->dr + jj * G->dc;
+                    if (G->dc == 1)
+                        for (int64_t q = 0; q < valid; q++) dp[q] = src[q];
+                    else
+                        for (int64_t q = 0; q < valid; q++) dp[q * G->dc] = src[q];
                 }
-                if (++jj == G->tl.Wq) { jj = 0; ii++; }
+                p += seg;
             }
         }
     }
 }
 
-/* bpk[g][blk][m] = bias of channel blk*MR + m of group g (zero past the group's end). */
+/* Band height (grid rows per work item) and channel blocks per work item.  A band's input
+ * copy (nplanes planes of rows + halo rows of Wq) should stay in L2 next to its outputs, and
+ * one block chunk of packed weights in L1; bands are cut thinner while there are too few
+ * work items to keep the threads busy. */
+static void F(plan_items)(int64_t rows, int64_t halo, int64_t nplanes, int64_t Wq,
+                          int64_t nimg_groups, int64_t nblk, int64_t wblk_bytes, int nt,
+                          int64_t *R, int64_t *bpc)
+{
+    int64_t b = (int64_t)(24 * 1024) / (wblk_bytes > 0 ? wblk_bytes : 1);
+    if (b < 1) b = 1;
+    if (b > nblk) b = nblk;
+    *bpc = b;
+    const int64_t row_bytes = nplanes * Wq * (int64_t)sizeof(T);
+    int64_t r = (int64_t)FC_DIRECT_BAND_BYTES / (row_bytes > 0 ? row_bytes : 1) - halo;
+    if (r > rows) r = rows;
+    if (r < 1) r = 1;
+    const int64_t coarse = nimg_groups * ((nblk + b - 1) / b);
+    while (r > 1 && coarse * ((rows + r - 1) / r) < 4 * (int64_t)nt) r = (r + 1) / 2;
+    *R = r;
+}
+
 static void F(pack_bias)(const T *bias, int64_t groups, int64_t cg, int MR, int64_t nblk,
                          T *bpk)
 {
@@ -122,22 +156,24 @@ static void F(pack_bias)(const T *bias, int64_t groups, int64_t cg, int MR, int6
             }
 }
 
-/* Work split of one image chunk over the threads: items (image, group, [phase,]
- * block chunk, tile chunk). */
-static void F(split)(int64_t nimg, int64_t groups, int64_t nphase, int64_t nblk,
-                     int64_t ntiles, int64_t wblk_bytes, int nt, int64_t *bpc, int64_t *tpc)
+/* Per-thread band buffers: nt buffers of n elements, each followed by NR + 64 zeroed slack
+ * elements that tiles running past the last plane may read. */
+static T *F(alloc_bands)(int nt, int64_t n, int64_t slack)
 {
-    /* Keep one chunk of packed weights in L1 while a tile's inputs stay hot in L1/L2. */
-    int64_t b = (int64_t)(24 * 1024) / (wblk_bytes > 0 ? wblk_bytes : 1);
-    if (b < 1) b = 1;
-    if (b > nblk) b = nblk;
-    *bpc = b;
-    const int64_t coarse = nimg * groups * nphase * ((nblk + b - 1) / b);
-    const int64_t want = 8 * (int64_t)nt;
-    int64_t tchunks = coarse >= want ? 1 : (want + coarse - 1) / coarse;
-    if (tchunks > ntiles) tchunks = ntiles;
-    if (tchunks < 1) tchunks = 1;
-    *tpc = (ntiles + tchunks - 1) / tchunks;
+    T *buf = (T *)malloc((size_t)(nt * (n + slack)) * sizeof(T));
+    if (buf)
+        for (int i = 0; i < nt; i++) memset(buf + i * (n + slack) + n, 0, (size_t)slack * sizeof(T));
+    return buf;
+}
+
+static T *F(my_band)(T *buf, int64_t n, int64_t slack)
+{
+#ifdef FC_HAVE_OPENMP
+    return buf + omp_get_thread_num() * (n + slack);
+#else
+    (void)n; (void)slack;
+    return buf;
+#endif
 }
 
 /* ------------------------------------------------------------------ forward -- */
@@ -147,13 +183,19 @@ fc_status F(fc_conv2d_fwd_direct)(const fc_conv_geom *g, const T *x, const T *w,
 {
     if (g->N == 0) return FC_OK;
     const int64_t G = g->groups, Cig = g->C_in / G, Cog = g->C_out / G;
-    const int64_t KK = g->kH * g->kW, ntaps = Cig * KK;
+    const int64_t ntaps = Cig * g->kH * g->kW;
+    const int nt = threads_for(g);
     planes_t P;
     fwd_planes(g, &P);
     int MR, NR;
     F(dconv_fn_t) fn;
     F(pick_tap_kernel)(Cog, &MR, &NR, &fn);
     const int64_t nblk = (Cog + MR - 1) / MR;
+    const int64_t nplanes = Cig * P.nph_h * P.nph_w;
+    int64_t R, bpc;
+    F(plan_items)(g->H_out, P.halo, nplanes, P.Wq, g->N * G, nblk,
+                  ntaps * MR * (int64_t)sizeof(T), nt, &R, &bpc);
+    P.plane = (R + P.halo) * P.Wq;
 
     F(grid_t) Gd;
     Gd.ntaps = ntaps;
@@ -162,21 +204,15 @@ fc_status F(fc_conv2d_fwd_direct)(const fc_conv_geom *g, const T *x, const T *w,
     Gd.dst0 = 0;
     Gd.dr = g->W_out;
     Gd.dc = 1;
-    choose_tiling(&Gd.tl, g->H_out, g->W_out, P.Wq, NR);
+    Gd.flat = choose_flat(g->H_out, g->W_out, P.Wq, NR);
 
-    const int64_t planes_img = g->C_in * P.nph_h * P.nph_w;
-    const int64_t img_elems = planes_img * P.plane;
-    int64_t cn = (int64_t)(FC_DIRECT_CHUNK_BYTES / sizeof(T)) / (img_elems > 0 ? img_elems : 1);
-    if (cn < 1) cn = 1;
-    if (cn > g->N) cn = g->N;
-    const int64_t xbuf_n = cn * img_elems + NR + 64;
-
+    const int64_t band_n = nplanes * P.plane, slack = NR + 64;
     int64_t *off = (int64_t *)malloc((size_t)(ntaps > 0 ? ntaps : 1) * sizeof(int64_t));
     T *wpk = (T *)malloc((size_t)(G * nblk * ntaps * MR) * sizeof(T));
     T *bpk = bias ? (T *)malloc((size_t)(G * nblk * MR) * sizeof(T)) : NULL;
-    T *xbuf = (T *)malloc((size_t)xbuf_n * sizeof(T));
-    if (!off || !wpk || (bias && !bpk) || !xbuf) {
-        free(off); free(wpk); free(bpk); free(xbuf);
+    T *bands = F(alloc_bands)(nt, band_n, slack);
+    if (!off || !wpk || (bias && !bpk) || !bands) {
+        free(off); free(wpk); free(bpk); free(bands);
         return FC_ERR_NOMEM;
     }
     fwd_offsets(g, &P, off);
@@ -184,51 +220,35 @@ fc_status F(fc_conv2d_fwd_direct)(const fc_conv_geom *g, const T *x, const T *w,
         for (int64_t b = 0; b < nblk; b++)
             for (int64_t t = 0; t < ntaps; t++)
                 for (int m = 0; m < MR; m++) {
+                    /* tap t = (icg*kH + kh)*kW + kw is also w's inner index */
                     const int64_t oc = b * MR + m;
-                    /* tap t = icg*KK + kh*kW + kw is also w's inner index */
                     wpk[((gi * nblk + b) * ntaps + t) * MR + m] =
                         oc < Cog ? w[(gi * Cog + oc) * ntaps + t] : (T)0;
                 }
     if (bias) F(pack_bias)(bias, G, Cog, MR, nblk, bpk);
     Gd.off = off;
     Gd.wpk = wpk;
-    Gd.bpk = bpk;
-    memset(xbuf + cn * img_elems, 0, (size_t)(xbuf_n - cn * img_elems) * sizeof(T));
 
-    const int nt = threads_for(g);
-    int64_t bpc, tpc;
-    F(split)(cn, G, 1, nblk, Gd.tl.ntiles, ntaps * MR * (int64_t)sizeof(T), nt, &bpc, &tpc);
-    const int64_t nbc = (nblk + bpc - 1) / bpc, ntc = (Gd.tl.ntiles + tpc - 1) / tpc;
+    const int64_t nbc = (nblk + bpc - 1) / bpc, nband = (g->H_out + R - 1) / R;
     const int64_t HW = g->H * g->W, HWo = g->H_out * g->W_out;
-
+    const int64_t items = g->N * G * nbc * nband;
+    int64_t k;
 #ifdef FC_HAVE_OPENMP
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
 #endif
-    {
-        for (int64_t n0 = 0; n0 < g->N; n0 += cn) {
-            const int64_t nn = g->N - n0 < cn ? g->N - n0 : cn;
-            int64_t k;
-#ifdef FC_HAVE_OPENMP
-#pragma omp for schedule(static)
-#endif
-            for (k = 0; k < nn * g->C_in; k++)
-                F(repack)(x + (n0 * g->C_in + k) * HW, xbuf + k * P.nph_h * P.nph_w * P.plane, &P, 0,
-                          P.Hq);
-#ifdef FC_HAVE_OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-            for (k = 0; k < nn * G * nbc * ntc; k++) {
-                const int64_t tc = k % ntc, bc = (k / ntc) % nbc, gi = (k / (ntc * nbc)) % G;
-                const int64_t n = k / (ntc * nbc * G);
-                const int64_t b0 = bc * bpc, b1 = b0 + bpc < nblk ? b0 + bpc : nblk;
-                const int64_t t0 = tc * tpc, t1 = t0 + tpc < Gd.tl.ntiles ? t0 + tpc : Gd.tl.ntiles;
-                const T *xg = xbuf + (n * planes_img + gi * Cig * P.nph_h * P.nph_w) * P.plane;
-                T *yg = y + ((n0 + n) * g->C_out + gi * Cog) * HWo;
-                F(run_tiles)(&Gd, xg, yg, HWo, Cog, gi, nblk, b0, b1, t0, t1, MR, NR, fn);
-            }
-        }
+    for (k = 0; k < items; k++) {
+        const int64_t band = k % nband, bc = (k / nband) % nbc, gi = (k / (nband * nbc)) % G;
+        const int64_t n = k / (nband * nbc * G);
+        const int64_t i0 = band * R, b0 = bc * bpc, b1 = b0 + bpc < nblk ? b0 + bpc : nblk;
+        T *xb = F(my_band)(bands, band_n, slack);
+        for (int64_t icg = 0; icg < Cig; icg++)
+            F(repack)(x + (n * g->C_in + gi * Cig + icg) * HW,
+                      xb + icg * P.nph_h * P.nph_w * P.plane, &P, i0, i0 + R + P.halo);
+        F(run_band)(&Gd, xb, y + (n * g->C_out + gi * Cog) * HWo, HWo, Cog,
+                    wpk + gi * nblk * ntaps * MR, bpk ? bpk + gi * nblk * MR : NULL, b0, b1,
+                    i0, i0 + R, P.Wq, MR, NR, fn);
     }
-    free(off); free(wpk); free(bpk); free(xbuf);
+    free(off); free(wpk); free(bpk); free(bands);
     return FC_OK;
 }
 
@@ -237,7 +257,8 @@ fc_status F(fc_conv2d_fwd_direct)(const fc_conv_geom *g, const T *x, const T *w,
 /* The gradient for input row ih = a + sH*i (a the stride phase) gathers, for every kh with
  * a + pH - kh*dH divisible by sH, grad_output row oh = i + c_h, c_h = (a + pH - kh*dH)/sH:
  * for each phase a stride-1 correlation of grad_output with a subset of the (flipped) taps.
- * One padded copy of grad_output serves every phase. */
+ * Grid row i of every phase reads the same grad_output rows, so one band copy serves all
+ * phases. */
 fc_status F(fc_conv2d_bwd_data_direct)(const fc_conv_geom *g, const T *gy, const T *w, T *gx)
 {
     if (g->N == 0) return FC_OK;
@@ -246,50 +267,49 @@ fc_status F(fc_conv2d_bwd_data_direct)(const fc_conv_geom *g, const T *gy, const
     /* phases a >= H hold no input row: skipped */
     const int64_t nph_h = sH < g->H ? sH : g->H, nph_w = sW < g->W ? sW : g->W;
     const int64_t nphase = nph_h * nph_w;
+    const int nt = threads_for(g);
     bwd_data_shape S;
     bwd_data_planes(g, &S);
-    const planes_t *P = &S.P;
+    planes_t *P = &S.P;
     int MR, NR;
     F(dconv_fn_t) fn;
     F(pick_tap_kernel)(Cig, &MR, &NR, &fn);
     const int64_t nblk = (Cig + MR - 1) / MR;
-    const int64_t taps_all = Cog * KK;   /* summed over phases, every (oc, kh, kw) once */
+    const int64_t taps_all = Cog * KK;   /* over all phases, every (oc, kh, kw) at most once */
+    const int64_t rows = (g->H + sH - 1) / sH;   /* grid rows of phase 0, the most */
+    int64_t R, bpc;
+    F(plan_items)(rows, P->halo, Cog, P->Wq, g->N * G, nblk,
+                  (taps_all / nphase + 1) * MR * (int64_t)sizeof(T), nt, &R, &bpc);
+    P->plane = (R + P->halo) * P->Wq;
 
+    const int64_t band_n = Cog * P->plane, slack = NR + 64;
     F(grid_t) *grids = (F(grid_t) *)malloc((size_t)nphase * sizeof(F(grid_t)));
     int64_t *off = (int64_t *)malloc((size_t)(taps_all > 0 ? taps_all : 1) * sizeof(int64_t));
-    T *wpk = (T *)malloc((size_t)(G * nblk * taps_all * MR) * sizeof(T));
-    const int64_t img_elems = g->C_out * P->plane;
-    int64_t cn = (int64_t)(FC_DIRECT_CHUNK_BYTES / sizeof(T)) / (img_elems > 0 ? img_elems : 1);
-    if (cn < 1) cn = 1;
-    if (cn > g->N) cn = g->N;
-    const int64_t xbuf_n = cn * img_elems + NR + 64;
-    T *xbuf = (T *)malloc((size_t)xbuf_n * sizeof(T));
+    T *wpk = (T *)malloc((size_t)(G * nblk * taps_all * MR + 1) * sizeof(T));
     int64_t *khs = (int64_t *)malloc((size_t)(2 * g->kH) * sizeof(int64_t));
     int64_t *kws = (int64_t *)malloc((size_t)(2 * g->kW) * sizeof(int64_t));
-    if (!grids || !off || !wpk || !xbuf || !khs || !kws) {
-        free(grids); free(off); free(wpk); free(xbuf); free(khs); free(kws);
+    T *bands = F(alloc_bands)(nt, band_n, slack);
+    if (!grids || !off || !wpk || !khs || !kws || !bands) {
+        free(grids); free(off); free(wpk); free(khs); free(kws); free(bands);
         return FC_ERR_NOMEM;
     }
-    memset(xbuf + cn * img_elems, 0, (size_t)(xbuf_n - cn * img_elems) * sizeof(T));
 
-    int64_t used = 0, max_tiles = 0;
+    int64_t used = 0;
     for (int64_t a = 0; a < nph_h; a++) {
         for (int64_t b = 0; b < nph_w; b++) {
             F(grid_t) *Gd = &grids[a * nph_w + b];
-            int64_t nkh, nkw;
-            nkh = phase_taps(a, g->pH, g->kH, g->dH, sH, S.PH, khs);
-            nkw = phase_taps(b, g->pW, g->kW, g->dW, sW, S.PW, kws);
+            const int64_t nkh = phase_taps(a, g->pH, g->kH, g->dH, sH, S.PH, khs);
+            const int64_t nkw = phase_taps(b, g->pW, g->kW, g->dW, sW, S.PW, kws);
+            T *wph = wpk + G * nblk * used * MR;
             Gd->ntaps = Cog * nkh * nkw;
             Gd->off = off + used;
-            Gd->wpk = wpk + G * nblk * used * MR;
-            Gd->bpk = NULL;
+            Gd->wpk = wph;
             Gd->rows_out = (g->H - a + sH - 1) / sH;
             Gd->cols_out = (g->W - b + sW - 1) / sW;
             Gd->dst0 = a * g->W + b;
             Gd->dr = sH * g->W;
             Gd->dc = sW;
-            choose_tiling(&Gd->tl, Gd->rows_out, Gd->cols_out, P->Wq, NR);
-            if (Gd->tl.ntiles > max_tiles) max_tiles = Gd->tl.ntiles;
+            Gd->flat = choose_flat(Gd->rows_out, Gd->cols_out, P->Wq, NR);
             int64_t t = 0;
             for (int64_t ocg = 0; ocg < Cog; ocg++)
                 for (int64_t u = 0; u < nkh; u++)
@@ -300,53 +320,38 @@ fc_status F(fc_conv2d_bwd_data_direct)(const fc_conv_geom *g, const T *gy, const
                             for (int64_t bl = 0; bl < nblk; bl++)
                                 for (int m = 0; m < MR; m++) {
                                     const int64_t icg = bl * MR + m;
-                                    T *dst = (T *)Gd->wpk + ((gi * nblk + bl) * Gd->ntaps + t) * MR + m;
-                                    *dst = icg < Cig ? w[((gi * Cog + ocg) * Cig + icg) * KK +
-                                                         kh * g->kW + kw] : (T)0;
+                                    wph[((gi * nblk + bl) * Gd->ntaps + t) * MR + m] =
+                                        icg < Cig ? w[((gi * Cog + ocg) * Cig + icg) * KK +
+                                                      kh * g->kW + kw] : (T)0;
                                 }
                     }
             used += Gd->ntaps;
         }
     }
 
-    const int nt = threads_for(g);
-    int64_t bpc, tpc;
-    F(split)(cn, G, nphase, nblk, max_tiles, (Cog * KK / nphase + 1) * MR * (int64_t)sizeof(T),
-             nt, &bpc, &tpc);
-    const int64_t nbc = (nblk + bpc - 1) / bpc, ntc = max_tiles > 0 ? (max_tiles + tpc - 1) / tpc : 0;
+    const int64_t nbc = (nblk + bpc - 1) / bpc, nband = (rows + R - 1) / R;
     const int64_t HW = g->H * g->W, HWo = g->H_out * g->W_out;
-
+    const int64_t items = g->N * G * nbc * nband;
+    int64_t k;
 #ifdef FC_HAVE_OPENMP
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
 #endif
-    {
-        for (int64_t n0 = 0; n0 < g->N; n0 += cn) {
-            const int64_t nn = g->N - n0 < cn ? g->N - n0 : cn;
-            int64_t k;
-#ifdef FC_HAVE_OPENMP
-#pragma omp for schedule(static)
-#endif
-            for (k = 0; k < nn * g->C_out; k++)
-                F(repack)(gy + (n0 * g->C_out + k) * HWo, xbuf + k * P->plane, P, 0, P->Hq);
-#ifdef FC_HAVE_OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-            for (k = 0; k < nn * G * nphase * nbc * ntc; k++) {
-                const int64_t tc = k % ntc, bc = (k / ntc) % nbc, ph = (k / (ntc * nbc)) % nphase;
-                const int64_t gi = (k / (ntc * nbc * nphase)) % G;
-                const int64_t n = k / (ntc * nbc * nphase * G);
-                const F(grid_t) *Gd = &grids[ph];
-                const int64_t t0 = tc * tpc;
-                if (t0 >= Gd->tl.ntiles) continue;
-                const int64_t t1 = t0 + tpc < Gd->tl.ntiles ? t0 + tpc : Gd->tl.ntiles;
-                const int64_t b0 = bc * bpc, b1 = b0 + bpc < nblk ? b0 + bpc : nblk;
-                const T *xg = xbuf + (n * g->C_out + gi * Cog) * P->plane;
-                T *dg = gx + ((n0 + n) * g->C_in + gi * Cig) * HW;
-                F(run_tiles)(Gd, xg, dg, HW, Cig, gi, nblk, b0, b1, t0, t1, MR, NR, fn);
-            }
+    for (k = 0; k < items; k++) {
+        const int64_t band = k % nband, bc = (k / nband) % nbc, gi = (k / (nband * nbc)) % G;
+        const int64_t n = k / (nband * nbc * G);
+        const int64_t i0 = band * R, b0 = bc * bpc, b1 = b0 + bpc < nblk ? b0 + bpc : nblk;
+        T *xb = F(my_band)(bands, band_n, slack);
+        for (int64_t ocg = 0; ocg < Cog; ocg++)
+            F(repack)(gy + (n * g->C_out + gi * Cog + ocg) * HWo, xb + ocg * P->plane, P, i0,
+                      i0 + R + P->halo);
+        for (int64_t ph = 0; ph < nphase; ph++) {
+            const F(grid_t) *Gd = &grids[ph];
+            F(run_band)(Gd, xb, gx + (n * g->C_in + gi * Cig) * HW, HW, Cig,
+                        Gd->wpk + gi * nblk * Gd->ntaps * MR, NULL, b0, b1, i0, i0 + R, P->Wq,
+                        MR, NR, fn);
         }
     }
-    free(grids); free(off); free(wpk); free(xbuf); free(khs); free(kws);
+    free(grids); free(off); free(wpk); free(khs); free(kws); free(bands);
     return FC_OK;
 }
 
@@ -390,8 +395,11 @@ fc_status F(fc_conv2d_bwd_weight_direct)(const fc_conv_geom *g, const T *gy, con
     int64_t nchunk = rows < 16 ? rows : 16;
     while (nchunk > 1 && (double)nchunk * (double)part_n * sizeof(T) > FC_DIRECT_PARTIAL_BYTES)
         nchunk--;
+    /* rows per micro-kernel call: long enough to amortise its horizontal sums, short enough
+     * that the grad_output rows it reads stay in L1 */
     int64_t rb = 1024 / g->W_out;
     if (rb < 1) rb = 1;
+    P.plane = (rb + P.halo) * P.Wq;
 
     const int nt = threads_for(g);
     int64_t nbc = (4 * (int64_t)nt + nchunk * G - 1) / (nchunk * G);
@@ -400,10 +408,10 @@ fc_status F(fc_conv2d_bwd_weight_direct)(const fc_conv_geom *g, const T *gy, con
     const int64_t bpc = (nblk + nbc - 1) / nbc;
     nbc = (nblk + bpc - 1) / bpc;
 
-    const int64_t tbuf_n = Cig * P.nph_h * P.nph_w * P.plane;
+    const int64_t band_n = Cig * P.nph_h * P.nph_w * P.plane;
     int64_t *off = (int64_t *)malloc((size_t)(ntaps > 0 ? ntaps : 1) * sizeof(int64_t));
     T *part = (T *)malloc((size_t)(nchunk * part_n) * sizeof(T));
-    T *tbuf = gw ? (T *)malloc((size_t)(nt * tbuf_n) * sizeof(T)) : NULL;
+    T *tbuf = gw ? F(alloc_bands)(nt, band_n, 0) : NULL;
     if (!off || !part || (gw && !tbuf)) {
         free(off); free(part); free(tbuf);
         return FC_ERR_NOMEM;
@@ -414,11 +422,7 @@ fc_status F(fc_conv2d_bwd_weight_direct)(const fc_conv_geom *g, const T *gy, con
 #pragma omp parallel num_threads(nt)
 #endif
     {
-#ifdef FC_HAVE_OPENMP
-        T *mybuf = tbuf ? tbuf + omp_get_thread_num() * tbuf_n : NULL;
-#else
-        T *mybuf = tbuf;
-#endif
+        T *mybuf = tbuf ? F(my_band)(tbuf, band_n, 0) : NULL;
         int64_t k;
 #ifdef FC_HAVE_OPENMP
 #pragma omp for schedule(dynamic, 1)
@@ -437,20 +441,19 @@ fc_status F(fc_conv2d_bwd_weight_direct)(const fc_conv_geom *g, const T *gy, con
                 const int64_t r1 = R1 - n * g->H_out < g->H_out ? R1 - n * g->H_out : g->H_out;
                 const T *gyn = gy + n * g->C_out * HWo;
                 if (gw) {
-                    const int64_t q1 = r1 + P.Hq - g->H_out;
-                    for (int64_t icg = 0; icg < Cig; icg++)
-                        F(repack)(x + (n * g->C_in + gi * Cig + icg) * HW,
-                                  mybuf + icg * P.nph_h * P.nph_w * P.plane, &P, r0, q1);
                     for (int64_t r = r0; r < r1; r += rb) {
                         const int64_t nr = r1 - r < rb ? r1 - r : rb;
+                        for (int64_t icg = 0; icg < Cig; icg++)
+                            F(repack)(x + (n * g->C_in + gi * Cig + icg) * HW,
+                                      mybuf + icg * P.nph_h * P.nph_w * P.plane, &P, r,
+                                      r + nr + P.halo);
                         for (int64_t b = b0; b < b1; b++) {
                             const int64_t oc = gi * Cog + b * MR;
                             const int64_t mr = Cog - b * MR < MR ? Cog - b * MR : MR;
                             for (int64_t t = 0; t < ntaps; t += TB)
                                 fn(nr, g->W_out, gyn + (oc * g->H_out + r) * g->W_out, HWo,
-                                   g->W_out, mybuf + r * P.Wq, P.Wq, off + t,
-                                   pw + oc * ntaps + t, ntaps, mr,
-                                   ntaps - t < TB ? ntaps - t : TB);
+                                   g->W_out, mybuf, P.Wq, off + t, pw + oc * ntaps + t, ntaps,
+                                   mr, ntaps - t < TB ? ntaps - t : TB);
                         }
                     }
                 }
