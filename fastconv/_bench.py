@@ -255,7 +255,7 @@ def pool_callables(case, pass_, dtype, impls, rng):
     kw = _pool_kwargs(case)
     out = {}
     for name in impls:
-        if name.startswith("fastconv") or name == "reference":
+        if name in ("fastconv", "reference"):
             if name == "reference":
                 mod = _load_reference()
                 if mod is None:
@@ -453,9 +453,9 @@ def run(cases, passes=PASSES, dtype="float32", threads=None, repeats=5, impls=No
     import fastconv
     from fastconv import _kernels
     dtype = np.dtype(dtype)
-    torch, _ = _load_torch()
     if impls is None:
         impls = ["fastconv", "torch", "reference"]
+    torch = _load_torch()[0] if "torch" in impls else None
     if torch is None:
         impls = [i for i in impls if i != "torch"]
     old_threads = fastconv.get_num_threads()
@@ -593,7 +593,7 @@ def format_table(meta, rows):
     lines.append(f"measured FMA peak: {peak:.1f} GFLOP/s"
                  + (f"   memory bandwidth: {meta['memory_bandwidth_gbs']:.1f} GB/s"
                     if "memory_bandwidth_gbs" in meta else "")
-                 + f"   torch: {meta['torch'] or 'not installed'}")
+                 + f"   torch: {meta['torch'] or 'not timed'}")
     lines.append("times are medians in ms; 'x torch' / 'x ref' = their time / fastconv's "
                  "(> 1: fastconv faster); extra = peak RSS growth of one call minus results")
     for subset, first, limit, limit_name in (
@@ -639,8 +639,13 @@ def _table(rows, first, limit, limit_name):
     cols = [(first, -15, lambda r: r["case"].name), ("pass", -4, lambda r: r["pass"])]
     if unit == "GFLOP/s":
         cols.append(("algo", -14, lambda r: r["algo"]))
+    cols.append(("fastconv", 9, lambda r: _impl_cell(impl("fastconv")(r))))
+    # Forced-algorithm variants ("fastconv[im2col]" ...) get a time column each.
+    for name in dict.fromkeys(n for r in rows for n in r["impls"]):
+        if name.startswith("fastconv["):
+            cols.append((name[len("fastconv["):-1], 9,
+                         lambda r, f=impl(name): _impl_cell(f(r))))
     cols += [
-        ("fastconv", 9, lambda r: _impl_cell(impl("fastconv")(r))),
         (unit, 8, lambda r: _fmt(rate(r), ".1f")),
         (limit_name, 6, lambda r: _fmt(rate(r) and limit and 100 * rate(r) / limit, ".1f")),
         ("torch", 9, lambda r: _impl_cell(impl("torch")(r))),
@@ -697,14 +702,16 @@ def to_json(meta, rows):
 def write_chart(meta, rows, path):
     """Bar chart of the rate per layer and implementation; returns a note when skipped."""
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # The figure API without pyplot: no GUI backend selection, quicker to import.
+        from matplotlib.figure import Figure
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
     except ImportError:
         return "chart: matplotlib is not installed; PNG skipped"
     panels = [(kind, p) for kind in ("conv", "pool") for p in PASSES
               if any(r["case"].kind == kind and r["pass"] == p for r in rows)]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(12, 3.6 * len(panels)), squeeze=False)
+    fig = Figure(figsize=(12, 3.6 * len(panels)))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(panels), 1, squeeze=False)
     for ax, (kind, pass_) in zip(axes[:, 0], panels):
         sub = [r for r in rows if r["case"].kind == kind and r["pass"] == pass_]
         names = list(dict.fromkeys(n for r in sub for n in r["impls"]))
@@ -722,6 +729,10 @@ def write_chart(meta, rows, path):
                 ax.axhline(meta["memory_bandwidth_gbs"], color="k", ls="--", lw=1,
                            label="measured memory bandwidth")
             ax.set_ylabel("GB/s")
+        positive = [v for r in sub for res in r["impls"].values()
+                    for v in [_rate(r, res)] if v]
+        if positive and max(positive) > 30 * min(positive):
+            ax.set_yscale("log")   # the NumPy reference is orders of magnitude slower
         ax.set_xticks(xs)
         ax.set_xticklabels([r["case"].name for r in sub], rotation=30, ha="right")
         ax.set_title(f"{kind} {pass_} ({meta['dtype']}, {meta['threads']} threads, "
@@ -729,7 +740,6 @@ def write_chart(meta, rows, path):
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return None
 
 
@@ -759,6 +769,7 @@ def _build_parser():
                    help="conv algorithms of fastconv to time, e.g. auto,direct,im2col")
     p.add_argument("--no-torch", action="store_true", help="do not time torch")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
+    p.add_argument("--no-chart", action="store_true", help="do not write the PNG chart")
     p.add_argument("--pool", action="store_true", help="also run the pooling suite")
     p.add_argument("--custom", action="append", default=[], metavar="NAME=SPEC",
                    help="extra conv layer 'name=N,C_in,HxW,C_out,k,s,p,d,g' (repeatable)")
@@ -766,7 +777,8 @@ def _build_parser():
                    help="extra pool case 'name=max|avg,N,C,HxW,k,s,p' or "
                         "'name=adaptive_avg,N,C,HxW,out' (repeatable)")
     p.add_argument("--probe-time", type=float, default=0.05, help=argparse.SUPPRESS)
-    p.add_argument("--out", default="bench_results", help="directory for the JSON and PNG")
+    p.add_argument("--out", default=os.path.join("bench", "results"),
+                   help="directory for the JSON and PNG (default bench/results)")
     p.add_argument("--quiet", action="store_true", help="no per-case progress lines")
     return p
 
@@ -820,7 +832,8 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = os.path.join(args.out, f"fastconv-bench-{stamp}")
-    note = write_chart(meta, rows, base + ".png")
+    note = ("chart: not written (--no-chart)" if args.no_chart
+            else write_chart(meta, rows, base + ".png"))
     if note:
         meta["notes"].append(note)
     with open(base + ".json", "w") as f:
