@@ -18,6 +18,7 @@
 #include <string.h>
 #include "conv_internal.h"
 #include "direct_ukernels.h"
+#include "direct_exact.h"
 #ifdef FC_HAVE_OPENMP
 #include <omp.h>
 #endif

@@ -182,6 +182,8 @@ fc_status F(fc_conv2d_fwd_direct)(const fc_conv_geom *g, const T *x, const T *w,
                                   T *y)
 {
     if (g->N == 0) return FC_OK;
+    if (!F(fc_direct_all_finite)(w, g->C_out * (g->C_in / g->groups) * g->kH * g->kW))
+        return F(fc_direct_exact_fwd)(g, x, w, bias, y);
     const int64_t G = g->groups, Cig = g->C_in / G, Cog = g->C_out / G;
     const int64_t ntaps = Cig * g->kH * g->kW;
     const int nt = threads_for(g);
@@ -262,6 +264,8 @@ fc_status F(fc_conv2d_fwd_direct)(const fc_conv_geom *g, const T *x, const T *w,
 fc_status F(fc_conv2d_bwd_data_direct)(const fc_conv_geom *g, const T *gy, const T *w, T *gx)
 {
     if (g->N == 0) return FC_OK;
+    if (!F(fc_direct_all_finite)(w, g->C_out * (g->C_in / g->groups) * g->kH * g->kW))
+        return F(fc_direct_exact_bwd_data)(g, gy, w, gx);
     const int64_t G = g->groups, Cig = g->C_in / G, Cog = g->C_out / G;
     const int64_t KK = g->kH * g->kW, sH = g->sH, sW = g->sW;
     /* phases a >= H hold no input row: skipped */
@@ -383,6 +387,8 @@ fc_status F(fc_conv2d_bwd_weight_direct)(const fc_conv_geom *g, const T *gy, con
         if (gb) memset(gb, 0, (size_t)g->C_out * sizeof(T));
         return FC_OK;
     }
+    if (!F(fc_direct_all_finite)(gy, g->N * g->C_out * g->H_out * g->W_out))
+        return F(fc_direct_exact_bwd_weight)(g, gy, x, gw, gb);
     planes_t P;
     fwd_planes(g, &P);
     const int avx2 = F(have_avx2)();
