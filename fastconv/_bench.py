@@ -315,6 +315,7 @@ def _numpy_pool_callable(mod, case, pass_, x, gy, kw, use_indices):
 class ImplResult:
     status: str = "ok"               # "ok", "n/a" (not implemented), "skipped", "error: ..."
     median_s: float = None
+    min_s: float = None
     samples: list = field(default_factory=list)
     inner: int = 1                   # calls per sample (short calls are batched)
     extra_mib: float = None          # peak RSS growth during one call, minus its results
@@ -341,11 +342,14 @@ def _first_call(fn, res):
     return None
 
 
-def measure(fns, repeats, slow=(), slow_repeats=1, min_sample=0.01, warmup=1):
+def measure(fns, repeats, slow=(), slow_repeats=1, min_sample=0.01, warmup=1, budget=None):
     """Interleaved timing.  fns: {name: callable or Exception}.  Implementations in `slow`
     (the NumPy reference) are not warmed up and get `slow_repeats` samples, their first
-    call counting as one.  Returns {name: ImplResult}."""
+    call counting as one.  With a `budget` (seconds per implementation), an implementation
+    whose calls are slow gets fewer samples (at least 3) so one case cannot take minutes.
+    Returns {name: ImplResult}."""
     results = {name: ImplResult() for name in fns}
+    wanted = {}
     live = []
     for name, fn in fns.items():
         t = _first_call(fn, results[name])
@@ -354,23 +358,28 @@ def measure(fns, repeats, slow=(), slow_repeats=1, min_sample=0.01, warmup=1):
         res = results[name]
         if name in slow:
             res.samples.append(t)
+            wanted[name] = slow_repeats
         else:
             # Batch calls shorter than min_sample so the timer's resolution and the loop
             # overhead stay negligible.
             res.inner = max(1, min(1000, int(min_sample / max(t, 1e-9))))
             for _ in range(warmup - 1):
                 fn()
+            wanted[name] = repeats
+            if budget is not None:
+                fit = int(budget / max(t * res.inner, 1e-9))
+                wanted[name] = max(min(3, repeats), min(repeats, fit))
         live.append(name)
-    for r in range(repeats):
-        order = live[r % len(live):] + live[:r % len(live)] if live else []
+    for r in range(max(wanted.values(), default=0)):
+        order = live[r % len(live):] + live[:r % len(live)]
         for name in order:
             res = results[name]
-            if name in slow and len(res.samples) >= slow_repeats:
-                continue
-            res.samples.append(_call_timed(fns[name], res.inner))
+            if len(res.samples) < wanted[name]:
+                res.samples.append(_call_timed(fns[name], res.inner))
     for name in live:
         res = results[name]
         res.median_s = statistics.median(res.samples)
+        res.min_s = min(res.samples)
     return results
 
 
@@ -448,7 +457,7 @@ def chosen_algo(layer, pass_, itemsize):
 
 def run(cases, passes=PASSES, dtype="float32", threads=None, repeats=5, impls=None,
         ref_repeats=1, ref_budget=20.0, measure_memory=True, progress=None, seed=0,
-        probe_time=0.05):
+        probe_time=0.05, budget=None):
     """Benchmark `cases` (ConvLayer / PoolCase).  Returns (meta, rows)."""
     import fastconv
     from fastconv import _kernels
@@ -477,7 +486,7 @@ def run(cases, passes=PASSES, dtype="float32", threads=None, repeats=5, impls=No
         for case in cases:
             for pass_ in passes:
                 rows.append(_run_one(case, pass_, dtype, impls, repeats, ref_repeats,
-                                     ref_budget, ref_too_slow_above, meta, seed))
+                                     ref_too_slow_above, seed, budget))
                 row = rows[-1]
                 ref = row["impls"].get("reference")
                 if ref is not None and ref.median_s is not None and ref.median_s > ref_budget:
@@ -511,8 +520,8 @@ def _callables(case, pass_, dtype, impls, rng):
     return f(case, pass_, dtype, impls, rng)
 
 
-def _run_one(case, pass_, dtype, impls, repeats, ref_repeats, ref_budget,
-             ref_too_slow_above, meta, seed):
+def _run_one(case, pass_, dtype, impls, repeats, ref_repeats, ref_too_slow_above, seed,
+             budget):
     work = case.flops(pass_) if case.kind == "conv" else case.bytes_moved(pass_,
                                                                           dtype.itemsize)
     use = list(impls)
@@ -521,7 +530,7 @@ def _run_one(case, pass_, dtype, impls, repeats, ref_repeats, ref_budget,
         use.remove("reference")
         skipped.append("reference")
     fns = _callables(case, pass_, dtype, use, np.random.default_rng(seed))
-    res = measure(fns, repeats, slow=("reference",), slow_repeats=ref_repeats)
+    res = measure(fns, repeats, slow=("reference",), slow_repeats=ref_repeats, budget=budget)
     for name in skipped:
         res[name] = ImplResult(status="skipped")
     del fns
@@ -758,6 +767,9 @@ def _build_parser():
                                                "(default: fastconv.get_num_threads())")
     p.add_argument("--repeats", type=int, default=7, help="timed samples per "
                                                           "implementation (median reported)")
+    p.add_argument("--budget", type=float, default=30.0,
+                   help="seconds of timing per implementation and case: slow calls get "
+                        "fewer samples (at least 3); 0 = no limit")
     p.add_argument("--no-reference", action="store_true", help="do not time the (slow) "
                                                                "NumPy reference")
     p.add_argument("--ref-repeats", type=int, default=1,
@@ -826,7 +838,8 @@ def main(argv=None):
     meta, rows = run(cases, passes, args.dtype, args.threads, args.repeats, impls,
                      ref_repeats=0 if args.no_reference else args.ref_repeats,
                      ref_budget=args.ref_budget, measure_memory=not args.no_memory,
-                     progress=progress, probe_time=args.probe_time)
+                     progress=progress, probe_time=args.probe_time,
+                     budget=args.budget if args.budget > 0 else None)
     meta["command"] = "python -m fastconv bench " + " ".join(argv if argv is not None
                                                               else sys.argv[1:])
     os.makedirs(args.out, exist_ok=True)

@@ -957,9 +957,10 @@ def run_case(fname, case):
         try:
             res = fn(**kw)
             if fname == "set_num_threads":
-                # The real test of a thread count: a kernel call must still work.
-                y = fastconv.conv2d(np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3)))
-                if not np.allclose(y, 18.0):
+                # The real test of a thread count: a kernel call big enough to go parallel
+                # must still work.
+                y = fastconv.conv2d(np.ones((4, 8, 32, 32)), np.ones((8, 8, 3, 3)))
+                if not np.array_equal(y, np.full((4, 8, 30, 30), 72.0)):
                     return dict(id=case.id, outcome=OK, ok=False,
                                 detail="conv2d wrong after set_num_threads")
             outcome, msg = OK, ""

@@ -211,3 +211,36 @@ def test_implementations_compute_the_same_thing(case, pass_):
         for a, b in zip(first, results[name]):
             # float64, accumulation over at most 2 * 3 * 3 * 7 * 7 terms.
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10, err_msg=name)
+
+
+def test_measure_interleaves_and_classifies():
+    calls = []
+
+    def make(name):
+        return lambda: calls.append(name)
+
+    def missing():
+        raise NotImplementedError("not yet")
+
+    def broken():
+        raise RuntimeError("boom")
+
+    fns = {"a": make("a"), "b": make("b"), "ref": make("ref"), "gone": missing,
+           "bad": broken, "absent": NotImplementedError("no torch")}
+    res = _bench.measure(fns, repeats=4, slow=("ref",), slow_repeats=2, min_sample=0.0)
+    assert res["gone"].status == "n/a" and res["absent"].status == "n/a"
+    assert res["bad"].status.startswith("error: RuntimeError")
+    for name in ("a", "b"):
+        assert res[name].status == "ok" and len(res[name].samples) == 4
+        assert res[name].median_s == pytest.approx(sum(sorted(res[name].samples)[1:3]) / 2)
+    assert len(res["ref"].samples) == 2          # its first (unwarmed) call counts
+    timed = calls[3:]                            # after the three first calls
+    # Interleaved: no implementation runs twice in a row within a round of a and b.
+    assert timed[:2] in (["a", "b"], ["b", "a"]) and timed.count("a") == 4
+
+
+def test_measure_budget_limits_slow_samples():
+    import time
+    res = _bench.measure({"slow": lambda: time.sleep(0.002)}, repeats=50, min_sample=0.0,
+                         budget=0.001)
+    assert len(res["slow"].samples) == 3

@@ -103,6 +103,10 @@ KNOWN = {
                                "output shape (0 when N == 0), so an output side above int64 "
                                "reaches Cython as OverflowError",
     ("conv2d_backward", "pad_2p62_N0"): "same as conv2d pad_2p62_N0",
+    ("set_num_threads", "n-2p16"): "set_num_threads accepts up to 65536 threads; the next "
+                                   "parallel kernel then dies in libgomp (thread creation "
+                                   "fails from ~32768, segfault at 65536)",
+    ("set_num_threads", "n-huge"): "same as n-2p16 (clamped to 65536)",
 }
 
 
