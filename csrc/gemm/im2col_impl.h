@@ -271,9 +271,16 @@ fc_status FCN(fc_conv2d_bwd_data_im2col)(const fc_conv_geom *g, const FC_T *gy,
     }
     const int64_t ncb = fc_ceil_div(Cgi, cbs), items = N * G * ncb;
     const int64_t rows_max = cbs * KK;
-    /* Pixel block: the per-thread column buffer (rows_max x nc) about half of L2. */
-    const int64_t nc = fc_max64(NR, fc_min64(fc_round_up(fc_max64(HWo, 1), NR),
-                                (int64_t)(256 * 1024 / sizeof(FC_T)) / rows_max / NR * NR));
+    /* Pixel block: the per-thread column buffer (rows_max x nc) about half of L2, but at
+     * least 64 pixels (up to 2 MiB of buffer, in L3): every pixel block streams all of
+     * W_g^T through the cache once, so deep layers (large K) on small images need wide
+     * blocks.  Blocks are balanced so that the last one is not a sliver. */
+    const int64_t HWr = fc_round_up(fc_max64(HWo, 1), NR);
+    int64_t nc = (int64_t)(256 * 1024 / sizeof(FC_T)) / rows_max / NR * NR;
+    if (nc < 64)
+        nc = fc_min64(64, (int64_t)(2048 * 1024 / sizeof(FC_T)) / rows_max / NR * NR);
+    nc = fc_min64(HWr, fc_max64(NR, nc));
+    nc = fc_max64(NR, fc_round_up(fc_ceil_div(HWo, fc_ceil_div(fc_max64(HWo, 1), nc)), NR));
     const int64_t per_thread = kc_max * nc + rows_max * nc;
 
     FC_T *ap = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(G * Kp * M));
@@ -302,10 +309,16 @@ fc_status FCN(fc_conv2d_bwd_data_im2col)(const fc_conv_geom *g, const FC_T *gy,
             const int64_t r0 = c0 * KK, r1 = c1 * KK;
             FC_T *gxg = gx + (n * g->C_in + gi * Cgi) * cx.HW;
             const FC_T *gyg = gy + (n * g->C_out + gi * M) * HWo;
-            for (int64_t i = c0 * cx.HW; i < c1 * cx.HW; i++)
-                gxg[i] = 0;
+            /* 1x1 stride 1: col is gx itself (plane c, first HWo pixels), so the GEMM writes
+             * there directly; otherwise into the column buffer, scattered below. */
+            const int ident = cx.identity;
+            for (int64_t c = c0; c < c1; c++)
+                for (int64_t i = ident ? HWo : 0; i < cx.HW; i++)
+                    gxg[c * cx.HW + i] = 0;
             for (int64_t jc = 0; jc < HWo; jc += nc) {
                 const int64_t ncur = fc_min64(nc, HWo - jc);
+                FC_T *cbase = ident ? gxg + r0 * cx.HW + jc : col;   /* row r0 */
+                const int64_t ldc = ident ? cx.HW : ncur;
                 for (int64_t pc = 0; pc < M; pc += KC) {
                     const int64_t kc = fc_min64(KC, M - pc);
                     const FC_T *ablk = ap + gi * Kp * M + Kp * pc;
@@ -314,11 +327,13 @@ fc_status FCN(fc_conv2d_bwd_data_im2col)(const fc_conv_geom *g, const FC_T *gy,
                         const int64_t iend = fc_min64(r1, ic + MC);
                         for (int64_t jr = 0; jr < ncur; jr += NR)
                             for (int64_t ir = ic; ir < iend; ir += MR)
-                                d->ukr(kc, ablk + ir * kc, bbuf + jr * kc,
-                                       col + (ir - r0) * ncur + jr, ncur,
-                                       fc_min64(MR, r1 - ir), fc_min64(NR, ncur - jr), pc > 0);
+                                d->ukr(kc, ablk + ir * kc, bbuf + jr * kc, cbase + (ir - r0) * ldc + jr,
+                                       ldc, fc_min64(MR, r1 - ir), fc_min64(NR, ncur - jr),
+                                       pc > 0);
                     }
                 }
+                if (ident)
+                    continue;
                 for (int64_t r = r0; r < r1; r++)
                     FCN(col2im_row)(&cx, gxg, r, jc, ncur, col + (r - r0) * ncur);
             }
