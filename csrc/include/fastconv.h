@@ -92,7 +92,70 @@ fc_conv_algo fc_conv2d_choose_algo(const fc_conv_geom *g, int pass, int itemsize
 
 /* ------------------------------------------------------------------ pooling -- */
 
-/* (declared by the pooling kernels; see csrc/pool/) */
+/*
+ * Geometry of a 2-D pooling over P = N*C independent planes.
+ *   x: (P, H, W)   y, indices: (P, H_out, W_out)
+ * Window (oh, ow) of max/avg pooling covers input rows oh*sH - pH + i*dH (i < kH) and
+ * columns ow*sW - pW + j*dW (j < kW); taps outside [0, H) x [0, W) are padding (-inf for
+ * max, zero for avg).  H_out/W_out are given (ceil_mode is the caller's business).
+ * Adaptive pooling uses only P, H, W, H_out, W_out: window i covers
+ * [floor(i*H/H_out), ceil((i+1)*H/H_out)).
+ */
+typedef struct {
+    int64_t P;              /* planes = N * C */
+    int64_t H, W;
+    int64_t H_out, W_out;
+    int64_t kH, kW;         /* kernel   >= 1 */
+    int64_t sH, sW;         /* stride   >= 1 */
+    int64_t pH, pW;         /* padding  >= 0 (top, left) */
+    int64_t dH, dW;         /* dilation >= 1 (max pooling; 1 for avg) */
+} fc_pool_geom;
+
+/* Max pooling.  indices (flat h*W + w in the plane, int64) may be NULL: not computed.
+ * Ties go to the first tap in scan order; a NaN tap wins (the last NaN, as PyTorch).
+ * A window without any in-bounds tap gives -inf and index -1. */
+fc_status fc_max_pool2d_forward_f32(const fc_pool_geom *g, const float *x, float *y,
+                                    int64_t *indices);
+fc_status fc_max_pool2d_forward_f64(const fc_pool_geom *g, const double *x, double *y,
+                                    int64_t *indices);
+/* gx = scatter-add of gy at indices, or (indices NULL) at the argmax recomputed from x.
+ * indices must all be in [0, H*W) (see fc_pool_indices_in_range).  Overwrites gx. */
+fc_status fc_max_pool2d_backward_f32(const fc_pool_geom *g, const float *gy,
+                                     const int64_t *indices, const float *x, float *gx);
+fc_status fc_max_pool2d_backward_f64(const fc_pool_geom *g, const double *gy,
+                                     const int64_t *indices, const double *x, double *gx);
+/* 1 when every one of the n indices lies in [0, limit), else 0. */
+int fc_pool_indices_in_range(const int64_t *indices, int64_t n, int64_t limit);
+
+/* Average pooling.  divisor_override != 0 replaces the divisor; else count_include_pad
+ * counts the window clipped to [-pH, H + pH) x [-pW, W + pW), or (0) only in-bounds taps. */
+fc_status fc_avg_pool2d_forward_f32(const fc_pool_geom *g, int count_include_pad,
+                                    int64_t divisor_override, const float *x, float *y);
+fc_status fc_avg_pool2d_forward_f64(const fc_pool_geom *g, int count_include_pad,
+                                    int64_t divisor_override, const double *x, double *y);
+fc_status fc_avg_pool2d_backward_f32(const fc_pool_geom *g, int count_include_pad,
+                                     int64_t divisor_override, const float *gy, float *gx);
+fc_status fc_avg_pool2d_backward_f64(const fc_pool_geom *g, int count_include_pad,
+                                     int64_t divisor_override, const double *gy, double *gx);
+
+/* Adaptive pooling (H, W >= 1; H_out, W_out >= 0). */
+fc_status fc_adaptive_avg_pool2d_forward_f32(const fc_pool_geom *g, const float *x, float *y);
+fc_status fc_adaptive_avg_pool2d_forward_f64(const fc_pool_geom *g, const double *x,
+                                             double *y);
+fc_status fc_adaptive_avg_pool2d_backward_f32(const fc_pool_geom *g, const float *gy,
+                                              float *gx);
+fc_status fc_adaptive_avg_pool2d_backward_f64(const fc_pool_geom *g, const double *gy,
+                                              double *gx);
+fc_status fc_adaptive_max_pool2d_forward_f32(const fc_pool_geom *g, const float *x, float *y,
+                                             int64_t *indices);
+fc_status fc_adaptive_max_pool2d_forward_f64(const fc_pool_geom *g, const double *x,
+                                             double *y, int64_t *indices);
+fc_status fc_adaptive_max_pool2d_backward_f32(const fc_pool_geom *g, const float *gy,
+                                              const int64_t *indices, const float *x,
+                                              float *gx);
+fc_status fc_adaptive_max_pool2d_backward_f64(const fc_pool_geom *g, const double *gy,
+                                              const int64_t *indices, const double *x,
+                                              double *gx);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,67 @@
+/* Window tables and index validation shared by every pooling kernel. */
+#include "pool_internal.h"
+
+void fc_pool_win_table(int64_t n, int64_t n_out, int64_t k, int64_t s, int64_t p, int64_t d,
+                       int count_include_pad, fc_pool_win *t)
+{
+    for (int64_t o = 0; o < n_out; ++o) {
+        int64_t start = o * s - p;
+        int64_t lo = start;
+        if (lo < 0)   /* first tap of the dilated lattice that lands in the input */
+            lo = start + ((-start + d - 1) / d) * d;
+        int64_t end = start + (k - 1) * d + 1;
+        int64_t hi = end < n ? end : n;
+        t[o].lo = lo;
+        t[o].hi = hi;
+        if (count_include_pad) {
+            /* PyTorch clips to the padded input: the ceil-mode overhang is not counted. */
+            int64_t pend = end < n + p ? end : n + p;
+            t[o].div = pend - start;
+        } else {
+            t[o].div = hi > lo ? (hi - lo - 1) / d + 1 : 0;
+        }
+    }
+}
+
+void fc_pool_adaptive_table(int64_t n, int64_t n_out, fc_pool_win *t)
+{
+    for (int64_t o = 0; o < n_out; ++o) {
+        int64_t lo = (o * n) / n_out;
+        int64_t hi = ((o + 1) * n + n_out - 1) / n_out;
+        t[o].lo = lo;
+        t[o].hi = hi;
+        t[o].div = hi - lo;
+    }
+}
+
+void fc_pool_inverse_table(int64_t n, int64_t n_out, const fc_pool_win *t, fc_pool_inv *inv)
+{
+    int64_t a = 0, b = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        while (a < n_out && t[a].hi <= i)
+            ++a;
+        while (b < n_out && t[b].lo <= i)
+            ++b;
+        inv[i].first = a;
+        inv[i].last = b;
+    }
+}
+
+int fc_pool_axis_disjoint(int64_t k, int64_t s, int64_t d)
+{
+    return s >= (k - 1) * d + 1;
+}
+
+int fc_pool_indices_in_range(const int64_t *indices, int64_t n, int64_t limit)
+{
+    int bad = 0;
+    int nt = fc_get_num_threads();
+    (void)nt;
+#ifdef FC_HAVE_OPENMP
+#pragma omp parallel for schedule(static) num_threads(nt) reduction(|:bad) if(n > 4 * FC_POOL_PAR_MIN)
+#endif
+    for (int64_t i = 0; i < n; ++i)
+        /* one unsigned compare also rejects negatives */
+        bad |= (uint64_t)indices[i] >= (uint64_t)limit;
+    return !bad;
+}

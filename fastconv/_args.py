@@ -1,0 +1,659 @@
+"""Argument normalisation, validation and output-size rules, shared by every path.
+
+`fastconv.reference` and the C-kernel wrappers call the same functions here, so both accept
+and reject exactly the same arguments with the same messages.  Messages name the argument,
+what was expected and what was given (PyTorch's wording where PyTorch has one).
+
+Nothing here touches array data except to check pooling indices; sizes are computed with
+Python integers (which cannot overflow) and checked against int64 limits before any kernel
+or allocation sees them.
+"""
+import operator
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_DTYPE_NAMES = "float32 or float64"
+
+# Every size and product of sizes handed to C must fit in int64; outputs must also be
+# addressable.  2**62 leaves headroom for the kernels' own index arithmetic.
+MAX_SIZE = 1 << 62
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+# --------------------------------------------------------------------------- helpers --
+
+def _shape_str(shape):
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def check_array(x, name):
+    """x must be a float32/float64 ndarray; returns it unchanged."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray of dtype {_DTYPE_NAMES}, "
+                        f"got {type(x).__name__}")
+    if x.dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"{name} must have dtype {_DTYPE_NAMES}, got {x.dtype}")
+    return x
+
+
+def check_same_dtype(a, name, dtype):
+    """a (already an ndarray of a supported dtype) must have the input's dtype."""
+    check_array(a, name)
+    if a.dtype != dtype:
+        raise TypeError(f"expected {name} to have the input's dtype {dtype}, got {a.dtype}")
+    return a
+
+
+def to_int(v, name, minimum=None):
+    """A Python int from an int-like (not bool, not float)."""
+    if isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an int, got bool")
+    try:
+        i = operator.index(v)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {type(v).__name__}") from None
+    if minimum is not None and i < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {i}")
+    if abs(i) >= MAX_SIZE:
+        raise ValueError(f"{name} is too large: {i}")
+    return i
+
+
+def pair(v, name, minimum=None):
+    """An int or a pair (h, w) of ints -> (h, w)."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"{name} must be an int or a pair (h, w), got {len(v)} values: {v!r}")
+        return (to_int(v[0], name, minimum), to_int(v[1], name, minimum))
+    if isinstance(v, np.ndarray):
+        if v.shape == ():
+            v = v.item()
+        elif v.shape == (2,):
+            return pair(tuple(v.tolist()), name, minimum)
+        else:
+            raise ValueError(f"{name} must be an int or a pair (h, w), got an array of "
+                             f"shape {v.shape}")
+    i = to_int(v, name, minimum)
+    return (i, i)
+
+
+def to_bool(v, name):
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)) and v in (0, 1):
+        return bool(v)
+    raise TypeError(f"{name} must be a bool, got {type(v).__name__}")
+
+
+def batched(x, name="input"):
+    """A 3-D (C, H, W) or 4-D (N, C, H, W) array -> (4-D view, unbatched flag)."""
+    if x.ndim == 4:
+        return x, False
+    if x.ndim == 3:
+        return x[np.newaxis], True
+    raise ValueError(f"expected {name} to be 3-D (C, H, W) or 4-D (N, C, H, W), got "
+                     f"{x.ndim}-D {name} of shape {_shape_str(x.shape)}")
+
+
+def check_output_size(shape, itemsize, name="output"):
+    """Raise ValueError before any work when an array of this shape cannot exist."""
+    n = 1
+    for s in shape:
+        n *= int(s)
+    if n * itemsize >= MAX_SIZE:
+        raise ValueError(f"{name} of shape {_shape_str(shape)} would need {n * itemsize} "
+                         f"bytes: too large")
+
+
+def check_nonempty_plane(x4, name, what):
+    """PyTorch rejects zero-sized C, H or W (N == 0 is fine)."""
+    if x4.shape[1] == 0 or x4.shape[2] == 0 or x4.shape[3] == 0:
+        raise ValueError(f"{what}: expected {name} with non-zero channels, height and width "
+                         f"(only the batch may be 0), got {name} of shape "
+                         f"{_shape_str(x4.shape)}")
+
+
+def check_grad_output(grad_output, dtype, expected4, unbatched, what):
+    """grad_output must have the forward output's shape (3-D when the input was 3-D)."""
+    check_same_dtype(grad_output, "grad_output", dtype)
+    expected = tuple(expected4[1:]) if unbatched else tuple(expected4)
+    if tuple(grad_output.shape) != expected:
+        raise ValueError(f"{what}: expected grad_output of shape {_shape_str(expected)}, "
+                         f"got {_shape_str(grad_output.shape)}")
+    return grad_output[np.newaxis] if unbatched else grad_output
+
+
+def output_mask3(mask):
+    try:
+        m = tuple(mask)
+    except TypeError:
+        raise TypeError(f"output_mask must be a sequence of 3 bools, got "
+                        f"{type(mask).__name__}") from None
+    if len(m) != 3:
+        raise ValueError(f"output_mask must have 3 entries (input, weight, bias), got {len(m)}")
+    return tuple(to_bool(b, "output_mask entry") for b in m)
+
+
+def conv_out_size(size, pad_total, k, s, d):
+    """floor((size + pad_total - d*(k-1) - 1) / s) + 1."""
+    return (size + pad_total - d * (k - 1) - 1) // s + 1
+
+
+# ----------------------------------------------------------------------- convolution --
+
+@dataclass(frozen=True)
+class ConvArgs:
+    """A validated conv2d call.  x is the 4-D input view (any layout, not yet copied)."""
+    x: np.ndarray
+    weight: np.ndarray
+    bias: Optional[np.ndarray]
+    unbatched: bool
+    N: int
+    C_in: int
+    H: int
+    W: int
+    C_out: int
+    kH: int
+    kW: int
+    stride: Tuple[int, int]
+    dilation: Tuple[int, int]
+    groups: int
+    pad: Tuple[int, int, int, int]   # top, bottom, left, right
+    padding_mode: str
+    H_out: int
+    W_out: int
+
+    @property
+    def dtype(self):
+        return self.x.dtype
+
+    @property
+    def out_shape(self):
+        """4-D output shape."""
+        return (self.N, self.C_out, self.H_out, self.W_out)
+
+    @property
+    def explicit_pad(self):
+        """(top, bottom, left, right) to apply with np.pad for non-zero padding modes, else None."""
+        if self.padding_mode == "zeros" or not any(self.pad):
+            return None
+        return self.pad
+
+    def geom(self):
+        """Kernel geometry tuple (fastconv._kernels), for the input as the kernel sees it:
+        the original input with zero padding, or the explicitly padded input with none."""
+        t, b, l, r = self.pad
+        if self.explicit_pad is None:
+            H, W, pH, pW = self.H, self.W, t, l
+        else:
+            H, W, pH, pW = self.H + t + b, self.W + l + r, 0, 0
+        return (self.N, self.C_in, H, W, self.C_out, self.kH, self.kW, self.H_out, self.W_out,
+                self.stride[0], self.stride[1], pH, pW, self.dilation[0], self.dilation[1],
+                self.groups)
+
+
+def _conv_padding(padding, kH, kW, stride, dilation):
+    """padding -> (top, bottom, left, right)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"padding='same' is not supported for strided convolutions "
+                                 f"(got stride={stride})")
+            th = dilation[0] * (kH - 1)
+            tw = dilation[1] * (kW - 1)
+            # The odd unit of padding goes to the bottom/right, as PyTorch does.
+            return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+        raise ValueError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+    ph, pw = pair(padding, "padding", 0)
+    return (ph, ph, pw, pw)
+
+
+def _check_weight_4d(weight, dtype, what):
+    check_same_dtype(weight, "weight", dtype)
+    if weight.ndim != 4:
+        raise ValueError(f"{what}: expected a 4-D weight, got {weight.ndim}-D weight of "
+                         f"shape {_shape_str(weight.shape)}")
+    if any(s == 0 for s in weight.shape):
+        raise ValueError(f"{what}: weight must not have a zero dimension, got weight of "
+                         f"shape {_shape_str(weight.shape)}")
+
+
+def _check_bias(bias, dtype, C_out):
+    if bias is None:
+        return None
+    check_same_dtype(bias, "bias", dtype)
+    if bias.shape != (C_out,):
+        raise ValueError(f"expected bias of shape [{C_out}] (one per output channel), got "
+                         f"{_shape_str(bias.shape)}")
+    return bias
+
+
+def _check_groups(groups):
+    return to_int(groups, "groups", 1)
+
+
+def conv2d_args(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
+                padding_mode="zeros"):
+    """Validate a conv2d call and compute its geometry."""
+    check_array(input, "input")
+    x, unbatched = batched(input)
+    _check_weight_4d(weight, x.dtype, "conv2d")
+    groups = _check_groups(groups)
+    stride = pair(stride, "stride", 1)
+    dilation = pair(dilation, "dilation", 1)
+    if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+    N, C_in, H, W = (int(s) for s in x.shape)
+    C_out, C_in_g, kH, kW = (int(s) for s in weight.shape)
+    if C_in == 0 or H == 0 or W == 0:
+        check_nonempty_plane(x, "input", "conv2d")
+    if C_out % groups != 0:
+        raise ValueError(f"groups={groups} must divide the output channels (weight.shape[0] "
+                         f"= {C_out})")
+    if C_in_g * groups != C_in:
+        raise ValueError(f"given groups={groups}, weight of size {_shape_str(weight.shape)}, "
+                         f"expected input{_shape_str(x.shape)} to have {C_in_g * groups} "
+                         f"channels, but got {C_in} channels instead")
+    pad = _conv_padding(padding, kH, kW, stride, dilation)
+    t, b, l, r = pad
+    if padding_mode == "reflect" and (max(t, b) >= H or max(l, r) >= W):
+        raise ValueError(f"padding_mode='reflect' needs padding smaller than the input: "
+                         f"padding (top, bottom, left, right) = {pad}, input H x W = {H} x {W}")
+    if padding_mode == "circular" and (max(t, b) > H or max(l, r) > W):
+        raise ValueError(f"padding_mode='circular' needs padding at most the input size: "
+                         f"padding (top, bottom, left, right) = {pad}, input H x W = {H} x {W}")
+    eff_h = dilation[0] * (kH - 1) + 1
+    eff_w = dilation[1] * (kW - 1) + 1
+    if H + t + b < eff_h or W + l + r < eff_w:
+        raise ValueError(f"conv2d: calculated padded input size per channel: "
+                         f"({H + t + b} x {W + l + r}). Kernel size: ({eff_h} x {eff_w}) "
+                         f"(with dilation). Kernel size can't be greater than actual input size")
+    H_out = conv_out_size(H, t + b, kH, stride[0], dilation[0])
+    W_out = conv_out_size(W, l + r, kW, stride[1], dilation[1])
+    bias = _check_bias(bias, x.dtype, C_out)
+    check_output_size((N, C_out, H_out, W_out), x.itemsize)
+    check_output_size((N, C_in, H + t + b, W + l + r), x.itemsize, "padded input")
+    return ConvArgs(x, weight, bias, unbatched, N, C_in, H, W, C_out, kH, kW, stride,
+                    dilation, groups, pad, padding_mode, H_out, W_out)
+
+
+def conv2d_backward_args(grad_output, input, weight, stride=1, padding=0, dilation=1,
+                         groups=1, padding_mode="zeros", output_mask=(True, True, True)):
+    """Validate a conv2d_backward call -> (ConvArgs, 4-D grad_output view, mask)."""
+    a = conv2d_args(input, weight, None, stride, padding, dilation, groups, padding_mode)
+    mask = output_mask3(output_mask)
+    gy = check_grad_output(grad_output, a.dtype, a.out_shape, a.unbatched, "conv2d_backward")
+    return a, gy, mask
+
+
+@dataclass(frozen=True)
+class ConvTransposeArgs:
+    """A validated conv_transpose2d call.  weight is (C_in, C_out/groups, kH, kW)."""
+    x: np.ndarray
+    weight: np.ndarray
+    bias: Optional[np.ndarray]
+    unbatched: bool
+    N: int
+    C_in: int
+    H: int
+    W: int
+    C_out: int
+    kH: int
+    kW: int
+    stride: Tuple[int, int]
+    padding: Tuple[int, int]
+    output_padding: Tuple[int, int]
+    dilation: Tuple[int, int]
+    groups: int
+    H_out: int
+    W_out: int
+
+    @property
+    def dtype(self):
+        return self.x.dtype
+
+    @property
+    def out_shape(self):
+        return (self.N, self.C_out, self.H_out, self.W_out)
+
+    def geom(self):
+        """Geometry of the conv2d whose backward-data is this transposed convolution: its
+        input is this call's output (N, C_out, H_out, W_out), its output this call's input,
+        its weight this call's weight read as (C_in, C_out/groups, kH, kW)."""
+        return (self.N, self.C_out, self.H_out, self.W_out, self.C_in, self.kH, self.kW,
+                self.H, self.W, self.stride[0], self.stride[1], self.padding[0],
+                self.padding[1], self.dilation[0], self.dilation[1], self.groups)
+
+
+def conv_transpose2d_args(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                          groups=1, dilation=1):
+    """Validate a conv_transpose2d call and compute its geometry."""
+    check_array(input, "input")
+    x, unbatched = batched(input)
+    _check_weight_4d(weight, x.dtype, "conv_transpose2d")
+    groups = _check_groups(groups)
+    stride = pair(stride, "stride", 1)
+    dilation = pair(dilation, "dilation", 1)
+    if isinstance(padding, str):
+        raise ValueError(f"conv_transpose2d: padding must be an int or a pair, got {padding!r}")
+    padding = pair(padding, "padding", 0)
+    output_padding = pair(output_padding, "output_padding", 0)
+    N, C_in, H, W = (int(s) for s in x.shape)
+    C_in_w, C_out_g, kH, kW = (int(s) for s in weight.shape)
+    if C_in == 0 or H == 0 or W == 0:
+        check_nonempty_plane(x, "input", "conv_transpose2d")
+    if C_in_w != C_in:
+        raise ValueError(f"conv_transpose2d: weight of size {_shape_str(weight.shape)} expects "
+                         f"input{_shape_str(x.shape)} to have {C_in_w} channels, but got "
+                         f"{C_in} channels instead")
+    if C_in % groups != 0:
+        raise ValueError(f"groups={groups} must divide the input channels ({C_in})")
+    for i, hw in enumerate("hw"):
+        if output_padding[i] >= max(stride[i], dilation[i]):
+            raise ValueError(
+                f"output padding must be smaller than either stride or dilation, but got "
+                f"output_padding_{hw}={output_padding[i]}, stride_{hw}={stride[i]}, "
+                f"dilation_{hw}={dilation[i]}")
+    H_out = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kH - 1) + output_padding[0] + 1
+    W_out = (W - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kW - 1) + output_padding[1] + 1
+    if H_out <= 0 or W_out <= 0:
+        raise ValueError(f"conv_transpose2d: given input size per channel ({H} x {W}), the "
+                         f"calculated output size per channel ({H_out} x {W_out}) is too small")
+    C_out = C_out_g * groups
+    bias = _check_bias(bias, x.dtype, C_out)
+    check_output_size((N, C_out, H_out, W_out), x.itemsize)
+    return ConvTransposeArgs(x, weight, bias, unbatched, N, C_in, H, W, C_out, kH, kW, stride,
+                             padding, output_padding, dilation, groups, H_out, W_out)
+
+
+def conv_transpose2d_backward_args(grad_output, input, weight, stride=1, padding=0,
+                                   output_padding=0, groups=1, dilation=1,
+                                   output_mask=(True, True, True)):
+    """-> (ConvTransposeArgs, 4-D grad_output view, mask)."""
+    a = conv_transpose2d_args(input, weight, None, stride, padding, output_padding, groups,
+                              dilation)
+    mask = output_mask3(output_mask)
+    gy = check_grad_output(grad_output, a.dtype, a.out_shape, a.unbatched,
+                           "conv_transpose2d_backward")
+    return a, gy, mask
+
+
+# --------------------------------------------------------------------------- pooling --
+
+def pool_out_size(size, k, s, p, d, ceil_mode):
+    """PyTorch's pooling output size, including the ceil_mode last-window rule: with
+    ceil_mode a last window that would start in the bottom/right padding is dropped."""
+    eff = d * (k - 1) + 1
+    num = size + 2 * p - eff
+    out = (num + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+@dataclass(frozen=True)
+class PoolArgs:
+    """A validated max/avg pooling call."""
+    x: np.ndarray              # 4-D view of the input (or None for avg backward)
+    unbatched: bool
+    N: int
+    C: int
+    H: int
+    W: int
+    kernel: Tuple[int, int]
+    stride: Tuple[int, int]
+    padding: Tuple[int, int]
+    dilation: Tuple[int, int]
+    ceil_mode: bool
+    H_out: int
+    W_out: int
+    dtype: np.dtype
+    count_include_pad: bool = True
+    divisor_override: Optional[int] = None
+
+    @property
+    def in_shape(self):
+        return (self.N, self.C, self.H, self.W)
+
+    @property
+    def out_shape(self):
+        return (self.N, self.C, self.H_out, self.W_out)
+
+    def geom(self):
+        """(N, C, H, W, H_out, W_out, kH, kW, sH, sW, pH, pW, dH, dW)"""
+        return (self.N, self.C, self.H, self.W, self.H_out, self.W_out) + self.kernel + \
+            self.stride + self.padding + self.dilation
+
+
+def _pool_geometry(fname, shape4, kernel_size, stride, padding, dilation, ceil_mode,
+                   dilation_name="dilation"):
+    kernel = pair(kernel_size, "kernel_size", 1)
+    stride = kernel if stride is None else pair(stride, "stride", 1)
+    padding = pair(padding, "padding", 0)
+    dilation = pair(dilation, dilation_name, 1)
+    ceil_mode = to_bool(ceil_mode, "ceil_mode")
+    N, C, H, W = shape4
+    if C == 0 or H == 0 or W == 0:
+        raise ValueError(f"{fname}: expected input with non-zero channels, height and width "
+                         f"(only the batch may be 0), got input of shape {_shape_str(shape4)}")
+    for i in range(2):
+        eff = dilation[i] * (kernel[i] - 1) + 1
+        if padding[i] > eff // 2:
+            raise ValueError(f"{fname}: pad should be at most half of effective kernel size, "
+                             f"but got pad={padding[i]}, kernel_size={kernel[i]} and "
+                             f"dilation={dilation[i]}")
+    H_out = pool_out_size(H, kernel[0], stride[0], padding[0], dilation[0], ceil_mode)
+    W_out = pool_out_size(W, kernel[1], stride[1], padding[1], dilation[1], ceil_mode)
+    if H_out < 1 or W_out < 1:
+        raise ValueError(f"{fname}: given input size ({C}x{H}x{W}), calculated output size "
+                         f"({C}x{H_out}x{W_out}) is too small")
+    # The contract allows padding up to half the *effective* kernel (PyTorch 2.13 only up to
+    # half the kernel): with dilation a window could then hold padding taps only, which has no
+    # meaningful max or index, so such geometries are rejected.
+    for size, k, s_, p, d, out, hw in ((H, kernel[0], stride[0], padding[0], dilation[0], H_out,
+                                        "height"),
+                                       (W, kernel[1], stride[1], padding[1], dilation[1], W_out,
+                                        "width")):
+        if d > 1 and p > 0:
+            taps = (np.arange(out)[:, None] * s_ - p) + np.arange(k)[None, :] * d
+            if not ((taps >= 0) & (taps < size)).any(axis=1).all():
+                raise ValueError(f"{fname}: with padding={p}, dilation={d}, kernel_size={k} "
+                                 f"some pooling window along the {hw} holds only padding")
+    return kernel, stride, padding, dilation, ceil_mode, H_out, W_out
+
+
+def max_pool2d_args(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    check_array(input, "input")
+    x, unbatched = batched(input)
+    shape = tuple(int(s) for s in x.shape)
+    k, s, p, d, c, H_out, W_out = _pool_geometry("max_pool2d", shape, kernel_size, stride,
+                                                 padding, dilation, ceil_mode)
+    return PoolArgs(x, unbatched, *shape, k, s, p, d, c, H_out, W_out, x.dtype)
+
+
+def check_indices(indices, out_shape4, unbatched, plane_size):
+    """Pooling indices: int64, the output's shape, every value in [0, H*W).  Checked
+    before any kernel writes through them."""
+    if not isinstance(indices, np.ndarray):
+        raise TypeError(f"indices must be a numpy.ndarray of dtype int64, got "
+                        f"{type(indices).__name__}")
+    if indices.dtype != np.int64:
+        raise TypeError(f"indices must have dtype int64, got {indices.dtype}")
+    expected = tuple(out_shape4[1:]) if unbatched else tuple(out_shape4)
+    if tuple(indices.shape) != expected:
+        raise ValueError(f"expected indices of shape {_shape_str(expected)} (the output's), "
+                         f"got {_shape_str(indices.shape)}")
+    if indices.size:
+        lo, hi = int(indices.min()), int(indices.max())
+        if lo < 0 or hi >= plane_size:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"indices must lie in [0, {plane_size}) (flat positions in the "
+                             f"input plane), found {bad}")
+    return indices[np.newaxis] if unbatched else indices
+
+
+def max_pool2d_backward_args(grad_output, input, kernel_size, stride=None, padding=0,
+                             dilation=1, ceil_mode=False, indices=None):
+    """-> (PoolArgs, 4-D grad_output, 4-D indices or None)."""
+    a = max_pool2d_args(input, kernel_size, stride, padding, dilation, ceil_mode)
+    gy = check_grad_output(grad_output, a.dtype, a.out_shape, a.unbatched,
+                           "max_pool2d_backward")
+    idx = None
+    if indices is not None:
+        idx = check_indices(indices, a.out_shape, a.unbatched, a.H * a.W)
+    return a, gy, idx
+
+
+def _divisor(divisor_override):
+    if divisor_override is None:
+        return None
+    d = to_int(divisor_override, "divisor_override")
+    if d == 0:
+        raise ValueError("divisor_override must be non-zero, got 0")
+    return d
+
+
+def avg_pool2d_args(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+                    count_include_pad=True, divisor_override=None):
+    check_array(input, "input")
+    x, unbatched = batched(input)
+    shape = tuple(int(s) for s in x.shape)
+    k, s, p, d, c, H_out, W_out = _pool_geometry("avg_pool2d", shape, kernel_size, stride,
+                                                 padding, 1, ceil_mode)
+    return PoolArgs(x, unbatched, *shape, k, s, p, d, c, H_out, W_out, x.dtype,
+                    to_bool(count_include_pad, "count_include_pad"), _divisor(divisor_override))
+
+
+def input_shape_arg(input_shape, what):
+    """input_shape of a backward call: 3 or 4 non-negative ints -> (4-D shape, unbatched)."""
+    if not isinstance(input_shape, (tuple, list)):
+        raise TypeError(f"{what}: input_shape must be a tuple of 3 or 4 ints, got "
+                        f"{type(input_shape).__name__}")
+    shape = tuple(to_int(s, "input_shape entry", 0) for s in input_shape)
+    if len(shape) == 3:
+        return (1,) + shape, True
+    if len(shape) == 4:
+        return shape, False
+    raise ValueError(f"{what}: input_shape must have 3 or 4 entries, got {len(shape)}")
+
+
+def avg_pool2d_backward_args(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                             ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """-> (PoolArgs with x=None, 4-D grad_output)."""
+    check_array(grad_output, "grad_output")
+    shape, unbatched = input_shape_arg(input_shape, "avg_pool2d_backward")
+    k, s, p, d, c, H_out, W_out = _pool_geometry("avg_pool2d_backward", shape, kernel_size,
+                                                 stride, padding, 1, ceil_mode)
+    check_output_size(shape, grad_output.itemsize, "grad_input")
+    a = PoolArgs(None, unbatched, *shape, k, s, p, d, c, H_out, W_out, grad_output.dtype,
+                 to_bool(count_include_pad, "count_include_pad"), _divisor(divisor_override))
+    gy = check_grad_output(grad_output, a.dtype, a.out_shape, unbatched, "avg_pool2d_backward")
+    return a, gy
+
+
+# ------------------------------------------------------------------ adaptive pooling --
+
+@dataclass(frozen=True)
+class AdaptiveArgs:
+    x: Optional[np.ndarray]
+    unbatched: bool
+    N: int
+    C: int
+    H: int
+    W: int
+    H_out: int
+    W_out: int
+    dtype: np.dtype
+
+    @property
+    def in_shape(self):
+        return (self.N, self.C, self.H, self.W)
+
+    @property
+    def out_shape(self):
+        return (self.N, self.C, self.H_out, self.W_out)
+
+    def geom(self):
+        """(N, C, H, W, H_out, W_out)"""
+        return (self.N, self.C, self.H, self.W, self.H_out, self.W_out)
+
+
+def adaptive_window(i, size_in, size_out):
+    """Window i covers [floor(i*In/Out), ceil((i+1)*In/Out))."""
+    return (i * size_in) // size_out, -((-(i + 1) * size_in) // size_out)
+
+
+def _adaptive_output_size(output_size, H, W, fname):
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != 2:
+            raise ValueError(f"{fname}: output_size must be an int or a pair (h, w) whose "
+                             f"entries may be None, got {output_size!r}")
+        oh, ow = output_size
+        oh = H if oh is None else to_int(oh, "output_size", 0)
+        ow = W if ow is None else to_int(ow, "output_size", 0)
+        return oh, ow
+    if output_size is None:
+        return H, W
+    o = to_int(output_size, "output_size", 0)
+    return o, o
+
+
+def _adaptive(input, output_size, fname):
+    check_array(input, "input")
+    x, unbatched = batched(input)
+    N, C, H, W = (int(s) for s in x.shape)
+    if C == 0 or H == 0 or W == 0:
+        check_nonempty_plane(x, "input", fname)
+    H_out, W_out = _adaptive_output_size(output_size, H, W, fname)
+    check_output_size((N, C, H_out, W_out), x.itemsize)
+    return AdaptiveArgs(x, unbatched, N, C, H, W, H_out, W_out, x.dtype)
+
+
+def adaptive_avg_pool2d_args(input, output_size):
+    return _adaptive(input, output_size, "adaptive_avg_pool2d")
+
+
+def adaptive_max_pool2d_args(input, output_size):
+    return _adaptive(input, output_size, "adaptive_max_pool2d")
+
+
+def adaptive_avg_pool2d_backward_args(grad_output, input_shape):
+    """The output size is grad_output's spatial size. -> (AdaptiveArgs with x=None, 4-D gy)."""
+    check_array(grad_output, "grad_output")
+    shape, unbatched = input_shape_arg(input_shape, "adaptive_avg_pool2d_backward")
+    N, C, H, W = shape
+    if C == 0 or H == 0 or W == 0:
+        raise ValueError(f"adaptive_avg_pool2d_backward: expected input_shape with non-zero "
+                         f"channels, height and width, got {_shape_str(shape)}")
+    if grad_output.ndim != (3 if unbatched else 4):
+        raise ValueError(f"adaptive_avg_pool2d_backward: expected a "
+                         f"{3 if unbatched else 4}-D grad_output for input_shape "
+                         f"{_shape_str(input_shape)}, got {grad_output.ndim}-D")
+    H_out, W_out = (int(s) for s in grad_output.shape[-2:])
+    check_output_size(shape, grad_output.itemsize, "grad_input")
+    a = AdaptiveArgs(None, unbatched, N, C, H, W, H_out, W_out, grad_output.dtype)
+    gy = check_grad_output(grad_output, a.dtype, a.out_shape, unbatched,
+                           "adaptive_avg_pool2d_backward")
+    return a, gy
+
+
+def adaptive_max_pool2d_backward_args(grad_output, input, output_size, indices=None):
+    """-> (AdaptiveArgs, 4-D grad_output, 4-D indices or None)."""
+    a = adaptive_max_pool2d_args(input, output_size)
+    gy = check_grad_output(grad_output, a.dtype, a.out_shape, a.unbatched,
+                           "adaptive_max_pool2d_backward")
+    idx = None
+    if indices is not None:
+        idx = check_indices(indices, a.out_shape, a.unbatched, a.H * a.W)
+    return a, gy, idx
+
+
+def restore_batch(y, unbatched):
+    """Drop the batch axis added for an unbatched (3-D) input."""
+    return y[0] if unbatched else y

@@ -1,0 +1,89 @@
+"""Configuration: ISA selection, FASTCONV_ISA, threads, show_config."""
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+
+import fastconv
+from fastconv import _kernels
+
+
+def test_isa_detected_and_settable():
+    assert _kernels.detect_isa() in ("generic", "avx2")
+    assert _kernels.available_isas()[0] == "generic"
+    before = _kernels.get_isa()
+    try:
+        for name in _kernels.available_isas():
+            _kernels.set_isa(name)
+            assert _kernels.get_isa() == name
+    finally:
+        _kernels.set_isa(before)
+
+
+def test_set_isa_rejects_unknown():
+    with pytest.raises(ValueError, match="ISA must be one of"):
+        _kernels.set_isa("sse9")
+
+
+def _run(code, **env):
+    e = dict(os.environ, **env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=e,
+                          cwd=os.path.dirname(os.path.dirname(fastconv.__file__)))
+
+
+def test_fastconv_isa_env_forces_generic():
+    r = _run("import fastconv; from fastconv import _kernels; print(_kernels.get_isa()); "
+             "fastconv.show_config()", FASTCONV_ISA="generic")
+    assert r.returncode == 0, r.stderr
+    first, rest = r.stdout.split("\n", 1)
+    assert first == "generic"
+    assert "forced by FASTCONV_ISA=generic" in rest
+
+
+def test_fastconv_isa_env_rejects_garbage():
+    r = _run("import fastconv", FASTCONV_ISA="mmx")
+    assert r.returncode != 0
+    assert "FASTCONV_ISA must be 'generic' or 'avx2'" in r.stderr
+
+
+def test_omp_num_threads_is_the_default():
+    if not _kernels.have_openmp():
+        pytest.skip("built without OpenMP")
+    r = _run("import fastconv; print(fastconv.get_num_threads())", OMP_NUM_THREADS="1")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "1"
+
+
+def test_set_num_threads_roundtrip_and_validation():
+    before = fastconv.get_num_threads()
+    try:
+        fastconv.set_num_threads(1)
+        assert fastconv.get_num_threads() == 1
+        if _kernels.have_openmp() and (os.cpu_count() or 1) >= 2:
+            fastconv.set_num_threads(2)
+            assert fastconv.get_num_threads() == 2
+    finally:
+        fastconv.set_num_threads(before)
+    with pytest.raises(ValueError, match="n >= 1"):
+        fastconv.set_num_threads(0)
+    with pytest.raises(ValueError, match="n >= 1"):
+        fastconv.set_num_threads(-3)
+    with pytest.raises(TypeError, match="expects an int"):
+        fastconv.set_num_threads(2.0)
+    with pytest.raises(TypeError, match="expects an int"):
+        fastconv.set_num_threads(True)
+    assert fastconv.get_num_threads() == before
+
+
+def test_show_config_names_everything():
+    buf = io.StringIO()
+    fastconv.show_config(file=buf)
+    out = buf.getvalue()
+    assert f"fastconv {fastconv.__version__}" in out
+    assert f"instruction set : {_kernels.get_isa()}" in out
+    assert "OpenMP runtime" in out
+    assert f"threads         : {fastconv.get_num_threads()}" in out
+    if _kernels.have_openmp():
+        assert "gomp" in out or "omp" in out
