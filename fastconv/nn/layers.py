@@ -6,16 +6,13 @@ import math
 
 import numpy as np
 
+from .._args import pair
 from . import _backend, init
 from .module import Module, Parameter, accumulate_grad, float_dtype, check_device
 
 __all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
            "AdaptiveMaxPool2d", "BatchNorm2d", "ReLU", "Sigmoid", "Tanh", "Softmax",
            "LogSoftmax", "Flatten", "Linear", "Dropout"]
-
-
-def _pair(v):
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
 
 def _positive_int(name, v):
@@ -59,15 +56,15 @@ class _ConvNd(Module):
             if padding not in ("valid", "same"):
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of "
                                  "'valid', 'same'")
-            if padding == "same" and any(s != 1 for s in _pair(stride)):
+            if padding == "same" and pair(stride, "stride") != (1, 1):
                 raise ValueError("padding='same' is not supported for strided convolutions")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride)
-        self.padding = padding if isinstance(padding, str) else _pair(padding)
-        self.dilation = _pair(dilation)
+        self.kernel_size = pair(kernel_size, "kernel_size", 1)
+        self.stride = pair(stride, "stride", 1)
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding", 0)
+        self.dilation = pair(dilation, "dilation", 1)
         self.transposed = transposed
-        self.output_padding = _pair(output_padding)
+        self.output_padding = pair(output_padding, "output_padding", 0)
         self.groups = groups
         self.padding_mode = padding_mode
         shape = ((in_channels, out_channels // groups) if transposed
@@ -620,7 +617,7 @@ class Dropout(Module):
 
     def backward(self, grad_output):
         saved = self._take()
-        if saved == (None,):
+        if saved[0] is None:
             return grad_output
         keep, scale = saved
         gi = grad_output * keep

@@ -36,8 +36,11 @@ class _Loss(Module):
         if grad is None:
             return None if self.reduction != "none" else np.ones(shape, dtype)
         g = np.asarray(grad, dtype=dtype)
-        if self.reduction != "none" and g.ndim:
-            raise ValueError(f"backward(grad) expects a scalar for reduction={self.reduction!r}")
+        if self.reduction != "none":
+            if g.ndim:
+                raise ValueError("backward(grad) expects a scalar for "
+                                 f"reduction={self.reduction!r}")
+            return g
         return np.broadcast_to(g, shape)
 
     def _take_pending(self):
