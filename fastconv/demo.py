@@ -117,6 +117,8 @@ def run(epochs=12, batch_size=32, threads=None, seed=0, lr=3e-3, out=None, compa
     steps = (len(x_train) + batch_size - 1) // batch_size
     t_train = time.perf_counter()
     for epoch in range(1, epochs + 1):
+        # Cosine learning-rate decay: large steps first, a settled model at the end.
+        opt.param_groups[0]["lr"] = lr * 0.5 * (1 + np.cos(np.pi * (epoch - 1) / epochs))
         bar = ProgressBar(steps, f"Epoch {epoch:>{len(str(epochs))}}/{epochs}", out)
         order = rng.permutation(len(x_train))
         loss_sum = correct = seen = 0
