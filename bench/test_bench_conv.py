@@ -2,7 +2,7 @@
 import numpy as np
 
 from fastconv import _bench
-from conftest import run_benchmark
+from _harness import run_benchmark
 
 SUITE = "conv"
 LAYERS = {c.name: c for c in _bench.CONV_LAYERS}

@@ -2,7 +2,7 @@
 import numpy as np
 
 from fastconv import _bench
-from conftest import run_benchmark
+from _harness import run_benchmark
 
 SUITE = "pool"
 CASES = {c.name: c for c in _bench.POOL_CASES}

@@ -255,7 +255,7 @@ def pool_callables(case, pass_, dtype, impls, rng):
     kw = _pool_kwargs(case)
     out = {}
     for name in impls:
-        if name.startswith("fastconv") or name == "reference":
+        if name in ("fastconv", "reference"):
             if name == "reference":
                 mod = _load_reference()
                 if mod is None:
@@ -341,11 +341,14 @@ def _first_call(fn, res):
     return None
 
 
-def measure(fns, repeats, slow=(), slow_repeats=1, min_sample=0.01, warmup=1):
+def measure(fns, repeats, slow=(), slow_repeats=1, min_sample=0.01, warmup=1, budget=None):
     """Interleaved timing.  fns: {name: callable or Exception}.  Implementations in `slow`
     (the NumPy reference) are not warmed up and get `slow_repeats` samples, their first
-    call counting as one.  Returns {name: ImplResult}."""
+    call counting as one.  With a `budget` (seconds per implementation), an implementation
+    whose calls are slow gets fewer samples (at least 3) so one case cannot take minutes.
+    Returns {name: ImplResult}."""
     results = {name: ImplResult() for name in fns}
+    wanted = {}
     live = []
     for name, fn in fns.items():
         t = _first_call(fn, results[name])
@@ -354,20 +357,24 @@ def measure(fns, repeats, slow=(), slow_repeats=1, min_sample=0.01, warmup=1):
         res = results[name]
         if name in slow:
             res.samples.append(t)
+            wanted[name] = slow_repeats
         else:
             # Batch calls shorter than min_sample so the timer's resolution and the loop
             # overhead stay negligible.
             res.inner = max(1, min(1000, int(min_sample / max(t, 1e-9))))
             for _ in range(warmup - 1):
                 fn()
+            wanted[name] = repeats
+            if budget is not None:
+                fit = int(budget / max(t * res.inner, 1e-9))
+                wanted[name] = max(min(3, repeats), min(repeats, fit))
         live.append(name)
-    for r in range(repeats):
-        order = live[r % len(live):] + live[:r % len(live)] if live else []
+    for r in range(max(wanted.values(), default=0)):
+        order = live[r % len(live):] + live[:r % len(live)]
         for name in order:
             res = results[name]
-            if name in slow and len(res.samples) >= slow_repeats:
-                continue
-            res.samples.append(_call_timed(fns[name], res.inner))
+            if len(res.samples) < wanted[name]:
+                res.samples.append(_call_timed(fns[name], res.inner))
     for name in live:
         res = results[name]
         res.median_s = statistics.median(res.samples)
@@ -448,14 +455,14 @@ def chosen_algo(layer, pass_, itemsize):
 
 def run(cases, passes=PASSES, dtype="float32", threads=None, repeats=5, impls=None,
         ref_repeats=1, ref_budget=20.0, measure_memory=True, progress=None, seed=0,
-        probe_time=0.05):
+        probe_time=0.05, budget=None):
     """Benchmark `cases` (ConvLayer / PoolCase).  Returns (meta, rows)."""
     import fastconv
     from fastconv import _kernels
     dtype = np.dtype(dtype)
-    torch, _ = _load_torch()
     if impls is None:
         impls = ["fastconv", "torch", "reference"]
+    torch = _load_torch()[0] if "torch" in impls else None
     if torch is None:
         impls = [i for i in impls if i != "torch"]
     old_threads = fastconv.get_num_threads()
@@ -477,7 +484,7 @@ def run(cases, passes=PASSES, dtype="float32", threads=None, repeats=5, impls=No
         for case in cases:
             for pass_ in passes:
                 rows.append(_run_one(case, pass_, dtype, impls, repeats, ref_repeats,
-                                     ref_budget, ref_too_slow_above, meta, seed))
+                                     ref_too_slow_above, seed, budget))
                 row = rows[-1]
                 ref = row["impls"].get("reference")
                 if ref is not None and ref.median_s is not None and ref.median_s > ref_budget:
@@ -511,8 +518,8 @@ def _callables(case, pass_, dtype, impls, rng):
     return f(case, pass_, dtype, impls, rng)
 
 
-def _run_one(case, pass_, dtype, impls, repeats, ref_repeats, ref_budget,
-             ref_too_slow_above, meta, seed):
+def _run_one(case, pass_, dtype, impls, repeats, ref_repeats, ref_too_slow_above, seed,
+             budget):
     work = case.flops(pass_) if case.kind == "conv" else case.bytes_moved(pass_,
                                                                           dtype.itemsize)
     use = list(impls)
@@ -521,7 +528,7 @@ def _run_one(case, pass_, dtype, impls, repeats, ref_repeats, ref_budget,
         use.remove("reference")
         skipped.append("reference")
     fns = _callables(case, pass_, dtype, use, np.random.default_rng(seed))
-    res = measure(fns, repeats, slow=("reference",), slow_repeats=ref_repeats)
+    res = measure(fns, repeats, slow=("reference",), slow_repeats=ref_repeats, budget=budget)
     for name in skipped:
         res[name] = ImplResult(status="skipped")
     del fns
@@ -593,7 +600,7 @@ def format_table(meta, rows):
     lines.append(f"measured FMA peak: {peak:.1f} GFLOP/s"
                  + (f"   memory bandwidth: {meta['memory_bandwidth_gbs']:.1f} GB/s"
                     if "memory_bandwidth_gbs" in meta else "")
-                 + f"   torch: {meta['torch'] or 'not installed'}")
+                 + f"   torch: {meta['torch'] or 'not timed'}")
     lines.append("times are medians in ms; 'x torch' / 'x ref' = their time / fastconv's "
                  "(> 1: fastconv faster); extra = peak RSS growth of one call minus results")
     for subset, first, limit, limit_name in (
@@ -639,8 +646,13 @@ def _table(rows, first, limit, limit_name):
     cols = [(first, -15, lambda r: r["case"].name), ("pass", -4, lambda r: r["pass"])]
     if unit == "GFLOP/s":
         cols.append(("algo", -14, lambda r: r["algo"]))
+    cols.append(("fastconv", 9, lambda r: _impl_cell(impl("fastconv")(r))))
+    # Forced-algorithm variants ("fastconv[im2col]" ...) get a time column each.
+    for name in dict.fromkeys(n for r in rows for n in r["impls"]):
+        if name.startswith("fastconv["):
+            cols.append((name[len("fastconv["):-1], 9,
+                         lambda r, f=impl(name): _impl_cell(f(r))))
     cols += [
-        ("fastconv", 9, lambda r: _impl_cell(impl("fastconv")(r))),
         (unit, 8, lambda r: _fmt(rate(r), ".1f")),
         (limit_name, 6, lambda r: _fmt(rate(r) and limit and 100 * rate(r) / limit, ".1f")),
         ("torch", 9, lambda r: _impl_cell(impl("torch")(r))),
@@ -697,14 +709,16 @@ def to_json(meta, rows):
 def write_chart(meta, rows, path):
     """Bar chart of the rate per layer and implementation; returns a note when skipped."""
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # The figure API without pyplot: no GUI backend selection, quicker to import.
+        from matplotlib.figure import Figure
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
     except ImportError:
         return "chart: matplotlib is not installed; PNG skipped"
     panels = [(kind, p) for kind in ("conv", "pool") for p in PASSES
               if any(r["case"].kind == kind and r["pass"] == p for r in rows)]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(12, 3.6 * len(panels)), squeeze=False)
+    fig = Figure(figsize=(12, 3.6 * len(panels)))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(panels), 1, squeeze=False)
     for ax, (kind, pass_) in zip(axes[:, 0], panels):
         sub = [r for r in rows if r["case"].kind == kind and r["pass"] == pass_]
         names = list(dict.fromkeys(n for r in sub for n in r["impls"]))
@@ -722,6 +736,10 @@ def write_chart(meta, rows, path):
                 ax.axhline(meta["memory_bandwidth_gbs"], color="k", ls="--", lw=1,
                            label="measured memory bandwidth")
             ax.set_ylabel("GB/s")
+        positive = [v for r in sub for res in r["impls"].values()
+                    for v in [_rate(r, res)] if v]
+        if positive and max(positive) > 30 * min(positive):
+            ax.set_yscale("log")   # the NumPy reference is orders of magnitude slower
         ax.set_xticks(xs)
         ax.set_xticklabels([r["case"].name for r in sub], rotation=30, ha="right")
         ax.set_title(f"{kind} {pass_} ({meta['dtype']}, {meta['threads']} threads, "
@@ -729,7 +747,6 @@ def write_chart(meta, rows, path):
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return None
 
 
@@ -748,6 +765,9 @@ def _build_parser():
                                                "(default: fastconv.get_num_threads())")
     p.add_argument("--repeats", type=int, default=7, help="timed samples per "
                                                           "implementation (median reported)")
+    p.add_argument("--budget", type=float, default=30.0,
+                   help="seconds of timing per implementation and case: slow calls get "
+                        "fewer samples (at least 3); 0 = no limit")
     p.add_argument("--no-reference", action="store_true", help="do not time the (slow) "
                                                                "NumPy reference")
     p.add_argument("--ref-repeats", type=int, default=1,
@@ -759,6 +779,7 @@ def _build_parser():
                    help="conv algorithms of fastconv to time, e.g. auto,direct,im2col")
     p.add_argument("--no-torch", action="store_true", help="do not time torch")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
+    p.add_argument("--no-chart", action="store_true", help="do not write the PNG chart")
     p.add_argument("--pool", action="store_true", help="also run the pooling suite")
     p.add_argument("--custom", action="append", default=[], metavar="NAME=SPEC",
                    help="extra conv layer 'name=N,C_in,HxW,C_out,k,s,p,d,g' (repeatable)")
@@ -766,7 +787,8 @@ def _build_parser():
                    help="extra pool case 'name=max|avg,N,C,HxW,k,s,p' or "
                         "'name=adaptive_avg,N,C,HxW,out' (repeatable)")
     p.add_argument("--probe-time", type=float, default=0.05, help=argparse.SUPPRESS)
-    p.add_argument("--out", default="bench_results", help="directory for the JSON and PNG")
+    p.add_argument("--out", default=os.path.join("bench", "results"),
+                   help="directory for the JSON and PNG (default bench/results)")
     p.add_argument("--quiet", action="store_true", help="no per-case progress lines")
     return p
 
@@ -814,13 +836,15 @@ def main(argv=None):
     meta, rows = run(cases, passes, args.dtype, args.threads, args.repeats, impls,
                      ref_repeats=0 if args.no_reference else args.ref_repeats,
                      ref_budget=args.ref_budget, measure_memory=not args.no_memory,
-                     progress=progress, probe_time=args.probe_time)
+                     progress=progress, probe_time=args.probe_time,
+                     budget=args.budget if args.budget > 0 else None)
     meta["command"] = "python -m fastconv bench " + " ".join(argv if argv is not None
                                                               else sys.argv[1:])
     os.makedirs(args.out, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = os.path.join(args.out, f"fastconv-bench-{stamp}")
-    note = write_chart(meta, rows, base + ".png")
+    note = ("chart: not written (--no-chart)" if args.no_chart
+            else write_chart(meta, rows, base + ".png"))
     if note:
         meta["notes"].append(note)
     with open(base + ".json", "w") as f:

@@ -117,9 +117,12 @@ def test_peak_memory_sees_a_c_allocation():
 
 def test_bench_command_smoke(tmp_path, capsys):
     threads = fastconv.get_num_threads()
+    # torch is left out here (its first autograd call alone takes seconds); the next test
+    # checks that the torch callables compute what fastconv's compute.
     rc = _bench.main(["--custom", "tiny=2,3,9x9,4,3,2,1,1,1",
                       "--custom-pool", "tinypool=max,2,3,8x8,2,2,0",
-                      "--repeats", "1", "--no-memory", "--probe-time", "0.005",
+                      "--repeats", "1", "--no-memory", "--probe-time", "0.005", "--no-torch",
+                      "--no-chart",
                       "--threads", "1", "--quiet", "--out", str(tmp_path)])
     assert rc == 0
     assert fastconv.get_num_threads() == threads       # restored
@@ -139,13 +142,105 @@ def test_bench_command_smoke(tmp_path, capsys):
     assert rows["tiny", "bwd"]["flops"] == 2 * rows["tiny", "fwd"]["flops"]
     assert rows["tinypool", "fwd"]["bytes"] == 4 * 2 * 3 * (64 + 16)
     for r in data["results"]:
+        assert "torch" not in r["impls"]
         # Each implementation either ran or is reported missing; a harness bug (wrong call)
         # would show up as "error: ...".
         for name, res in r["impls"].items():
             assert res["status"] in ("ok", "n/a", "skipped"), (r["name"], name, res["status"])
             if res["status"] == "ok":
                 assert res["median_s"] > 0 and res["rate"] > 0
-        if "torch" in r["impls"]:
-            assert r["impls"]["torch"]["status"] == "ok"
-    png = files[0][:-len(".json")] + ".png"
-    assert os.path.exists(png) or any("matplotlib" in n for n in data["meta"]["notes"])
+        ref = r["impls"]["reference"]
+        if r["impls"]["fastconv"]["status"] == "ok" and ref["status"] == "ok":
+            assert r["ratio"]["reference"] == pytest.approx(
+                ref["median_s"] / r["impls"]["fastconv"]["median_s"])
+    assert not glob.glob(os.path.join(str(tmp_path), "*.png"))
+
+
+def test_chart(tmp_path):
+    pytest.importorskip("matplotlib")
+    case = _bench.parse_conv_layer("c=1,2,5x5,2,3,1,1,1,1")
+    pool = _bench.parse_pool_case("p=avg,1,2,4x4,2,2,0")
+    rows = []
+    for c in (case, pool):
+        for pass_ in _bench.PASSES:
+            work = c.flops(pass_) if c.kind == "conv" else c.bytes_moved(pass_, 4)
+            rows.append({"case": c, "pass": pass_, "work": work, "algo": "direct", "ratio": {},
+                         "impls": {"fastconv": _bench.ImplResult(median_s=1e-3),
+                                   "torch": _bench.ImplResult(status="n/a")}})
+    meta = {"fma_peak_gflops": 50.0, "memory_bandwidth_gbs": 10.0, "dtype": "float32",
+            "threads": 1, "isa": "avx2"}
+    path = os.path.join(str(tmp_path), "c.png")
+    assert _bench.write_chart(meta, rows, path) is None
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def _as_numpy(out):
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    return [None if o is None else np.asarray(o.detach() if hasattr(o, "detach") else o)
+            for o in outs]
+
+
+@pytest.mark.parametrize("case", [
+    _bench.parse_conv_layer("t=2,4,7x7,6,3,2,1,1,2"),
+    _bench.parse_pool_case("p=max,2,3,7x7,3,2,1"),
+    _bench.parse_pool_case("p=avg,2,3,7x7,3,2,1"),
+    _bench.parse_pool_case("p=adaptive_avg,2,3,7x7,1"),
+], ids=["conv", "max", "avg", "adaptive"])
+@pytest.mark.parametrize("pass_", _bench.PASSES)
+def test_implementations_compute_the_same_thing(case, pass_):
+    """The timed callables of every implementation must do the same work, else the ratios
+    compare different things."""
+    impls = ["fastconv", "torch", "reference"]
+    fns = _bench._callables(case, pass_, np.dtype(np.float64), impls,
+                            np.random.default_rng(1))
+    results = {}
+    for name, fn in fns.items():
+        if isinstance(fn, Exception):
+            continue
+        try:
+            results[name] = _as_numpy(fn())
+        except NotImplementedError:
+            continue
+    if len(results) < 2:
+        pytest.skip(f"fewer than two implementations available: {sorted(results)}")
+    names = sorted(results)
+    first = results[names[0]]
+    for name in names[1:]:
+        assert len(results[name]) == len(first), name
+        for a, b in zip(first, results[name]):
+            # float64, accumulation over at most 2 * 3 * 3 * 7 * 7 terms.
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10, err_msg=name)
+
+
+def test_measure_interleaves_and_classifies():
+    calls = []
+
+    def make(name):
+        return lambda: calls.append(name)
+
+    def missing():
+        raise NotImplementedError("not yet")
+
+    def broken():
+        raise RuntimeError("boom")
+
+    fns = {"a": make("a"), "b": make("b"), "ref": make("ref"), "gone": missing,
+           "bad": broken, "absent": NotImplementedError("no torch")}
+    res = _bench.measure(fns, repeats=4, slow=("ref",), slow_repeats=2, min_sample=0.0)
+    assert res["gone"].status == "n/a" and res["absent"].status == "n/a"
+    assert res["bad"].status.startswith("error: RuntimeError")
+    for name in ("a", "b"):
+        assert res[name].status == "ok" and len(res[name].samples) == 4
+        assert res[name].median_s == pytest.approx(sum(sorted(res[name].samples)[1:3]) / 2)
+    assert len(res["ref"].samples) == 2          # its first (unwarmed) call counts
+    timed = calls[3:]                            # after the three first calls
+    # Interleaved: no implementation runs twice in a row within a round of a and b.
+    assert timed[:2] in (["a", "b"], ["b", "a"]) and timed.count("a") == 4
+
+
+def test_measure_budget_limits_slow_samples():
+    import time
+    res = _bench.measure({"slow": lambda: time.sleep(0.002)}, repeats=50, min_sample=0.0,
+                         budget=0.001)
+    assert len(res["slow"].samples) == 3

@@ -527,7 +527,25 @@ def test_conv_transpose2d_errors(call, exc, match):
      "grad_output"),
     (lambda: R.adaptive_max_pool2d_backward(np.zeros((2, 4, 3, 3)), X, 2), ValueError,
      "grad_output"),
+    (lambda: R.adaptive_max_pool2d_backward(np.zeros((2, 4, 2, 2)), X, 2,
+                                            indices=np.full((2, 4, 2, 2), -1, np.int64)),
+     ValueError, "indices"),
+    (lambda: R.adaptive_max_pool2d_backward(np.zeros((2, 4, 2, 2)), X, 2,
+                                            indices=np.zeros((2, 4, 2, 2))),
+     TypeError, "int64"),
 ])
 def test_pooling_errors(call, exc, match):
     with pytest.raises(exc, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call", [
+    lambda: R.conv2d(np.zeros((1, 1, 1, 1)), np.zeros((1, 1, 1, 1)), padding=2**40),
+    lambda: R.conv_transpose2d(np.zeros((1, 1, 1, 2)), np.zeros((1, 1, 1, 1)), stride=2**40,
+                               dilation=2**40, output_padding=2**39),
+    lambda: R.adaptive_avg_pool2d(np.zeros((1, 1, 1, 1)), 2**31),
+    lambda: R.avg_pool2d_backward(np.zeros((1, 1, 1, 1)), (1, 1, 2**31, 2**31), 2**31),
+])
+def test_outputs_too_large_are_refused_before_any_work(call):
+    with pytest.raises((ValueError, MemoryError), match="too large"):
         call()
