@@ -315,6 +315,7 @@ def _numpy_pool_callable(mod, case, pass_, x, gy, kw, use_indices):
 class ImplResult:
     status: str = "ok"               # "ok", "n/a" (not implemented), "skipped", "error: ..."
     median_s: float = None
+    min_s: float = None
     samples: list = field(default_factory=list)
     inner: int = 1                   # calls per sample (short calls are batched)
     extra_mib: float = None          # peak RSS growth during one call, minus its results
@@ -378,6 +379,7 @@ def measure(fns, repeats, slow=(), slow_repeats=1, min_sample=0.01, warmup=1, bu
     for name in live:
         res = results[name]
         res.median_s = statistics.median(res.samples)
+        res.min_s = min(res.samples)
     return results
 
 

@@ -464,6 +464,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     PyTorch does).  Padding never wins, even over -inf.
     """
     a = _args.max_pool2d_args(input, kernel_size, stride, padding, dilation, ceil_mode)
+    return_indices = _args.to_bool(return_indices, "return_indices")
     y, idx = _max_pool2d_forward(_c(a.x), a.kernel, a.stride, a.padding, a.dilation,
                                  (a.H_out, a.W_out))
     if return_indices:
@@ -532,6 +533,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Max over the adaptive windows of ``adaptive_avg_pool2d``, with ``max_pool2d``'s
     index, tie and NaN rules."""
     a = _args.adaptive_max_pool2d_args(input, output_size)
+    return_indices = _args.to_bool(return_indices, "return_indices")
     y, idx = _adaptive_max_pool2d_forward(_c(a.x), (a.H_out, a.W_out))
     if return_indices:
         return _result(y, a.unbatched), _result(idx, a.unbatched)

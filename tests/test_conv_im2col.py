@@ -198,8 +198,10 @@ BLOCKING_CASES = [
     make_geom(1, 64, 9, 9, 96, 3, 3, p=(1, 1), G=2),
     # few output blocks and a long reduction: backward-weight splits over pixels
     make_geom(2, 3, 48, 48, 8, 5, 5, s=(1, 1), p=(2, 2)),
-    # 1x1 and strided
+    # 1x1: strided; stride 1 (col is x itself), also with fewer output rows / columns
     make_geom(3, 33, 12, 12, 17, 1, 1, s=(2, 2)),
+    make_geom(2, 20, 10, 10, 12, 1, 1, shrink=(1, 0)),
+    make_geom(2, 20, 10, 10, 12, 1, 1, shrink=(0, 1)),
 ]
 
 

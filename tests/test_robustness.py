@@ -98,16 +98,7 @@ _FUTURES = {}
 
 # Failures reported to the owner of the code at fault, with the fix suggested; xfail (not
 # strict) so that the fix landing turns them into passes without breaking the suite.
-KNOWN = {
-    ("conv2d", "pad_2p62_N0"): "_args.check_output_size checks only the product of the "
-                               "output shape (0 when N == 0), so an output side above int64 "
-                               "reaches Cython as OverflowError",
-    ("conv2d_backward", "pad_2p62_N0"): "same as conv2d pad_2p62_N0",
-    ("set_num_threads", "n-2p16"): "set_num_threads accepts up to 65536 threads; the next "
-                                   "parallel kernel then dies in libgomp (thread creation "
-                                   "fails from ~32768, segfault at 65536)",
-    ("set_num_threads", "n-huge"): "same as n-2p16 (clamped to 65536)",
-}
+KNOWN = {}
 
 
 def _verdict(fname, case_id):

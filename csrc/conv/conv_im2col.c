@@ -1,6 +1,7 @@
 /* im2col + GEMM conv2d (forward, backward-data, backward-weight), float32 and float64.
  * The algorithms live in csrc/gemm/im2col_impl.h, instantiated here once per dtype. */
 #include <stdlib.h>
+#include <string.h>
 #include "conv_internal.h"
 #include "gemm/gemm.h"
 #ifdef FC_HAVE_OPENMP
@@ -16,6 +17,7 @@ typedef struct {
     int64_t Cgi, Cgo;   /* channels per group */
     int64_t KK, K;      /* kH*kW, and the GEMM depth C_in/groups * kH * kW */
     int64_t HW, HWo;    /* input / output plane sizes */
+    int identity;       /* 1x1 taps at output pixel offsets: col row c is plane c of x */
     /* For tap row kh (col kw): the output rows oh in [oh_lo, oh_hi) (cols ow in
      * [ow_lo, ow_hi)) whose input tap lies inside the image; all other taps read zero. */
     int64_t *oh_lo, *oh_hi, *ow_lo, *ow_hi;
@@ -47,6 +49,8 @@ static int ctx_init(im2col_ctx *cx, const fc_conv_geom *g)
     cx->K = cx->Cgi * cx->KK;
     cx->HW = g->H * g->W;
     cx->HWo = g->H_out * g->W_out;
+    cx->identity = g->kH == 1 && g->kW == 1 && g->sH == 1 && g->sW == 1 && g->pH == 0 &&
+                   g->pW == 0 && g->W_out == g->W && g->H_out <= g->H;
     cx->oh_lo = (int64_t *)malloc(sizeof(int64_t) * (size_t)(2 * (g->kH + g->kW)));
     if (!cx->oh_lo)
         return -1;

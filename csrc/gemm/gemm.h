@@ -48,5 +48,10 @@ static inline int64_t fc_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t fc_max64(int64_t a, int64_t b) { return a > b ? a : b; }
 static inline int64_t fc_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 static inline int64_t fc_round_up(int64_t a, int64_t b) { return fc_ceil_div(a, b) * b; }
+/* Block size <= bmax splitting n into equal-ish blocks (no thin last block). */
+static inline int64_t fc_balanced_block(int64_t n, int64_t bmax)
+{
+    return n <= bmax ? fc_max64(n, 1) : fc_ceil_div(n, fc_ceil_div(n, bmax));
+}
 
 #endif

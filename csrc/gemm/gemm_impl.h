@@ -10,14 +10,27 @@ void FCN(fc_gemm_pack_a)(const FCN(fc_gemm_desc) *d, int64_t m, int64_t kc, cons
     const int64_t MR = d->mr;
     for (int64_t i0 = 0; i0 < m; i0 += MR) {
         const int64_t mv = fc_min64(MR, m - i0);
-        for (int64_t p = 0; p < kc; p++) {
-            const FC_T *src = a + i0 * rs + p * cs;
-            FC_T *o = dst + p * MR;
-            int64_t i = 0;
-            for (; i < mv; i++)
-                o[i] = src[i * rs];
-            for (; i < MR; i++)
-                o[i] = 0;
+        if (cs == 1 && rs != 1) {
+            /* rows of A are contiguous: read along them */
+            for (int64_t i = 0; i < MR; i++) {
+                const FC_T *src = a + (i0 + i) * rs;
+                if (i < mv)
+                    for (int64_t p = 0; p < kc; p++)
+                        dst[p * MR + i] = src[p];
+                else
+                    for (int64_t p = 0; p < kc; p++)
+                        dst[p * MR + i] = 0;
+            }
+        } else {
+            for (int64_t p = 0; p < kc; p++) {
+                const FC_T *src = a + i0 * rs + p * cs;
+                FC_T *o = dst + p * MR;
+                int64_t i = 0;
+                for (; i < mv; i++)
+                    o[i] = src[i * rs];
+                for (; i < MR; i++)
+                    o[i] = 0;
+            }
         }
         dst += MR * kc;
     }

@@ -113,18 +113,38 @@ static void FCN(pack_w_fwd)(const DESC *d, const im2col_ctx *cx, const FC_T *w,
     }
 }
 
-/* B block for forward: col rows [pc, pc+kc) x pixels [jc, jc+nc) as NR-column panels. */
+/* B block for forward: col rows [pc, pc+kc) x pixels [jc, jc+nc) as NR-column panels.
+ * Each row is gathered once for all nc pixels (into tmp, nc values, unless it can be read
+ * straight from x), then cut into the panels. */
 static void FCN(pack_col)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, int64_t pc,
-                          int64_t kc, int64_t jc, int64_t nc, FC_T *dst)
+                          int64_t kc, int64_t jc, int64_t nc, FC_T *dst, FC_T *tmp)
 {
-    const int64_t NR = d->nr;
-    for (int64_t jr = 0; jr < nc; jr += NR, dst += NR * kc) {
-        const int64_t nv = fc_min64(NR, nc - jr);
-        for (int64_t p = 0; p < kc; p++) {
-            FC_T *o = dst + p * NR;
-            FCN(im2col_row)(cx, xg, pc + p, jc + jr, nv, o, 1);
-            for (int64_t j = nv; j < NR; j++)
-                o[j] = 0;
+    const int64_t NR = d->nr, nfull = nc / NR, rem = nc - nfull * NR;
+    for (int64_t p = 0; p < kc; p++) {
+        const int64_t k = pc + p;
+        const FC_T *row = tmp;
+        if (cx->identity && k < cx->K)
+            row = xg + k * cx->HW + jc;
+        else
+            FCN(im2col_row)(cx, xg, k, jc, nc, tmp, 1);
+        FC_T *o = dst + p * NR;
+        if (NR == 16)   /* fixed-size copies the compiler turns into vector moves */
+            for (int64_t q = 0; q < nfull; q++)
+                for (int j = 0; j < 16; j++)
+                    o[q * kc * 16 + j] = row[q * 16 + j];
+        else if (NR == 8)
+            for (int64_t q = 0; q < nfull; q++)
+                for (int j = 0; j < 8; j++)
+                    o[q * kc * 8 + j] = row[q * 8 + j];
+        else
+            for (int64_t q = 0; q < nfull; q++)
+                memcpy(o + q * kc * NR, row + q * NR, sizeof(FC_T) * (size_t)NR);
+        if (rem) {
+            FC_T *ol = o + nfull * kc * NR;
+            for (int64_t j = 0; j < rem; j++)
+                ol[j] = row[nfull * NR + j];
+            for (int64_t j = rem; j < NR; j++)
+                ol[j] = 0;
         }
     }
 }
@@ -133,7 +153,7 @@ fc_status FCN(fc_conv2d_fwd_im2col)(const fc_conv_geom *g, const FC_T *x, const 
                                     const FC_T *bias, FC_T *y)
 {
     const DESC *d = FCN(fc_gemm_select)();
-    const int64_t MR = d->mr, NR = d->nr, MC = d->mc, KC = d->kc;
+    const int64_t MR = d->mr, NR = d->nr, MC = d->mc;
     im2col_ctx cx;
     if (g->N == 0 || g->H_out == 0 || g->W_out == 0 || g->C_out == 0)
         return FC_OK;
@@ -141,6 +161,7 @@ fc_status FCN(fc_conv2d_fwd_im2col)(const fc_conv_geom *g, const FC_T *x, const 
         return FC_ERR_NOMEM;
     const int64_t G = g->groups, M = cx.Cgo, K = cx.K, HWo = cx.HWo, N = g->N;
     const int64_t Kb = K + (bias != NULL), Mp = fc_round_up(M, MR);
+    const int64_t KC = fc_balanced_block(Kb, d->kc);
     const int64_t nkb = fc_ceil_div(Kb, KC), kc_max = fc_min64(KC, Kb);
     const int nt = threads_for(2.0 * (double)N * (double)g->C_out * (double)K * (double)HWo);
 
@@ -154,7 +175,7 @@ fc_status FCN(fc_conv2d_fwd_im2col)(const fc_conv_geom *g, const FC_T *x, const 
     const int64_t nblk = fc_ceil_div(HWo, nc), items = N * G * nblk;
 
     FC_T *ap = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(G * Mp * Kb));
-    FC_T *bp = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * kc_max * nc));
+    FC_T *bp = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * (kc_max + 1) * nc));
     if (!ap || !bp) {
         fc_free(ap);
         fc_free(bp);
@@ -164,7 +185,7 @@ fc_status FCN(fc_conv2d_fwd_im2col)(const fc_conv_geom *g, const FC_T *x, const 
 
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        FC_T *bbuf = bp + (int64_t)FC_TID() * kc_max * nc;
+        FC_T *bbuf = bp + (int64_t)FC_TID() * (kc_max + 1) * nc, *tmp = bbuf + kc_max * nc;
 #pragma omp for schedule(static)
         for (int64_t t = 0; t < G * nkb; t++) {
             const int64_t gi = t / nkb, pc = (t - gi * nkb) * KC;
@@ -179,7 +200,7 @@ fc_status FCN(fc_conv2d_fwd_im2col)(const fc_conv_geom *g, const FC_T *x, const 
             for (int64_t pc = 0; pc < Kb; pc += KC) {
                 const int64_t kc = fc_min64(KC, Kb - pc);
                 const FC_T *ablk = ap + gi * Mp * Kb + Mp * pc;
-                FCN(pack_col)(d, &cx, xg, pc, kc, jc, ncur, bbuf);
+                FCN(pack_col)(d, &cx, xg, pc, kc, jc, ncur, bbuf, tmp);
                 for (int64_t ic = 0; ic < M; ic += MC) {
                     const int64_t iend = fc_min64(M, ic + MC);
                     for (int64_t jr = 0; jr < ncur; jr += NR)
@@ -202,13 +223,14 @@ fc_status FCN(fc_conv2d_bwd_data_im2col)(const fc_conv_geom *g, const FC_T *gy,
                                          const FC_T *w, FC_T *gx)
 {
     const DESC *d = FCN(fc_gemm_select)();
-    const int64_t MR = d->mr, NR = d->nr, MC = d->mc, KC = d->kc;
+    const int64_t MR = d->mr, NR = d->nr, MC = d->mc;
     im2col_ctx cx;
     if (g->N == 0)
         return FC_OK;
     if (ctx_init(&cx, g))
         return FC_ERR_NOMEM;
     const int64_t G = g->groups, M = cx.Cgo, K = cx.K, KK = cx.KK, HWo = cx.HWo, N = g->N;
+    const int64_t KC = fc_balanced_block(M, d->kc);
     const int64_t Cgi = cx.Cgi, Kp = fc_round_up(K, MR);
     const int64_t nkb = fc_ceil_div(M, KC), kc_max = fc_min64(KC, fc_max64(M, 1));
     const int nt = threads_for(2.0 * (double)N * (double)g->C_out * (double)K * (double)HWo);
@@ -289,7 +311,7 @@ fc_status FCN(fc_conv2d_bwd_weight_im2col)(const fc_conv_geom *g, const FC_T *gy
                                            const FC_T *x, FC_T *gw, FC_T *gb)
 {
     const DESC *d = FCN(fc_gemm_select)();
-    const int64_t MR = d->mr, NR = d->nr, KC = d->kc;
+    const int64_t MR = d->mr, NR = d->nr, KC = fc_balanced_block(g->H_out * g->W_out, d->kc);
     im2col_ctx cx;
     if (!gw && !gb)
         return FC_OK;
