@@ -386,15 +386,17 @@ def measure(fns, repeats, slow=(), slow_repeats=1, min_sample=0.01, warmup=1, bu
 class PeakMemory:
     """Peak resident-memory growth of one call (Linux: reset VmHWM via clear_refs).
 
-    glibc normally keeps freed large blocks resident and reuses them, which would hide a
-    workspace allocated again; fixing the mmap threshold makes every large allocation fresh
-    pages (and disables glibc's adaptive threshold for the rest of the process, so this is
-    only switched on after all timing is done)."""
+    glibc keeps freed blocks resident and reuses them, which would hide a workspace
+    allocated again: before each measured call every free page is handed back to the OS
+    (malloc_trim), so whatever the call allocates and touches is counted.  The mmap
+    threshold is also fixed (which disables glibc's adaptive threshold for the rest of the
+    process, so this is only switched on after all timing is done)."""
 
     def __init__(self):
         self.available = (sys.platform.startswith("linux")
                           and os.access("/proc/self/clear_refs", os.W_OK))
         self.note = None if self.available else "peak memory: needs Linux /proc; skipped"
+        self._trim = None
 
     def enable(self):
         if not self.available:
@@ -403,9 +405,10 @@ class PeakMemory:
             libc = ctypes.CDLL(None)
             M_MMAP_THRESHOLD = -3
             libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+            self._trim = libc.malloc_trim
         except (OSError, AttributeError):
-            self.note = ("peak memory: could not fix the malloc mmap threshold; "
-                         "reused heap pages are not counted")
+            self.note = ("peak memory: not glibc; freed heap pages reused by a call are "
+                         "not counted")
 
     @staticmethod
     def _status_kib(key):
@@ -418,6 +421,8 @@ class PeakMemory:
     def extra_mib(self, fn):
         if not self.available or isinstance(fn, Exception):
             return None
+        if self._trim is not None:
+            self._trim(0)
         base = self._status_kib("VmRSS:")
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
