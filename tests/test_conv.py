@@ -524,3 +524,48 @@ def test_concurrent_python_threads_give_serial_results(algorithm):
         for a, e in zip(got, exp):
             # Same thread count, deterministic partitions: bit-identical.
             np.testing.assert_array_equal(a, e)
+
+
+# --------------------------------------------------------------- non-finite values --
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_non_finite_values_reach_exactly_the_outputs_they_touch(dtype, algorithm, isa, rng):
+    """A NaN/Inf weight or grad_output value makes exactly the outputs whose real (non-padding)
+    taps meet it non-finite: multiplying it by padding zeros (0 * Inf = NaN) must not spread
+    it further.  Elsewhere the result is the convolution with those values left out."""
+    if _reference is None:
+        pytest.skip("fastconv.reference not available")
+    ref = _reference
+    x = rng.standard_normal((2, 3, 6, 7)).astype(dtype)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    w[1, 2, 0, 0] = np.nan
+    w[2, 0, 2, 1] = np.inf
+    kw = dict(stride=(2, 1), padding=(2, 1), dilation=(1, 2))
+    y = fastconv.conv2d(x, w, algorithm=algorithm, **kw)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gy[0, 3, 0, 0] = np.inf
+    gy[1, 0, -1, -1] = np.nan
+    got = (y,) + fastconv.conv2d_backward(gy, x, w, algorithm=algorithm, **kw)
+
+    def finite_part(a):
+        return np.where(np.isfinite(a), a, 0).astype(np.float64)
+
+    def indicator(a):
+        return (~np.isfinite(a)).astype(np.float64)
+
+    one_x, one_w, one_gy = np.ones(x.shape), np.ones(w.shape), np.ones(gy.shape)
+    x0, w0, gy0 = finite_part(x), finite_part(w), finite_part(gy)
+    exp = (ref.conv2d(x0, w0, **kw),) + ref.conv2d_backward(gy0, x0, w0, **kw)
+    mag = (ref.conv2d(abs(x0), abs(w0), **kw),) + ref.conv2d_backward(abs(gy0), abs(x0),
+                                                                       abs(w0), **kw)
+    # Where a non-finite value meets a real tap: the op on its indicator, ones elsewhere.
+    gx_w, _, _ = ref.conv2d_backward(one_gy, one_x, indicator(w), **kw)
+    gx_g, gw_g, gb_g = ref.conv2d_backward(indicator(gy), one_x, one_w, **kw)
+    touched = (ref.conv2d(one_x, indicator(w), **kw) > 0, (gx_w + gx_g) > 0, gw_g > 0,
+               gb_g > 0)
+    n_out = y.shape[0] * y.shape[2] * y.shape[3]
+    for what, g, e, m, t, L in zip(("output", "grad_input", "grad_weight", "grad_bias"), got,
+                                   exp, mag, touched, (3 * 9 + 1, 4 * 9, n_out, n_out)):
+        assert t.any() and not t.all(), what   # the case exercises both kinds of element
+        np.testing.assert_array_equal(~np.isfinite(g), t, err_msg=what)
+        assert_within(np.where(t, 0, g).astype(dtype), np.where(t, 0, e), m, L, dtype, what)

@@ -1,9 +1,41 @@
-/* Direct conv2d: straightforward row-wise loops (first, correct version). */
+/*
+ * Direct conv2d: forward, backward-data (the transposed direct conv, in gather form, one
+ * stride phase at a time) and backward-weight, for every geometry, float32 and float64.
+ *
+ * Where it wins: few input channels per group (input layers, LeNet) and depthwise, where an
+ * im2col matrix would be tall and thin and mostly copying.  Register blocking: MR output
+ * channels x NR consecutive output grid points per micro-kernel call
+ * (csrc/conv/direct_ukernels.h), weights packed once per call, the input copied once per call
+ * into zero-padded stride-phase planes so that the kernels never test borders.
+ *
+ * Threads: one OpenMP region per call.  Forward and backward-data split over images x groups
+ * x channel blocks x tiles of output rows (so batch 1 uses every core); every output element
+ * is computed by exactly one micro-kernel call, in a fixed order.  Backward-weight reduces
+ * over fixed ranges of batch rows into partial sums that are added in a fixed order.  Results
+ * are therefore identical for any thread count.
+ */
+#include <stdlib.h>
 #include <string.h>
 #include "conv_internal.h"
+#include "direct_ukernels.h"
+#include "direct_exact.h"
 #ifdef FC_HAVE_OPENMP
 #include <omp.h>
 #endif
+
+/* Input rows are copied one band (of output rows) at a time, about this many bytes, so that
+ * the copy is still in L2 when the micro-kernels read it. */
+#define FC_DIRECT_BAND_BYTES ((size_t)96 << 10)
+/* Upper bound on the backward-weight partial sums. */
+#define FC_DIRECT_PARTIAL_BYTES (32.0 * 1024 * 1024)
+
+/* Zero-padded, stride-phase-split copy of (a band of rows of) an input: for each source
+ * channel nph_h*nph_w planes, `plane` elements apart, of rows of Wq; plane (rh, rw) element
+ * (r, s) holds src[r*sH + rh - offH][s*sW + rw - offW] (zero outside the Hs x Ws source).
+ * A band for grid rows [i0, i0 + R) holds plane rows [i0, i0 + R + halo). */
+typedef struct {
+    int64_t sH, sW, nph_h, nph_w, offH, offW, Wq, halo, plane, Hs, Ws;
+} planes_t;
 
 /* Parallel regions cost tens of microseconds (milliseconds on a busy machine): problems
  * below ~1 MFLOP run on the calling thread. */
@@ -15,142 +47,202 @@ static int threads_for(const fc_conv_geom *g)
     return flops < 1e6 ? 1 : fc_get_num_threads();
 }
 
-/* Output columns ow in [*lo, *hi) whose input column ow*s + off lies in [0, W). */
-static void col_range(int64_t off, int64_t s, int64_t W, int64_t W_out, int64_t *lo,
-                      int64_t *hi)
+/* Channels per micro-kernel call: the MR whose padding to a multiple wastes least, counting
+ * that MR = 1 runs at ~70% (load-bound) and MR = 2 at ~95% of the others' speed. */
+static int fc_direct_pick_mr(int64_t cg)
 {
-    int64_t a = off >= 0 ? 0 : (-off + s - 1) / s;
-    int64_t b = (W - 1 - off) < 0 ? 0 : (W - 1 - off) / s + 1;
-    if (b > W_out) b = W_out;
-    *lo = a;
-    *hi = b < a ? a : b;
+    static const double eff[5] = {0, 0.7, 0.95, 1.0, 1.0};
+    int best = 4;
+    double best_cost = 0;
+    for (int mr = 4; mr >= 1; mr--) {
+        const double cost = (double)((cg + mr - 1) / mr * mr) / eff[mr];
+        if (mr == 4 || cost < best_cost) {
+            best = mr;
+            best_cost = cost;
+        }
+    }
+    return best;
 }
 
-#define FC_DIRECT_SIMPLE(SFX, T)                                                              \
-fc_status fc_conv2d_fwd_direct_##SFX(const fc_conv_geom *g, const T *x, const T *w,           \
-                                     const T *bias, T *y)                                     \
-{                                                                                             \
-    const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;                      \
-    const int64_t HWo = g->H_out * g->W_out, HW = g->H * g->W;                                \
-    const int64_t jobs = g->N * g->C_out;                                                     \
-    int64_t job;                                                                              \
-    _Pragma("omp parallel for schedule(static) num_threads(threads_for(g))")           \
-    for (job = 0; job < jobs; job++) {                                                        \
-        const int64_t n = job / g->C_out, oc = job % g->C_out, gi = oc / Cog;                 \
-        T *yp = y + job * HWo;                                                                \
-        for (int64_t oh = 0; oh < g->H_out; oh++) {                                           \
-            T *yr = yp + oh * g->W_out;                                                       \
-            const T b0 = bias ? bias[oc] : (T)0;                                              \
-            for (int64_t ow = 0; ow < g->W_out; ow++) yr[ow] = b0;                            \
-            for (int64_t icg = 0; icg < Cig; icg++) {                                         \
-                const T *xp = x + (n * g->C_in + gi * Cig + icg) * HW;                        \
-                const T *wp = w + (oc * Cig + icg) * g->kH * g->kW;                           \
-                for (int64_t kh = 0; kh < g->kH; kh++) {                                      \
-                    const int64_t ih = oh * g->sH - g->pH + kh * g->dH;                       \
-                    if (ih < 0 || ih >= g->H) continue;                                       \
-                    const T *xr = xp + ih * g->W;                                             \
-                    for (int64_t kw = 0; kw < g->kW; kw++) {                                  \
-                        const int64_t off = kw * g->dW - g->pW;                               \
-                        const T wv = wp[kh * g->kW + kw];                                     \
-                        int64_t lo, hi;                                                       \
-                        col_range(off, g->sW, g->W, g->W_out, &lo, &hi);                      \
-                        for (int64_t ow = lo; ow < hi; ow++)                                  \
-                            yr[ow] += wv * xr[ow * g->sW + off];                              \
-                    }                                                                         \
-                }                                                                             \
-            }                                                                                 \
-        }                                                                                     \
-    }                                                                                         \
-    return FC_OK;                                                                             \
-}                                                                                             \
-                                                                                              \
-fc_status fc_conv2d_bwd_data_direct_##SFX(const fc_conv_geom *g, const T *gy, const T *w,     \
-                                          T *gx)                                              \
-{                                                                                             \
-    const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;                      \
-    const int64_t HWo = g->H_out * g->W_out, HW = g->H * g->W;                                \
-    const int64_t jobs = g->N * g->C_in;                                                      \
-    int64_t job;                                                                              \
-    _Pragma("omp parallel for schedule(static) num_threads(threads_for(g))")           \
-    for (job = 0; job < jobs; job++) {                                                        \
-        const int64_t n = job / g->C_in, ic = job % g->C_in, gi = ic / Cig, icg = ic % Cig;   \
-        T *gxp = gx + job * HW;                                                               \
-        for (int64_t i = 0; i < HW; i++) gxp[i] = (T)0;                                       \
-        for (int64_t ocg = 0; ocg < Cog; ocg++) {                                             \
-            const int64_t oc = gi * Cog + ocg;                                                \
-            const T *gyp = gy + (n * g->C_out + oc) * HWo;                                    \
-            const T *wp = w + (oc * Cig + icg) * g->kH * g->kW;                               \
-            for (int64_t oh = 0; oh < g->H_out; oh++) {                                       \
-                const T *gyr = gyp + oh * g->W_out;                                           \
-                for (int64_t kh = 0; kh < g->kH; kh++) {                                      \
-                    const int64_t ih = oh * g->sH - g->pH + kh * g->dH;                       \
-                    if (ih < 0 || ih >= g->H) continue;                                       \
-                    T *gxr = gxp + ih * g->W;                                                 \
-                    for (int64_t kw = 0; kw < g->kW; kw++) {                                  \
-                        const int64_t off = kw * g->dW - g->pW;                               \
-                        const T wv = wp[kh * g->kW + kw];                                     \
-                        int64_t lo, hi;                                                       \
-                        col_range(off, g->sW, g->W, g->W_out, &lo, &hi);                      \
-                        for (int64_t ow = lo; ow < hi; ow++)                                  \
-                            gxr[ow * g->sW + off] += wv * gyr[ow];                            \
-                    }                                                                         \
-                }                                                                             \
-            }                                                                                 \
-        }                                                                                     \
-    }                                                                                         \
-    return FC_OK;                                                                             \
-}                                                                                             \
-                                                                                              \
-fc_status fc_conv2d_bwd_weight_direct_##SFX(const fc_conv_geom *g, const T *gy, const T *x,   \
-                                            T *gw, T *gb)                                     \
-{                                                                                             \
-    const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;                      \
-    const int64_t HWo = g->H_out * g->W_out, HW = g->H * g->W, KK = g->kH * g->kW;            \
-    const int64_t jobs = gw ? g->C_out * Cig : 0;                                             \
-    int64_t job;                                                                              \
-    _Pragma("omp parallel num_threads(threads_for(g))")                                \
-    {                                                                                         \
-        _Pragma("omp for schedule(static) nowait")                                           \
-        for (job = 0; job < jobs; job++) {                                                    \
-            const int64_t oc = job / Cig, icg = job % Cig, gi = oc / Cog;                     \
-            T *gwp = gw + job * KK;                                                           \
-            for (int64_t k = 0; k < KK; k++) gwp[k] = (T)0;                                   \
-            for (int64_t n = 0; n < g->N; n++) {                                              \
-                const T *gyp = gy + (n * g->C_out + oc) * HWo;                                \
-                const T *xp = x + (n * g->C_in + gi * Cig + icg) * HW;                        \
-                for (int64_t kh = 0; kh < g->kH; kh++) {                                      \
-                    for (int64_t kw = 0; kw < g->kW; kw++) {                                  \
-                        const int64_t off = kw * g->dW - g->pW;                               \
-                        int64_t lo, hi;                                                       \
-                        T s = (T)0;                                                           \
-                        col_range(off, g->sW, g->W, g->W_out, &lo, &hi);                      \
-                        for (int64_t oh = 0; oh < g->H_out; oh++) {                           \
-                            const int64_t ih = oh * g->sH - g->pH + kh * g->dH;               \
-                            if (ih < 0 || ih >= g->H) continue;                               \
-                            const T *xr = xp + ih * g->W, *gyr = gyp + oh * g->W_out;         \
-                            for (int64_t ow = lo; ow < hi; ow++)                              \
-                                s += gyr[ow] * xr[ow * g->sW + off];                          \
-                        }                                                                     \
-                        gwp[kh * g->kW + kw] += s;                                            \
-                    }                                                                         \
-                }                                                                             \
-            }                                                                                 \
-        }                                                                                     \
-        if (gb) {                                                                             \
-            int64_t oc;                                                                       \
-            _Pragma("omp for schedule(static)")                                              \
-            for (oc = 0; oc < g->C_out; oc++) {                                               \
-                T s = (T)0;                                                                   \
-                for (int64_t n = 0; n < g->N; n++) {                                          \
-                    const T *gyp = gy + (n * g->C_out + oc) * HWo;                            \
-                    for (int64_t i = 0; i < HWo; i++) s += gyp[i];                            \
-                }                                                                             \
-                gb[oc] = s;                                                                   \
-            }                                                                                 \
-        }                                                                                     \
-    }                                                                                         \
-    return FC_OK;                                                                             \
+/* Tiles of NR grid points run along one grid row at a time, or (flat) through the grid
+ * flattened across rows, whichever computes fewer points: narrow outputs waste less with flat
+ * tiles, wide ones with row tiles (which also store straight to the output more often, hence
+ * the 10% preference). */
+static int choose_flat(int64_t rows, int64_t cols, int64_t Wq, int64_t NR)
+{
+    if (rows <= 0 || cols <= 0) return 0;
+    const int64_t row_tiles = rows * ((cols + NR - 1) / NR);
+    const int64_t flat_tiles = ((rows - 1) * Wq + cols + NR - 1) / NR;
+    return 10 * flat_tiles < 9 * row_tiles;
 }
 
-FC_DIRECT_SIMPLE(f32, float)
-FC_DIRECT_SIMPLE(f64, double)
+/* Forward (and backward-weight) input planes.  Tap (kh, kw) of output (i, j) reads padded
+ * input row i*sH + kh*dH = (i + qh)*sH + rh with kh*dH = qh*sH + rh: row i + qh of phase
+ * plane rh.  Only residues rh <= (kH-1)*dH occur, hence nph_h. */
+static void fwd_planes(const fc_conv_geom *g, planes_t *P)
+{
+    const int64_t eh = (g->kH - 1) * g->dH, ew = (g->kW - 1) * g->dW;
+    P->sH = g->sH;
+    P->sW = g->sW;
+    P->nph_h = g->sH < eh + 1 ? g->sH : eh + 1;
+    P->nph_w = g->sW < ew + 1 ? g->sW : ew + 1;
+    P->offH = g->pH;
+    P->offW = g->pW;
+    P->halo = eh / g->sH;
+    P->Wq = g->W_out + ew / g->sW;
+    P->plane = 0;   /* set with the band height */
+    P->Hs = g->H;
+    P->Ws = g->W;
+}
+
+/* off[t], t = (icg*kH + kh)*kW + kw (w's own inner order), relative to the group's first
+ * plane. */
+static void fwd_offsets(const fc_conv_geom *g, const planes_t *P, int64_t *off)
+{
+    const int64_t Cig = g->C_in / g->groups;
+    int64_t t = 0;
+    for (int64_t icg = 0; icg < Cig; icg++)
+        for (int64_t kh = 0; kh < g->kH; kh++)
+            for (int64_t kw = 0; kw < g->kW; kw++, t++) {
+                const int64_t u = kh * g->dH, v = kw * g->dW;
+                const int64_t plane = (icg * P->nph_h + u % g->sH) * P->nph_w + v % g->sW;
+                off[t] = plane * P->plane + (u / g->sH) * P->Wq + v / g->sW;
+            }
+}
+
+/* Backward-data: grad_output planes (no phase split) padded by PH rows / PW columns. */
+typedef struct {
+    planes_t P;
+    int64_t PH, PW;
+} bwd_data_shape;
+
+/* Taps k of phase a along one axis: input index a + s*i receives from output index
+ * i + c, c = (a + p - k*d)/s, for every k making that division exact.  out[2n] = k,
+ * out[2n+1] = c + pad (the row/column of the padded plane read at i = 0).  Returns n. */
+static int64_t phase_taps(int64_t a, int64_t p, int64_t k, int64_t d, int64_t s, int64_t pad,
+                          int64_t *out)
+{
+    int64_t n = 0;
+    for (int64_t kk = 0; kk < k; kk++) {
+        const int64_t num = a + p - kk * d;
+        if (num % s == 0) {
+            out[2 * n] = kk;
+            out[2 * n + 1] = num / s + pad;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Padding so that every phase's taps read at index >= 0 (pad >= -c for every tap), the
+ * plane extent they need (size >= grid extent + c + pad) and the largest c + pad (the band
+ * halo). */
+static void bwd_data_axis(int64_t L, int64_t p, int64_t k, int64_t d, int64_t s,
+                          int64_t *pad, int64_t *size, int64_t *halo)
+{
+    const int64_t nph = s < L ? s : L;
+    int64_t pd = 0, sz = 1, hl = 0;
+    for (int64_t a = 0; a < nph; a++)
+        for (int64_t kk = 0; kk < k; kk++) {
+            const int64_t num = a + p - kk * d;
+            if (num % s == 0 && -(num / s) > pd) pd = -(num / s);
+        }
+    for (int64_t a = 0; a < nph; a++) {
+        const int64_t ext = (L - a + s - 1) / s;
+        if (ext > sz) sz = ext;
+        for (int64_t kk = 0; kk < k; kk++) {
+            const int64_t num = a + p - kk * d;
+            if (num % s != 0) continue;
+            if (ext + num / s + pd > sz) sz = ext + num / s + pd;
+            if (num / s + pd > hl) hl = num / s + pd;
+        }
+    }
+    *pad = pd;
+    *size = sz;
+    *halo = hl;
+}
+
+static void bwd_data_planes(const fc_conv_geom *g, bwd_data_shape *S)
+{
+    planes_t *P = &S->P;
+    int64_t unused;
+    bwd_data_axis(g->H, g->pH, g->kH, g->dH, g->sH, &S->PH, &unused, &P->halo);
+    bwd_data_axis(g->W, g->pW, g->kW, g->dW, g->sW, &S->PW, &P->Wq, &unused);
+    P->sH = P->sW = P->nph_h = P->nph_w = 1;
+    P->offH = S->PH;
+    P->offW = S->PW;
+    P->plane = 0;   /* set with the band height */
+    P->Hs = g->H_out;
+    P->Ws = g->W_out;
+}
+
+static int have_avx2_f(void)
+{
+#ifdef FC_DCONV_HAVE_AVX2
+    return fc_get_isa() == FC_ISA_AVX2;
+#else
+    return 0;
+#endif
+}
+
+#ifndef FC_DCONV_HAVE_AVX2
+/* No AVX2 build: the selectors below never pick these, but the names must exist. */
+#define fc_f32_dconv_4x24__avx2 fc_f32_dconv_4x24__generic
+#define fc_f32_dconv_3x32__avx2 fc_f32_dconv_3x32__generic
+#define fc_f32_dconv_2x48__avx2 fc_f32_dconv_2x48__generic
+#define fc_f32_dconv_1x64__avx2 fc_f32_dconv_1x64__generic
+#define fc_f64_dconv_4x12__avx2 fc_f64_dconv_4x12__generic
+#define fc_f64_dconv_3x16__avx2 fc_f64_dconv_3x16__generic
+#define fc_f64_dconv_2x24__avx2 fc_f64_dconv_2x24__generic
+#define fc_f64_dconv_1x32__avx2 fc_f64_dconv_1x32__generic
+#define fc_f32_dconvgw_4x3__avx2 fc_f32_dconvgw_4x3__generic
+#define fc_f32_dconvgw_1x9__avx2 fc_f32_dconvgw_1x9__generic
+#define fc_f64_dconvgw_4x3__avx2 fc_f64_dconvgw_4x3__generic
+#define fc_f64_dconvgw_1x9__avx2 fc_f64_dconvgw_1x9__generic
+#endif
+
+/* ---- float32 ---- */
+#define T float
+#define SFX f32
+#define have_avx2_f32 have_avx2_f
+#define LANES_f32 8
+#define dconv_fn_t_f32 fc_f32_dconv_fn
+#define dconvgw_fn_t_f32 fc_f32_dconvgw_fn
+#define K4_AVX2_f32 fc_f32_dconv_4x24__avx2
+#define K3_AVX2_f32 fc_f32_dconv_3x32__avx2
+#define K2_AVX2_f32 fc_f32_dconv_2x48__avx2
+#define K1_AVX2_f32 fc_f32_dconv_1x64__avx2
+#define K4_GEN_f32 fc_f32_dconv_4x24__generic
+#define K3_GEN_f32 fc_f32_dconv_3x32__generic
+#define K2_GEN_f32 fc_f32_dconv_2x48__generic
+#define K1_GEN_f32 fc_f32_dconv_1x64__generic
+#define GW4_AVX2_f32 fc_f32_dconvgw_4x3__avx2
+#define GW1_AVX2_f32 fc_f32_dconvgw_1x9__avx2
+#define GW4_GEN_f32 fc_f32_dconvgw_4x3__generic
+#define GW1_GEN_f32 fc_f32_dconvgw_1x9__generic
+#include "direct_impl.h"
+#undef T
+#undef SFX
+
+/* ---- float64 ---- */
+#define T double
+#define SFX f64
+#define have_avx2_f64 have_avx2_f
+#define LANES_f64 4
+#define dconv_fn_t_f64 fc_f64_dconv_fn
+#define dconvgw_fn_t_f64 fc_f64_dconvgw_fn
+#define K4_AVX2_f64 fc_f64_dconv_4x12__avx2
+#define K3_AVX2_f64 fc_f64_dconv_3x16__avx2
+#define K2_AVX2_f64 fc_f64_dconv_2x24__avx2
+#define K1_AVX2_f64 fc_f64_dconv_1x32__avx2
+#define K4_GEN_f64 fc_f64_dconv_4x12__generic
+#define K3_GEN_f64 fc_f64_dconv_3x16__generic
+#define K2_GEN_f64 fc_f64_dconv_2x24__generic
+#define K1_GEN_f64 fc_f64_dconv_1x32__generic
+#define GW4_AVX2_f64 fc_f64_dconvgw_4x3__avx2
+#define GW1_AVX2_f64 fc_f64_dconvgw_1x9__avx2
+#define GW4_GEN_f64 fc_f64_dconvgw_4x3__generic
+#define GW1_GEN_f64 fc_f64_dconvgw_1x9__generic
+#include "direct_impl.h"
+#undef T
+#undef SFX
