@@ -57,7 +57,9 @@ case "$(basename "$WHL")" in
     *manylinux*) ;;
     *) die "repaired wheel has no manylinux tag: $(basename "$WHL")" ;;
 esac
-"$TOOLS/bin/python" -m zipfile -l "$WHL" | grep -q 'fastconv\.libs/libgomp' ||
+# List to a file first: grep -q closing the pipe early would fail the pipeline (pipefail).
+"$TOOLS/bin/python" -m zipfile -l "$WHL" >"$WORK/wheel_contents.txt"
+grep -q 'fastconv\.libs/libgomp' "$WORK/wheel_contents.txt" ||
     die "libgomp is not bundled in fastconv.libs/"
 
 say "ISA check: AVX instructions only in csrc/ukernels/avx2 code"

@@ -40,7 +40,8 @@ echo "== build with FASTCONV_SANITIZE=1"
 grep -q -- '-fsanitize=address,undefined' "$WORK/build.log" ||
     { echo "sanitize.sh: the build did not use -fsanitize (setup.py ignored FASTCONV_SANITIZE?)" >&2; exit 1; }
 # The extension must really link the sanitizer runtimes, else the run below proves nothing.
-ldd "$SRC"/fastconv/_kernels*.so | grep -q libasan ||
+ldd "$SRC"/fastconv/_kernels*.so >"$WORK/ldd.txt"
+grep -q libasan "$WORK/ldd.txt" ||
     { echo "sanitize.sh: _kernels is not linked against libasan" >&2; exit 1; }
 
 echo "== pytest under ASan+UBSan (LD_PRELOAD=$PRELOAD)"
