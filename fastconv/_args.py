@@ -101,9 +101,11 @@ def batched(x, name="input"):
 
 def check_output_size(shape, itemsize, name="output"):
     """Raise ValueError before any work when an array of this shape cannot exist."""
+    # Zero-sized dimensions (N == 0) count as 1: the kernels still form per-image and
+    # per-plane products of the other sizes, and those must fit in int64 too.
     n = 1
     for s in shape:
-        n *= int(s)
+        n *= max(int(s), 1)
     if n * itemsize >= MAX_SIZE:
         raise ValueError(f"{name} of shape {_shape_str(shape)} would need {n * itemsize} "
                          f"bytes: too large")

@@ -87,3 +87,30 @@ def test_show_config_names_everything():
     assert f"threads         : {fastconv.get_num_threads()}" in out
     if _kernels.have_openmp():
         assert "gomp" in out or "omp" in out
+
+
+def test_huge_thread_counts_are_capped_not_fatal():
+    """A request far beyond the cores must not make the OpenMP runtime fail to create threads."""
+    import numpy as np
+    before = fastconv.get_num_threads()
+    try:
+        fastconv.set_num_threads(10 ** 6)
+        n = fastconv.get_num_threads()
+        assert 1 <= n <= 4 * (os.cpu_count() or 1)
+        x = np.ones((2, 3, 16, 16), np.float32)
+        w = np.ones((4, 3, 3, 3), np.float32)
+        assert np.all(fastconv.conv2d(x, w) == 27.0)
+    finally:
+        fastconv.set_num_threads(before)
+
+
+def test_omp_num_threads_huge_is_capped():
+    if not _kernels.have_openmp():
+        pytest.skip("built without OpenMP")
+    r = _run("import fastconv, numpy as np; x = np.ones((2, 3, 8, 8), np.float32); "
+             "y = fastconv.conv2d(x, np.ones((4, 3, 3, 3), np.float32)); "
+             "print(fastconv.get_num_threads(), float(y.sum()))", OMP_NUM_THREADS="65536")
+    assert r.returncode == 0, r.stderr
+    n, total = r.stdout.split()
+    assert 1 <= int(n) <= 4 * (os.cpu_count() or 1)
+    assert float(total) == 2 * 4 * 6 * 6 * 27.0

@@ -1,15 +1,248 @@
-/* Direct conv2d.  Placeholder until the direct kernels land. */
+/*
+ * Direct conv2d: forward, backward-data (the transposed direct conv, in gather form, one
+ * stride phase at a time) and backward-weight, for every geometry, float32 and float64.
+ *
+ * Where it wins: few input channels per group (input layers, LeNet) and depthwise, where an
+ * im2col matrix would be tall and thin and mostly copying.  Register blocking: MR output
+ * channels x NR consecutive output grid points per micro-kernel call
+ * (csrc/conv/direct_ukernels.h), weights packed once per call, the input copied once per call
+ * into zero-padded stride-phase planes so that the kernels never test borders.
+ *
+ * Threads: one OpenMP region per call.  Forward and backward-data split over images x groups
+ * x channel blocks x tiles of output rows (so batch 1 uses every core); every output element
+ * is computed by exactly one micro-kernel call, in a fixed order.  Backward-weight reduces
+ * over fixed ranges of batch rows into partial sums that are added in a fixed order.  Results
+ * are therefore identical for any thread count.
+ */
+#include <stdlib.h>
+#include <string.h>
 #include "conv_internal.h"
+#include "direct_ukernels.h"
+#include "direct_exact.h"
+#ifdef FC_HAVE_OPENMP
+#include <omp.h>
+#endif
 
-#define FC_STUB(SFX, T)                                                                         \
-fc_status fc_conv2d_fwd_direct_##SFX(const fc_conv_geom *g, const T *x, const T *w,           \
-                                     const T *bias, T *y)                                     \
-{ (void)g; (void)x; (void)w; (void)bias; (void)y; return FC_ERR_NOTIMPL; }                    \
-fc_status fc_conv2d_bwd_data_direct_##SFX(const fc_conv_geom *g, const T *gy, const T *w,     \
-                                          T *gx)                                              \
-{ (void)g; (void)gy; (void)w; (void)gx; return FC_ERR_NOTIMPL; }                              \
-fc_status fc_conv2d_bwd_weight_direct_##SFX(const fc_conv_geom *g, const T *gy, const T *x,   \
-                                            T *gw, T *gb)                                     \
-{ (void)g; (void)gy; (void)x; (void)gw; (void)gb; return FC_ERR_NOTIMPL; }
-FC_STUB(f32, float)
-FC_STUB(f64, double)
+/* Input rows are copied one band (of output rows) at a time, about this many bytes, so that
+ * the copy is still in L2 when the micro-kernels read it. */
+#define FC_DIRECT_BAND_BYTES ((size_t)96 << 10)
+/* Upper bound on the backward-weight partial sums. */
+#define FC_DIRECT_PARTIAL_BYTES (32.0 * 1024 * 1024)
+
+/* Zero-padded, stride-phase-split copy of (a band of rows of) an input: for each source
+ * channel nph_h*nph_w planes, `plane` elements apart, of rows of Wq; plane (rh, rw) element
+ * (r, s) holds src[r*sH + rh - offH][s*sW + rw - offW] (zero outside the Hs x Ws source).
+ * A band for grid rows [i0, i0 + R) holds plane rows [i0, i0 + R + halo). */
+typedef struct {
+    int64_t sH, sW, nph_h, nph_w, offH, offW, Wq, halo, plane, Hs, Ws;
+} planes_t;
+
+/* Parallel regions cost tens of microseconds (milliseconds on a busy machine): problems
+ * below ~1 MFLOP run on the calling thread. */
+static int threads_for(const fc_conv_geom *g)
+{
+    const double flops = 2.0 * (double)g->N * (double)g->C_out * (double)g->H_out *
+                         (double)g->W_out * (double)(g->C_in / g->groups) * (double)g->kH *
+                         (double)g->kW;
+    return flops < 1e6 ? 1 : fc_get_num_threads();
+}
+
+/* Channels per micro-kernel call: the MR whose padding to a multiple wastes least, counting
+ * that MR = 1 runs at ~70% (load-bound) and MR = 2 at ~95% of the others' speed. */
+static int fc_direct_pick_mr(int64_t cg)
+{
+    static const double eff[5] = {0, 0.7, 0.95, 1.0, 1.0};
+    int best = 4;
+    double best_cost = 0;
+    for (int mr = 4; mr >= 1; mr--) {
+        const double cost = (double)((cg + mr - 1) / mr * mr) / eff[mr];
+        if (mr == 4 || cost < best_cost) {
+            best = mr;
+            best_cost = cost;
+        }
+    }
+    return best;
+}
+
+/* Tiles of NR grid points run along one grid row at a time, or (flat) through the grid
+ * flattened across rows, whichever computes fewer points: narrow outputs waste less with flat
+ * tiles, wide ones with row tiles (which also store straight to the output more often, hence
+ * the 10% preference). */
+static int choose_flat(int64_t rows, int64_t cols, int64_t Wq, int64_t NR)
+{
+    if (rows <= 0 || cols <= 0) return 0;
+    const int64_t row_tiles = rows * ((cols + NR - 1) / NR);
+    const int64_t flat_tiles = ((rows - 1) * Wq + cols + NR - 1) / NR;
+    return 10 * flat_tiles < 9 * row_tiles;
+}
+
+/* Forward (and backward-weight) input planes.  Tap (kh, kw) of output (i, j) reads padded
+ * input row i*sH + kh*dH = (i + qh)*sH + rh with kh*dH = qh*sH + rh: row i + qh of phase
+ * plane rh.  Only residues rh <= (kH-1)*dH occur, hence nph_h. */
+static void fwd_planes(const fc_conv_geom *g, planes_t *P)
+{
+    const int64_t eh = (g->kH - 1) * g->dH, ew = (g->kW - 1) * g->dW;
+    P->sH = g->sH;
+    P->sW = g->sW;
+    P->nph_h = g->sH < eh + 1 ? g->sH : eh + 1;
+    P->nph_w = g->sW < ew + 1 ? g->sW : ew + 1;
+    P->offH = g->pH;
+    P->offW = g->pW;
+    P->halo = eh / g->sH;
+    P->Wq = g->W_out + ew / g->sW;
+    P->plane = 0;   /* set with the band height */
+    P->Hs = g->H;
+    P->Ws = g->W;
+}
+
+/* off[t], t = (icg*kH + kh)*kW + kw (w's own inner order), relative to the group's first
+ * plane. */
+static void fwd_offsets(const fc_conv_geom *g, const planes_t *P, int64_t *off)
+{
+    const int64_t Cig = g->C_in / g->groups;
+    int64_t t = 0;
+    for (int64_t icg = 0; icg < Cig; icg++)
+        for (int64_t kh = 0; kh < g->kH; kh++)
+            for (int64_t kw = 0; kw < g->kW; kw++, t++) {
+                const int64_t u = kh * g->dH, v = kw * g->dW;
+                const int64_t plane = (icg * P->nph_h + u % g->sH) * P->nph_w + v % g->sW;
+                off[t] = plane * P->plane + (u / g->sH) * P->Wq + v / g->sW;
+            }
+}
+
+/* Backward-data: grad_output planes (no phase split) padded by PH rows / PW columns. */
+typedef struct {
+    planes_t P;
+    int64_t PH, PW;
+} bwd_data_shape;
+
+/* Taps k of phase a along one axis: input index a + s*i receives from output index
+ * i + c, c = (a + p - k*d)/s, for every k making that division exact.  out[2n] = k,
+ * out[2n+1] = c + pad (the row/column of the padded plane read at i = 0).  Returns n. */
+static int64_t phase_taps(int64_t a, int64_t p, int64_t k, int64_t d, int64_t s, int64_t pad,
+                          int64_t *out)
+{
+    int64_t n = 0;
+    for (int64_t kk = 0; kk < k; kk++) {
+        const int64_t num = a + p - kk * d;
+        if (num % s == 0) {
+            out[2 * n] = kk;
+            out[2 * n + 1] = num / s + pad;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Padding so that every phase's taps read at index >= 0 (pad >= -c for every tap), the
+ * plane extent they need (size >= grid extent + c + pad) and the largest c + pad (the band
+ * halo). */
+static void bwd_data_axis(int64_t L, int64_t p, int64_t k, int64_t d, int64_t s,
+                          int64_t *pad, int64_t *size, int64_t *halo)
+{
+    const int64_t nph = s < L ? s : L;
+    int64_t pd = 0, sz = 1, hl = 0;
+    for (int64_t a = 0; a < nph; a++)
+        for (int64_t kk = 0; kk < k; kk++) {
+            const int64_t num = a + p - kk * d;
+            if (num % s == 0 && -(num / s) > pd) pd = -(num / s);
+        }
+    for (int64_t a = 0; a < nph; a++) {
+        const int64_t ext = (L - a + s - 1) / s;
+        if (ext > sz) sz = ext;
+        for (int64_t kk = 0; kk < k; kk++) {
+            const int64_t num = a + p - kk * d;
+            if (num % s != 0) continue;
+            if (ext + num / s + pd > sz) sz = ext + num / s + pd;
+            if (num / s + pd > hl) hl = num / s + pd;
+        }
+    }
+    *pad = pd;
+    *size = sz;
+    *halo = hl;
+}
+
+static void bwd_data_planes(const fc_conv_geom *g, bwd_data_shape *S)
+{
+    planes_t *P = &S->P;
+    int64_t unused;
+    bwd_data_axis(g->H, g->pH, g->kH, g->dH, g->sH, &S->PH, &unused, &P->halo);
+    bwd_data_axis(g->W, g->pW, g->kW, g->dW, g->sW, &S->PW, &P->Wq, &unused);
+    P->sH = P->sW = P->nph_h = P->nph_w = 1;
+    P->offH = S->PH;
+    P->offW = S->PW;
+    P->plane = 0;   /* set with the band height */
+    P->Hs = g->H_out;
+    P->Ws = g->W_out;
+}
+
+static int have_avx2_f(void)
+{
+#ifdef FC_DCONV_HAVE_AVX2
+    return fc_get_isa() == FC_ISA_AVX2;
+#else
+    return 0;
+#endif
+}
+
+#ifndef FC_DCONV_HAVE_AVX2
+/* No AVX2 build: the selectors below never pick these, but the names must exist. */
+#define fc_f32_dconv_4x24__avx2 fc_f32_dconv_4x24__generic
+#define fc_f32_dconv_3x32__avx2 fc_f32_dconv_3x32__generic
+#define fc_f32_dconv_2x48__avx2 fc_f32_dconv_2x48__generic
+#define fc_f32_dconv_1x64__avx2 fc_f32_dconv_1x64__generic
+#define fc_f64_dconv_4x12__avx2 fc_f64_dconv_4x12__generic
+#define fc_f64_dconv_3x16__avx2 fc_f64_dconv_3x16__generic
+#define fc_f64_dconv_2x24__avx2 fc_f64_dconv_2x24__generic
+#define fc_f64_dconv_1x32__avx2 fc_f64_dconv_1x32__generic
+#define fc_f32_dconvgw_4x3__avx2 fc_f32_dconvgw_4x3__generic
+#define fc_f32_dconvgw_1x9__avx2 fc_f32_dconvgw_1x9__generic
+#define fc_f64_dconvgw_4x3__avx2 fc_f64_dconvgw_4x3__generic
+#define fc_f64_dconvgw_1x9__avx2 fc_f64_dconvgw_1x9__generic
+#endif
+
+/* ---- float32 ---- */
+#define T float
+#define SFX f32
+#define have_avx2_f32 have_avx2_f
+#define LANES_f32 8
+#define dconv_fn_t_f32 fc_f32_dconv_fn
+#define dconvgw_fn_t_f32 fc_f32_dconvgw_fn
+#define K4_AVX2_f32 fc_f32_dconv_4x24__avx2
+#define K3_AVX2_f32 fc_f32_dconv_3x32__avx2
+#define K2_AVX2_f32 fc_f32_dconv_2x48__avx2
+#define K1_AVX2_f32 fc_f32_dconv_1x64__avx2
+#define K4_GEN_f32 fc_f32_dconv_4x24__generic
+#define K3_GEN_f32 fc_f32_dconv_3x32__generic
+#define K2_GEN_f32 fc_f32_dconv_2x48__generic
+#define K1_GEN_f32 fc_f32_dconv_1x64__generic
+#define GW4_AVX2_f32 fc_f32_dconvgw_4x3__avx2
+#define GW1_AVX2_f32 fc_f32_dconvgw_1x9__avx2
+#define GW4_GEN_f32 fc_f32_dconvgw_4x3__generic
+#define GW1_GEN_f32 fc_f32_dconvgw_1x9__generic
+#include "direct_impl.h"
+#undef T
+#undef SFX
+
+/* ---- float64 ---- */
+#define T double
+#define SFX f64
+#define have_avx2_f64 have_avx2_f
+#define LANES_f64 4
+#define dconv_fn_t_f64 fc_f64_dconv_fn
+#define dconvgw_fn_t_f64 fc_f64_dconvgw_fn
+#define K4_AVX2_f64 fc_f64_dconv_4x12__avx2
+#define K3_AVX2_f64 fc_f64_dconv_3x16__avx2
+#define K2_AVX2_f64 fc_f64_dconv_2x24__avx2
+#define K1_AVX2_f64 fc_f64_dconv_1x32__avx2
+#define K4_GEN_f64 fc_f64_dconv_4x12__generic
+#define K3_GEN_f64 fc_f64_dconv_3x16__generic
+#define K2_GEN_f64 fc_f64_dconv_2x24__generic
+#define K1_GEN_f64 fc_f64_dconv_1x32__generic
+#define GW4_AVX2_f64 fc_f64_dconvgw_4x3__avx2
+#define GW1_AVX2_f64 fc_f64_dconvgw_1x9__avx2
+#define GW4_GEN_f64 fc_f64_dconvgw_4x3__generic
+#define GW1_GEN_f64 fc_f64_dconvgw_1x9__generic
+#include "direct_impl.h"
+#undef T
+#undef SFX

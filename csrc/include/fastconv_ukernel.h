@@ -8,6 +8,37 @@
 #include <stdint.h>
 #include "fastconv.h"
 
-/* (GEMM micro-kernels: declared by the GEMM work.) */
+/* ------------------------------------------------------------------- GEMM ---- */
+/*
+ * fc_<dtype>_gemm_<MR>x<NR>__<isa>(k, a, b, c, ldc, m, n, acc)
+ *
+ *   C[i][j] = (acc ? C[i][j] : 0) + sum_{p=0}^{k-1} a[p*MR + i] * b[p*NR + j]
+ *   for 0 <= i < m, 0 <= j < n, where C[i][j] is c[i*ldc + j].
+ *
+ * a: a packed MR x k panel of A, column after column (MR values per step p).
+ * b: a packed k x NR panel of B, row after row (NR values per step p).
+ * Both panels are always full (MR resp. NR values per p, zero-padded by the packer), so the
+ * kernel may compute a whole MR x NR tile; it reads and writes only the m x n corner of C.
+ * 1 <= m <= MR, 1 <= n <= NR, k >= 0 (k == 0 stores zeros, or leaves C as is when acc),
+ * ldc >= n.  With acc == 0, C is never read (it may hold NaN or garbage).
+ * No alignment is required of a, b or c.  The sum over p is evaluated in order p = 0..k-1
+ * for every element (one fused multiply-add per step on ISAs that have FMA), so a given
+ * element's result does not depend on m, n or on where its tile sits.
+ */
+typedef void (*fc_f32_gemm_ukernel)(int64_t k, const float *a, const float *b, float *c,
+                                    int64_t ldc, int64_t m, int64_t n, int acc);
+typedef void (*fc_f64_gemm_ukernel)(int64_t k, const double *a, const double *b, double *c,
+                                    int64_t ldc, int64_t m, int64_t n, int acc);
+
+#define FC_GEMM_UKERNEL_DECL(DT, T, TILE, ISA)                                               \
+    void fc_##DT##_gemm_##TILE##__##ISA(int64_t k, const T *a, const T *b, T *c,             \
+                                        int64_t ldc, int64_t m, int64_t n, int acc);
+
+/* Portable C (any CPU). */
+FC_GEMM_UKERNEL_DECL(f32, float, 4x16, generic)
+FC_GEMM_UKERNEL_DECL(f64, double, 4x8, generic)
+/* AVX2 + FMA (x86-64 only). */
+FC_GEMM_UKERNEL_DECL(f32, float, 6x16, avx2)
+FC_GEMM_UKERNEL_DECL(f64, double, 6x8, avx2)
 
 #endif

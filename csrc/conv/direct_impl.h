@@ -1,0 +1,499 @@
+/*
+ * Direct conv2d drivers, written once for both dtypes: conv_direct.c includes this file with
+ * T (float / double), SFX (f32 / f64) and the matching micro-kernel names defined.
+ *
+ * Layout trick shared by the three passes: the input is copied into zero-padded planes of
+ * row width Wq, split by stride phase, so that output grid point p = i*Wq + j reads plane
+ * element off[tap] + p: every tap of a tile of NR consecutive grid points is one contiguous
+ * vector load, with no border tests.  Grid columns j >= cols_out are computed and dropped.
+ */
+
+#define CAT_(a, b) a##_##b
+#define CAT(a, b) CAT_(a, b)
+#define F(name) CAT(name, SFX)
+
+/* Copy rows [r_lo, r_hi) of one source channel's nph_h*nph_w phase planes into a band buffer
+ * (row r at dst + (r - r_lo)*Wq of each plane, planes P->plane apart):
+ * plane (rh, rw) element (r, s) = src[r*sH + rh - offH][s*sW + rw - offW], zero outside. */
+static void F(repack)(const T *src, T *dst, const planes_t *P, int64_t r_lo, int64_t r_hi)
+{
+    for (int64_t rh = 0; rh < P->nph_h; rh++) {
+        for (int64_t rw = 0; rw < P->nph_w; rw++) {
+            T *d = dst + (rh * P->nph_w + rw) * P->plane;
+            const int64_t c0 = rw - P->offW;   /* source column of s = 0 */
+            int64_t s_lo = c0 >= 0 ? 0 : (-c0 + P->sW - 1) / P->sW;
+            int64_t s_hi = P->Ws - 1 - c0 < 0 ? 0 : (P->Ws - 1 - c0) / P->sW + 1;
+            if (s_lo > P->Wq) s_lo = P->Wq;
+            if (s_hi > P->Wq) s_hi = P->Wq;
+            if (s_hi < s_lo) s_hi = s_lo;
+            for (int64_t r = r_lo; r < r_hi; r++) {
+                T *dr = d + (r - r_lo) * P->Wq;
+                const int64_t sr = r * P->sH + rh - P->offH;
+                if (sr < 0 || sr >= P->Hs) {
+                    memset(dr, 0, (size_t)P->Wq * sizeof(T));
+                    continue;
+                }
+                const T *srow = src + sr * P->Ws + c0;
+                if (s_lo > 0) memset(dr, 0, (size_t)s_lo * sizeof(T));
+                if (P->sW == 1) {
+                    memcpy(dr + s_lo, srow + s_lo, (size_t)(s_hi - s_lo) * sizeof(T));
+                } else {
+                    for (int64_t s = s_lo; s < s_hi; s++) dr[s] = srow[s * P->sW];
+                }
+                if (s_hi < P->Wq) memset(dr + s_hi, 0, (size_t)(P->Wq - s_hi) * sizeof(T));
+            }
+        }
+    }
+}
+
+static void F(pick_tap_kernel)(int64_t cg, int *MR, int *NR, F(dconv_fn_t) *fn)
+{
+    const int mr = fc_direct_pick_mr(cg);
+    const int avx2 = F(have_avx2)();
+    *MR = mr;
+    switch (mr) {
+    case 4: *NR = 3 * F(LANES); *fn = avx2 ? F(K4_AVX2) : F(K4_GEN); break;
+    case 3: *NR = 4 * F(LANES); *fn = avx2 ? F(K3_AVX2) : F(K3_GEN); break;
+    case 2: *NR = 6 * F(LANES); *fn = avx2 ? F(K2_AVX2) : F(K2_GEN); break;
+    default: *NR = 8 * F(LANES); *fn = avx2 ? F(K1_AVX2) : F(K1_GEN); break;
+    }
+}
+
+/* One grid of output points fed by a list of taps: a forward conv, or one stride phase of a
+ * backward-data conv.  Grid point (i, j) is destination element dst0 + i*dr + j*dc. */
+typedef struct {
+    int64_t ntaps;
+    const int64_t *off;      /* [ntaps], relative to the band buffer's grid row 0 */
+    const T *wpk;            /* [groups][nblk][ntaps][MR] */
+    int64_t rows_out, cols_out;
+    int64_t dst0, dr, dc;
+    int flat;                /* tiles run across grid rows (see choose_flat) */
+} F(grid_t);
+
+/* Grid rows [i0, i1) of one grid for channel blocks [b0, b1), from a band buffer xb whose
+ * row 0 is grid row i0.  dst: the group's first destination plane, ldc: plane size. */
+static void F(run_band)(const F(grid_t) *G, const T *xb, T *dst, int64_t ldc, int64_t cg,
+                        const T *wg, const T *bg, int64_t b0, int64_t b1, int64_t i0,
+                        int64_t i1, int64_t Wq, int MR, int NR, F(dconv_fn_t) fn)
+{
+    T tmp[4 * 32];   /* MR*NR <= 96 */
+    if (i1 > G->rows_out) i1 = G->rows_out;
+    const int64_t nr = i1 - i0;
+    if (nr <= 0 || G->cols_out <= 0) return;
+    const int64_t tpr = (G->cols_out + NR - 1) / NR;
+    const int64_t ntiles = G->flat ? ((nr - 1) * Wq + G->cols_out + NR - 1) / NR : nr * tpr;
+    const int64_t wblk = G->ntaps * MR;
+    for (int64_t t = 0; t < ntiles; t++) {
+        int64_t li, j;
+        if (G->flat) {
+            li = t * NR / Wq;
+            j = t * NR % Wq;
+        } else {
+            li = t / tpr;
+            j = (t % tpr) * NR;
+        }
+        const int64_t p0 = li * Wq + j;
+        const int direct = G->dc == 1 && j + NR <= G->cols_out;
+        for (int64_t b = b0; b < b1; b++) {
+            const int64_t c0 = b * MR;
+            const int64_t mr = cg - c0 < MR ? cg - c0 : MR;
+            const T *w = wg + b * wblk;
+            const T *bias = bg ? bg + b * MR : NULL;
+            T *d = dst + c0 * ldc + G->dst0;
+            if (direct) {
+                fn(G->ntaps, G->off, xb + p0, w, bias, d + (i0 + li) * G->dr + j, ldc, mr);
+                continue;
+            }
+            fn(G->ntaps, G->off, xb + p0, w, bias, tmp, NR, mr);
+            /* Copy out the grid points of this tile that are real outputs, one grid row
+             * segment at a time. */
+            for (int64_t p = 0, ii = li, jj = j; p < NR && ii < nr; ii++, jj = 0) {
+                const int64_t seg = Wq - jj < NR - p ? Wq - jj : NR - p;
+                const int64_t valid = G->cols_out - jj < seg ? G->cols_out - jj : seg;
+                for (int64_t m = 0; m < mr; m++) {
+                    const T *src = tmp + m * NR + p;
+                    T *dp = d + m * ldc + (i0 + ii) * G->dr + jj * G->dc;
+                    if (G->dc == 1)
+                        for (int64_t q = 0; q < valid; q++) dp[q] = src[q];
+                    else
+                        for (int64_t q = 0; q < valid; q++) dp[q * G->dc] = src[q];
+                }
+                p += seg;
+            }
+        }
+    }
+}
+
+/* Band height (grid rows per work item) and channel blocks per work item.  A band's input
+ * copy (nplanes planes of rows + halo rows of Wq) should stay in L2 next to its outputs, and
+ * one block chunk of packed weights in L1; bands are cut thinner while there are too few
+ * work items to keep the threads busy. */
+static void F(plan_items)(int64_t rows, int64_t halo, int64_t nplanes, int64_t Wq,
+                          int64_t nimg_groups, int64_t nblk, int64_t wblk_bytes, int nt,
+                          int64_t *R, int64_t *bpc)
+{
+    int64_t b = (int64_t)(24 * 1024) / (wblk_bytes > 0 ? wblk_bytes : 1);
+    if (b < 1) b = 1;
+    if (b > nblk) b = nblk;
+    *bpc = b;
+    const int64_t row_bytes = nplanes * Wq * (int64_t)sizeof(T);
+    int64_t r = (int64_t)FC_DIRECT_BAND_BYTES / (row_bytes > 0 ? row_bytes : 1) - halo;
+    if (r > rows) r = rows;
+    if (r < 1) r = 1;
+    const int64_t coarse = nimg_groups * ((nblk + b - 1) / b);
+    while (r > 1 && coarse * ((rows + r - 1) / r) < 4 * (int64_t)nt) r = (r + 1) / 2;
+    *R = r;
+}
+
+static void F(pack_bias)(const T *bias, int64_t groups, int64_t cg, int MR, int64_t nblk,
+                         T *bpk)
+{
+    for (int64_t gi = 0; gi < groups; gi++)
+        for (int64_t b = 0; b < nblk; b++)
+            for (int m = 0; m < MR; m++) {
+                const int64_t c = b * MR + m;
+                bpk[(gi * nblk + b) * MR + m] = c < cg ? bias[gi * cg + c] : (T)0;
+            }
+}
+
+/* Per-thread band buffers: nt buffers of n elements, each followed by NR + 64 zeroed slack
+ * elements that tiles running past the last plane may read. */
+static T *F(alloc_bands)(int nt, int64_t n, int64_t slack)
+{
+    T *buf = (T *)malloc((size_t)(nt * (n + slack)) * sizeof(T));
+    if (buf)
+        for (int i = 0; i < nt; i++) memset(buf + i * (n + slack) + n, 0, (size_t)slack * sizeof(T));
+    return buf;
+}
+
+static T *F(my_band)(T *buf, int64_t n, int64_t slack)
+{
+#ifdef FC_HAVE_OPENMP
+    return buf + omp_get_thread_num() * (n + slack);
+#else
+    (void)n; (void)slack;
+    return buf;
+#endif
+}
+
+/* ------------------------------------------------------------------ forward -- */
+
+fc_status F(fc_conv2d_fwd_direct)(const fc_conv_geom *g, const T *x, const T *w, const T *bias,
+                                  T *y)
+{
+    if (g->N == 0) return FC_OK;
+    if (!F(fc_direct_all_finite)(w, g->C_out * (g->C_in / g->groups) * g->kH * g->kW))
+        return F(fc_direct_exact_fwd)(g, x, w, bias, y);
+    const int64_t G = g->groups, Cig = g->C_in / G, Cog = g->C_out / G;
+    const int64_t ntaps = Cig * g->kH * g->kW;
+    const int nt = threads_for(g);
+    planes_t P;
+    fwd_planes(g, &P);
+    int MR, NR;
+    F(dconv_fn_t) fn;
+    F(pick_tap_kernel)(Cog, &MR, &NR, &fn);
+    const int64_t nblk = (Cog + MR - 1) / MR;
+    const int64_t nplanes = Cig * P.nph_h * P.nph_w;
+    int64_t R, bpc;
+    F(plan_items)(g->H_out, P.halo, nplanes, P.Wq, g->N * G, nblk,
+                  ntaps * MR * (int64_t)sizeof(T), nt, &R, &bpc);
+    P.plane = (R + P.halo) * P.Wq;
+
+    F(grid_t) Gd;
+    Gd.ntaps = ntaps;
+    Gd.rows_out = g->H_out;
+    Gd.cols_out = g->W_out;
+    Gd.dst0 = 0;
+    Gd.dr = g->W_out;
+    Gd.dc = 1;
+    Gd.flat = choose_flat(g->H_out, g->W_out, P.Wq, NR);
+
+    const int64_t band_n = nplanes * P.plane, slack = NR + 64;
+    int64_t *off = (int64_t *)malloc((size_t)(ntaps > 0 ? ntaps : 1) * sizeof(int64_t));
+    T *wpk = (T *)malloc((size_t)(G * nblk * ntaps * MR) * sizeof(T));
+    T *bpk = bias ? (T *)malloc((size_t)(G * nblk * MR) * sizeof(T)) : NULL;
+    T *bands = F(alloc_bands)(nt, band_n, slack);
+    if (!off || !wpk || (bias && !bpk) || !bands) {
+        free(off); free(wpk); free(bpk); free(bands);
+        return FC_ERR_NOMEM;
+    }
+    fwd_offsets(g, &P, off);
+    for (int64_t gi = 0; gi < G; gi++)
+        for (int64_t b = 0; b < nblk; b++)
+            for (int64_t t = 0; t < ntaps; t++)
+                for (int m = 0; m < MR; m++) {
+                    /* tap t = (icg*kH + kh)*kW + kw is also w's inner index */
+                    const int64_t oc = b * MR + m;
+                    wpk[((gi * nblk + b) * ntaps + t) * MR + m] =
+                        oc < Cog ? w[(gi * Cog + oc) * ntaps + t] : (T)0;
+                }
+    if (bias) F(pack_bias)(bias, G, Cog, MR, nblk, bpk);
+    Gd.off = off;
+    Gd.wpk = wpk;
+
+    const int64_t nbc = (nblk + bpc - 1) / bpc, nband = (g->H_out + R - 1) / R;
+    const int64_t HW = g->H * g->W, HWo = g->H_out * g->W_out;
+    const int64_t items = g->N * G * nbc * nband;
+    int64_t k;
+#ifdef FC_HAVE_OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+#endif
+    for (k = 0; k < items; k++) {
+        const int64_t band = k % nband, bc = (k / nband) % nbc, gi = (k / (nband * nbc)) % G;
+        const int64_t n = k / (nband * nbc * G);
+        const int64_t i0 = band * R, b0 = bc * bpc, b1 = b0 + bpc < nblk ? b0 + bpc : nblk;
+        T *xb = F(my_band)(bands, band_n, slack);
+        for (int64_t icg = 0; icg < Cig; icg++)
+            F(repack)(x + (n * g->C_in + gi * Cig + icg) * HW,
+                      xb + icg * P.nph_h * P.nph_w * P.plane, &P, i0, i0 + R + P.halo);
+        F(run_band)(&Gd, xb, y + (n * g->C_out + gi * Cog) * HWo, HWo, Cog,
+                    wpk + gi * nblk * ntaps * MR, bpk ? bpk + gi * nblk * MR : NULL, b0, b1,
+                    i0, i0 + R, P.Wq, MR, NR, fn);
+    }
+    free(off); free(wpk); free(bpk); free(bands);
+    return FC_OK;
+}
+
+/* ------------------------------------------------------------ backward data -- */
+
+/* The gradient for input row ih = a + sH*i (a the stride phase) gathers, for every kh with
+ * a + pH - kh*dH divisible by sH, grad_output row oh = i + c_h, c_h = (a + pH - kh*dH)/sH:
+ * for each phase a stride-1 correlation of grad_output with a subset of the (flipped) taps.
+ * Grid row i of every phase reads the same grad_output rows, so one band copy serves all
+ * phases. */
+fc_status F(fc_conv2d_bwd_data_direct)(const fc_conv_geom *g, const T *gy, const T *w, T *gx)
+{
+    if (g->N == 0) return FC_OK;
+    if (!F(fc_direct_all_finite)(w, g->C_out * (g->C_in / g->groups) * g->kH * g->kW))
+        return F(fc_direct_exact_bwd_data)(g, gy, w, gx);
+    const int64_t G = g->groups, Cig = g->C_in / G, Cog = g->C_out / G;
+    const int64_t KK = g->kH * g->kW, sH = g->sH, sW = g->sW;
+    /* phases a >= H hold no input row: skipped */
+    const int64_t nph_h = sH < g->H ? sH : g->H, nph_w = sW < g->W ? sW : g->W;
+    const int64_t nphase = nph_h * nph_w;
+    const int nt = threads_for(g);
+    bwd_data_shape S;
+    bwd_data_planes(g, &S);
+    planes_t *P = &S.P;
+    int MR, NR;
+    F(dconv_fn_t) fn;
+    F(pick_tap_kernel)(Cig, &MR, &NR, &fn);
+    const int64_t nblk = (Cig + MR - 1) / MR;
+    const int64_t taps_all = Cog * KK;   /* over all phases, every (oc, kh, kw) at most once */
+    const int64_t rows = (g->H + sH - 1) / sH;   /* grid rows of phase 0, the most */
+    int64_t R, bpc;
+    F(plan_items)(rows, P->halo, Cog, P->Wq, g->N * G, nblk,
+                  (taps_all / nphase + 1) * MR * (int64_t)sizeof(T), nt, &R, &bpc);
+    P->plane = (R + P->halo) * P->Wq;
+
+    const int64_t band_n = Cog * P->plane, slack = NR + 64;
+    F(grid_t) *grids = (F(grid_t) *)malloc((size_t)nphase * sizeof(F(grid_t)));
+    int64_t *off = (int64_t *)malloc((size_t)(taps_all > 0 ? taps_all : 1) * sizeof(int64_t));
+    T *wpk = (T *)malloc((size_t)(G * nblk * taps_all * MR + 1) * sizeof(T));
+    int64_t *khs = (int64_t *)malloc((size_t)(2 * g->kH) * sizeof(int64_t));
+    int64_t *kws = (int64_t *)malloc((size_t)(2 * g->kW) * sizeof(int64_t));
+    T *bands = F(alloc_bands)(nt, band_n, slack);
+    if (!grids || !off || !wpk || !khs || !kws || !bands) {
+        free(grids); free(off); free(wpk); free(khs); free(kws); free(bands);
+        return FC_ERR_NOMEM;
+    }
+
+    int64_t used = 0;
+    for (int64_t a = 0; a < nph_h; a++) {
+        for (int64_t b = 0; b < nph_w; b++) {
+            F(grid_t) *Gd = &grids[a * nph_w + b];
+            const int64_t nkh = phase_taps(a, g->pH, g->kH, g->dH, sH, S.PH, khs);
+            const int64_t nkw = phase_taps(b, g->pW, g->kW, g->dW, sW, S.PW, kws);
+            T *wph = wpk + G * nblk * used * MR;
+            Gd->ntaps = Cog * nkh * nkw;
+            Gd->off = off + used;
+            Gd->wpk = wph;
+            Gd->rows_out = (g->H - a + sH - 1) / sH;
+            Gd->cols_out = (g->W - b + sW - 1) / sW;
+            Gd->dst0 = a * g->W + b;
+            Gd->dr = sH * g->W;
+            Gd->dc = sW;
+            Gd->flat = choose_flat(Gd->rows_out, Gd->cols_out, P->Wq, NR);
+            int64_t t = 0;
+            for (int64_t ocg = 0; ocg < Cog; ocg++)
+                for (int64_t u = 0; u < nkh; u++)
+                    for (int64_t v = 0; v < nkw; v++, t++) {
+                        const int64_t kh = khs[2 * u], kw = kws[2 * v];
+                        off[used + t] = ocg * P->plane + khs[2 * u + 1] * P->Wq + kws[2 * v + 1];
+                        for (int64_t gi = 0; gi < G; gi++)
+                            for (int64_t bl = 0; bl < nblk; bl++)
+                                for (int m = 0; m < MR; m++) {
+                                    const int64_t icg = bl * MR + m;
+                                    wph[((gi * nblk + bl) * Gd->ntaps + t) * MR + m] =
+                                        icg < Cig ? w[((gi * Cog + ocg) * Cig + icg) * KK +
+                                                      kh * g->kW + kw] : (T)0;
+                                }
+                    }
+            used += Gd->ntaps;
+        }
+    }
+
+    const int64_t nbc = (nblk + bpc - 1) / bpc, nband = (rows + R - 1) / R;
+    const int64_t HW = g->H * g->W, HWo = g->H_out * g->W_out;
+    const int64_t items = g->N * G * nbc * nband;
+    int64_t k;
+#ifdef FC_HAVE_OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+#endif
+    for (k = 0; k < items; k++) {
+        const int64_t band = k % nband, bc = (k / nband) % nbc, gi = (k / (nband * nbc)) % G;
+        const int64_t n = k / (nband * nbc * G);
+        const int64_t i0 = band * R, b0 = bc * bpc, b1 = b0 + bpc < nblk ? b0 + bpc : nblk;
+        T *xb = F(my_band)(bands, band_n, slack);
+        for (int64_t ocg = 0; ocg < Cog; ocg++)
+            F(repack)(gy + (n * g->C_out + gi * Cog + ocg) * HWo, xb + ocg * P->plane, P, i0,
+                      i0 + R + P->halo);
+        for (int64_t ph = 0; ph < nphase; ph++) {
+            const F(grid_t) *Gd = &grids[ph];
+            F(run_band)(Gd, xb, gx + (n * g->C_in + gi * Cig) * HW, HW, Cig,
+                        Gd->wpk + gi * nblk * Gd->ntaps * MR, NULL, b0, b1, i0, i0 + R, P->Wq,
+                        MR, NR, fn);
+        }
+    }
+    free(grids); free(off); free(wpk); free(khs); free(kws); free(bands);
+    return FC_OK;
+}
+
+/* ---------------------------------------------------------- backward weight -- */
+
+static T F(sum_run)(const T *p, int64_t n)
+{
+    T s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) s[l] += p[i + l];
+    for (; i < n; i++) s[i % 8] += p[i];
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+/* gw[oc][t] = sum over (n, oh, ow) of gy[n][oc][oh][ow] * x[n][ic(t)][tap t of (oh, ow)].
+ * The rows of the batch, N*H_out, are cut into nchunk fixed ranges (independent of the
+ * thread count); each range accumulates into its own partial gw/gb, and the partials are
+ * summed in range order: deterministic, whatever the number of threads. */
+fc_status F(fc_conv2d_bwd_weight_direct)(const fc_conv_geom *g, const T *gy, const T *x,
+                                         T *gw, T *gb)
+{
+    const int64_t G = g->groups, Cig = g->C_in / G, Cog = g->C_out / G;
+    const int64_t KK = g->kH * g->kW, ntaps = Cig * KK;
+    const int64_t gw_n = g->C_out * ntaps, part_n = gw_n + g->C_out;
+    if (!gw && !gb) return FC_OK;
+    if (g->N == 0) {
+        if (gw) memset(gw, 0, (size_t)gw_n * sizeof(T));
+        if (gb) memset(gb, 0, (size_t)g->C_out * sizeof(T));
+        return FC_OK;
+    }
+    if (!F(fc_direct_all_finite)(gy, g->N * g->C_out * g->H_out * g->W_out))
+        return F(fc_direct_exact_bwd_weight)(g, gy, x, gw, gb);
+    planes_t P;
+    fwd_planes(g, &P);
+    const int avx2 = F(have_avx2)();
+    const int MR = Cog == 1 ? 1 : 4, TB = Cog == 1 ? 9 : 3;
+    F(dconvgw_fn_t) fn = Cog == 1 ? (avx2 ? F(GW1_AVX2) : F(GW1_GEN))
+                                  : (avx2 ? F(GW4_AVX2) : F(GW4_GEN));
+    const int64_t nblk = (Cog + MR - 1) / MR;
+    const int64_t HWo = g->H_out * g->W_out, HW = g->H * g->W;
+    const int64_t rows = g->N * g->H_out;
+    int64_t nchunk = rows < 16 ? rows : 16;
+    while (nchunk > 1 && (double)nchunk * (double)part_n * sizeof(T) > FC_DIRECT_PARTIAL_BYTES)
+        nchunk--;
+    /* rows per micro-kernel call: long enough to amortise its horizontal sums, short enough
+     * that the grad_output rows it reads stay in L1 */
+    int64_t rb = 1024 / g->W_out;
+    if (rb < 1) rb = 1;
+    P.plane = (rb + P.halo) * P.Wq;
+
+    const int nt = threads_for(g);
+    int64_t nbc = (4 * (int64_t)nt + nchunk * G - 1) / (nchunk * G);
+    if (nbc > nblk) nbc = nblk;
+    if (nbc < 1) nbc = 1;
+    const int64_t bpc = (nblk + nbc - 1) / nbc;
+    nbc = (nblk + bpc - 1) / bpc;
+
+    const int64_t band_n = Cig * P.nph_h * P.nph_w * P.plane;
+    int64_t *off = (int64_t *)malloc((size_t)(ntaps > 0 ? ntaps : 1) * sizeof(int64_t));
+    T *part = (T *)malloc((size_t)(nchunk * part_n) * sizeof(T));
+    T *tbuf = gw ? F(alloc_bands)(nt, band_n, 0) : NULL;
+    if (!off || !part || (gw && !tbuf)) {
+        free(off); free(part); free(tbuf);
+        return FC_ERR_NOMEM;
+    }
+    fwd_offsets(g, &P, off);
+
+#ifdef FC_HAVE_OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+        T *mybuf = tbuf ? F(my_band)(tbuf, band_n, 0) : NULL;
+        int64_t k;
+#ifdef FC_HAVE_OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (k = 0; k < nchunk * G * nbc; k++) {
+            const int64_t bc = k % nbc, gi = (k / nbc) % G, c = k / (nbc * G);
+            const int64_t b0 = bc * bpc, b1 = b0 + bpc < nblk ? b0 + bpc : nblk;
+            const int64_t oc_lo = gi * Cog + b0 * MR;
+            const int64_t oc_hi = gi * Cog + (b1 * MR < Cog ? b1 * MR : Cog);
+            T *pw = part + c * part_n, *pb = pw + gw_n;
+            memset(pw + oc_lo * ntaps, 0, (size_t)((oc_hi - oc_lo) * ntaps) * sizeof(T));
+            memset(pb + oc_lo, 0, (size_t)(oc_hi - oc_lo) * sizeof(T));
+            const int64_t R0 = c * rows / nchunk, R1 = (c + 1) * rows / nchunk;
+            for (int64_t n = R0 / g->H_out; n * g->H_out < R1; n++) {
+                const int64_t r0 = R0 > n * g->H_out ? R0 - n * g->H_out : 0;
+                const int64_t r1 = R1 - n * g->H_out < g->H_out ? R1 - n * g->H_out : g->H_out;
+                const T *gyn = gy + n * g->C_out * HWo;
+                if (gw) {
+                    for (int64_t r = r0; r < r1; r += rb) {
+                        const int64_t nr = r1 - r < rb ? r1 - r : rb;
+                        for (int64_t icg = 0; icg < Cig; icg++)
+                            F(repack)(x + (n * g->C_in + gi * Cig + icg) * HW,
+                                      mybuf + icg * P.nph_h * P.nph_w * P.plane, &P, r,
+                                      r + nr + P.halo);
+                        for (int64_t b = b0; b < b1; b++) {
+                            const int64_t oc = gi * Cog + b * MR;
+                            const int64_t mr = Cog - b * MR < MR ? Cog - b * MR : MR;
+                            for (int64_t t = 0; t < ntaps; t += TB)
+                                fn(nr, g->W_out, gyn + (oc * g->H_out + r) * g->W_out, HWo,
+                                   g->W_out, mybuf, P.Wq, off + t, pw + oc * ntaps + t, ntaps,
+                                   mr, ntaps - t < TB ? ntaps - t : TB);
+                        }
+                    }
+                }
+                if (gb)
+                    for (int64_t oc = oc_lo; oc < oc_hi; oc++)
+                        pb[oc] += F(sum_run)(gyn + oc * HWo + r0 * g->W_out,
+                                             (r1 - r0) * g->W_out);
+            }
+        }
+        if (gw) {
+#ifdef FC_HAVE_OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (k = 0; k < gw_n; k++) {
+                T s = part[k];
+                for (int64_t c = 1; c < nchunk; c++) s += part[c * part_n + k];
+                gw[k] = s;
+            }
+        }
+        if (gb) {
+#ifdef FC_HAVE_OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (k = 0; k < g->C_out; k++) {
+                T s = part[gw_n + k];
+                for (int64_t c = 1; c < nchunk; c++) s += part[c * part_n + gw_n + k];
+                gb[k] = s;
+            }
+        }
+    }
+    free(off); free(part); free(tbuf);
+    return FC_OK;
+}
+
+#undef F
+#undef CAT
+#undef CAT_

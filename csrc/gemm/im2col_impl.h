@@ -1,0 +1,418 @@
+/*
+ * im2col + GEMM conv2d for one dtype; included by csrc/conv/conv_im2col.c with FC_T and
+ * FC_DT defined.
+ *
+ * The column matrix col[K x HWo] of one image and group (row k = (c, kh, kw), column =
+ * output pixel) is never materialised: the packers read it straight from the input, one
+ * (k, run of pixels) row at a time, into the GEMM's packed panels.  A row index k == K
+ * stands for a row of ones: appended to col (and the bias appended to the weights as one
+ * more column) it fuses the bias into the forward GEMM, and appended to col^T it makes the
+ * backward-weight GEMM produce grad_bias as one extra column of grad_weight.
+ *
+ *   forward:     Y_g[Cgo x HWo]   = [W_g | b] [K+1 x ...] * [col; 1]
+ *   bwd data:    gcol[K x HWo]    = W_g^T * gY_g, then col2im (scatter-add) into gX
+ *   bwd weight:  [gW_g | gb][Cgo x K+1] = sum_n gY_g * [col; 1]^T
+ */
+#define FC_CAT_(a, b) a##_##b
+#define FC_CAT(a, b) FC_CAT_(a, b)
+#define FCN(name) FC_CAT(name, FC_DT)
+#define DESC FCN(fc_gemm_desc)
+
+/* dst[i*ds] = col[k][p0 + i] for 0 <= i < len (pixels may span several output rows). */
+static void FCN(im2col_row)(const im2col_ctx *cx, const FC_T *xg, int64_t k, int64_t p0,
+                            int64_t len, FC_T *dst, int64_t ds)
+{
+    const fc_conv_geom *g = cx->g;
+    if (k >= cx->K) {
+        for (int64_t i = 0; i < len; i++)
+            dst[i * ds] = 1;
+        return;
+    }
+    const int64_t c = k / cx->KK, r = k - c * cx->KK, kh = r / g->kW, kw = r - kh * g->kW;
+    const FC_T *xc = xg + c * cx->HW;
+    const int64_t Wo = g->W_out, sW = g->sW;
+    const int64_t olo = cx->ow_lo[kw], ohi = cx->ow_hi[kw];
+    const int64_t hlo = cx->oh_lo[kh], hhi = cx->oh_hi[kh];
+    const int64_t iw_off = kw * g->dW - g->pW, ih_off = kh * g->dH - g->pH;
+    int64_t oh = p0 / Wo, ow = p0 - oh * Wo;
+    for (int64_t i = 0; i < len; oh++, ow = 0) {
+        const int64_t seg = fc_min64(len - i, Wo - ow);
+        FC_T *o = dst + i * ds;
+        i += seg;
+        int64_t s = 0;
+        if (oh >= hlo && oh < hhi) {
+            /* xc[base + o*sW] is the tap of output column o on this row */
+            const int64_t base = (oh * g->sH + ih_off) * g->W + iw_off;
+            const int64_t lo = fc_min64(fc_max64(olo, ow), ow + seg) - ow;
+            const int64_t hi = fc_min64(fc_max64(ohi, ow + lo), ow + seg) - ow;
+            for (; s < lo; s++)
+                o[s * ds] = 0;
+            const FC_T *src = xc + base + ow * sW;
+            if (ds == 1 && sW == 1)
+                for (; s < hi; s++)
+                    o[s] = src[s];
+            else
+                for (; s < hi; s++)
+                    o[s * ds] = src[s * sW];
+        }
+        for (; s < seg; s++)
+            o[s * ds] = 0;
+    }
+}
+
+/* The adjoint of im2col_row (ds == 1): gxg[tap of (k, p0 + i)] += src[i], skipping taps
+ * outside the image. */
+static void FCN(col2im_row)(const im2col_ctx *cx, FC_T *gxg, int64_t k, int64_t p0,
+                            int64_t len, const FC_T *src)
+{
+    const fc_conv_geom *g = cx->g;
+    const int64_t c = k / cx->KK, r = k - c * cx->KK, kh = r / g->kW, kw = r - kh * g->kW;
+    FC_T *gc = gxg + c * cx->HW;
+    const int64_t Wo = g->W_out, sW = g->sW;
+    const int64_t olo = cx->ow_lo[kw], ohi = cx->ow_hi[kw];
+    const int64_t hlo = cx->oh_lo[kh], hhi = cx->oh_hi[kh];
+    const int64_t iw_off = kw * g->dW - g->pW, ih_off = kh * g->dH - g->pH;
+    int64_t oh = p0 / Wo, ow = p0 - oh * Wo;
+    for (int64_t i = 0; i < len; oh++, ow = 0) {
+        const int64_t seg = fc_min64(len - i, Wo - ow);
+        const FC_T *in = src + i;
+        i += seg;
+        if (oh < hlo || oh >= hhi)
+            continue;
+        const int64_t base = (oh * g->sH + ih_off) * g->W + iw_off;
+        const int64_t lo = fc_min64(fc_max64(olo, ow), ow + seg) - ow;
+        const int64_t hi = fc_min64(fc_max64(ohi, ow + lo), ow + seg) - ow;
+        FC_T *out = gc + base + ow * sW;
+        if (sW == 1)
+            for (int64_t s = lo; s < hi; s++)
+                out[s] += in[s];
+        else
+            for (int64_t s = lo; s < hi; s++)
+                out[s * sW] += in[s];
+    }
+}
+
+/* ------------------------------------------------------------------ forward ---- */
+
+/* Packs [W_g | bias_g] (Cgo x Kb, Kb = K or K+1) as GEMM A blocks: K-block pc of group g
+ * at g*Mp*Kb + Mp*pc, its row panel ir at + ir*kc. */
+static void FCN(pack_w_fwd)(const DESC *d, const im2col_ctx *cx, const FC_T *w,
+                            const FC_T *bias, int64_t gi, int64_t pc, int64_t kc, FC_T *dst)
+{
+    const int64_t MR = d->mr, M = cx->Cgo, K = cx->K;
+    for (int64_t i0 = 0; i0 < M; i0 += MR, dst += MR * kc) {
+        const int64_t mv = fc_min64(MR, M - i0);
+        for (int64_t p = 0; p < kc; p++) {
+            FC_T *o = dst + p * MR;
+            const int64_t kk = pc + p;
+            for (int64_t i = 0; i < MR; i++) {
+                const int64_t row = gi * M + i0 + i;
+                o[i] = i >= mv ? 0 : kk < K ? w[row * K + kk] : bias[row];
+            }
+        }
+    }
+}
+
+/* B block for forward: col rows [pc, pc+kc) x pixels [jc, jc+nc) as NR-column panels.
+ * Each row is gathered once for all nc pixels (into tmp, nc values, unless it can be read
+ * straight from x), then cut into the panels. */
+static void FCN(pack_col)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, int64_t pc,
+                          int64_t kc, int64_t jc, int64_t nc, FC_T *dst, FC_T *tmp)
+{
+    const int64_t NR = d->nr, nfull = nc / NR, rem = nc - nfull * NR;
+    for (int64_t p = 0; p < kc; p++) {
+        const int64_t k = pc + p;
+        const FC_T *row = tmp;
+        if (cx->identity && k < cx->K)
+            row = xg + k * cx->HW + jc;
+        else
+            FCN(im2col_row)(cx, xg, k, jc, nc, tmp, 1);
+        FC_T *o = dst + p * NR;
+        if (NR == 16)   /* fixed-size copies the compiler turns into vector moves */
+            for (int64_t q = 0; q < nfull; q++)
+                for (int j = 0; j < 16; j++)
+                    o[q * kc * 16 + j] = row[q * 16 + j];
+        else if (NR == 8)
+            for (int64_t q = 0; q < nfull; q++)
+                for (int j = 0; j < 8; j++)
+                    o[q * kc * 8 + j] = row[q * 8 + j];
+        else
+            for (int64_t q = 0; q < nfull; q++)
+                memcpy(o + q * kc * NR, row + q * NR, sizeof(FC_T) * (size_t)NR);
+        if (rem) {
+            FC_T *ol = o + nfull * kc * NR;
+            for (int64_t j = 0; j < rem; j++)
+                ol[j] = row[nfull * NR + j];
+            for (int64_t j = rem; j < NR; j++)
+                ol[j] = 0;
+        }
+    }
+}
+
+fc_status FCN(fc_conv2d_fwd_im2col)(const fc_conv_geom *g, const FC_T *x, const FC_T *w,
+                                    const FC_T *bias, FC_T *y)
+{
+    const DESC *d = FCN(fc_gemm_select)();
+    const int64_t MR = d->mr, NR = d->nr, MC = d->mc;
+    im2col_ctx cx;
+    if (g->N == 0 || g->H_out == 0 || g->W_out == 0 || g->C_out == 0)
+        return FC_OK;
+    if (ctx_init(&cx, g))
+        return FC_ERR_NOMEM;
+    const int64_t G = g->groups, M = cx.Cgo, K = cx.K, HWo = cx.HWo, N = g->N;
+    const int64_t Kb = K + (bias != NULL), Mp = fc_round_up(M, MR);
+    const int64_t KC = fc_balanced_block(Kb, d->kc);
+    const int64_t nkb = fc_ceil_div(Kb, KC), kc_max = fc_min64(KC, Kb);
+    const int nt = threads_for(2.0 * (double)N * (double)g->C_out * (double)K * (double)HWo);
+
+    /* Pixel block per work item: B block (kc x nc) about half of L2; smaller when needed to
+     * give every thread several items (batch 1, small images).  Only the blocking over
+     * pixels changes with the thread count, never the order of any sum. */
+    int64_t nc = fc_min64(fc_round_up(HWo, NR),
+                          fc_max64(NR, (int64_t)(256 * 1024 / sizeof(FC_T)) / kc_max / NR * NR));
+    while (nc > NR && N * G * fc_ceil_div(HWo, nc) < 4 * nt)
+        nc = fc_round_up(nc / 2, NR);
+    const int64_t nblk = fc_ceil_div(HWo, nc), items = N * G * nblk;
+
+    FC_T *ap = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(G * Mp * Kb));
+    FC_T *bp = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * (kc_max + 1) * nc));
+    if (!ap || !bp) {
+        fc_free(ap);
+        fc_free(bp);
+        ctx_free(&cx);
+        return FC_ERR_NOMEM;
+    }
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        FC_T *bbuf = bp + (int64_t)FC_TID() * (kc_max + 1) * nc, *tmp = bbuf + kc_max * nc;
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < G * nkb; t++) {
+            const int64_t gi = t / nkb, pc = (t - gi * nkb) * KC;
+            FCN(pack_w_fwd)(d, &cx, w, bias, gi, pc, fc_min64(KC, Kb - pc), ap + gi * Mp * Kb + Mp * pc);
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < items; it++) {
+            const int64_t n = it / (G * nblk), gi = (it / nblk) % G, jc = (it % nblk) * nc;
+            const int64_t ncur = fc_min64(nc, HWo - jc);
+            const FC_T *xg = x + (n * g->C_in + gi * cx.Cgi) * cx.HW;
+            FC_T *yg = y + (n * g->C_out + gi * M) * HWo + jc;
+            for (int64_t pc = 0; pc < Kb; pc += KC) {
+                const int64_t kc = fc_min64(KC, Kb - pc);
+                const FC_T *ablk = ap + gi * Mp * Kb + Mp * pc;
+                FCN(pack_col)(d, &cx, xg, pc, kc, jc, ncur, bbuf, tmp);
+                for (int64_t ic = 0; ic < M; ic += MC) {
+                    const int64_t iend = fc_min64(M, ic + MC);
+                    for (int64_t jr = 0; jr < ncur; jr += NR)
+                        for (int64_t ir = ic; ir < iend; ir += MR)
+                            d->ukr(kc, ablk + ir * kc, bbuf + jr * kc, yg + ir * HWo + jr, HWo,
+                                   fc_min64(MR, M - ir), fc_min64(NR, ncur - jr), pc > 0);
+                }
+            }
+        }
+    }
+    fc_free(ap);
+    fc_free(bp);
+    ctx_free(&cx);
+    return FC_OK;
+}
+
+/* ------------------------------------------------------------- backward data ---- */
+
+fc_status FCN(fc_conv2d_bwd_data_im2col)(const fc_conv_geom *g, const FC_T *gy,
+                                         const FC_T *w, FC_T *gx)
+{
+    const DESC *d = FCN(fc_gemm_select)();
+    const int64_t MR = d->mr, NR = d->nr, MC = d->mc;
+    im2col_ctx cx;
+    if (g->N == 0)
+        return FC_OK;
+    if (ctx_init(&cx, g))
+        return FC_ERR_NOMEM;
+    const int64_t G = g->groups, M = cx.Cgo, K = cx.K, KK = cx.KK, HWo = cx.HWo, N = g->N;
+    const int64_t KC = fc_balanced_block(M, d->kc);
+    const int64_t Cgi = cx.Cgi, Kp = fc_round_up(K, MR);
+    const int64_t nkb = fc_ceil_div(M, KC), kc_max = fc_min64(KC, fc_max64(M, 1));
+    const int nt = threads_for(2.0 * (double)N * (double)g->C_out * (double)K * (double)HWo);
+
+    /* Work item = (image, group, block of input channels): items write disjoint planes of
+     * gx.  Channel blocks start on a GEMM row that is a multiple of MR so they can share
+     * the weight panels packed once for all. */
+    const int64_t cq = MR / gcd64(MR, KK);
+    int64_t cbs = Cgi;
+    if (N * G < 4 * nt) {
+        const int64_t want = fc_ceil_div(4 * nt, N * G);
+        cbs = fc_min64(Cgi, fc_round_up(fc_ceil_div(Cgi, want), cq));
+    }
+    const int64_t ncb = fc_ceil_div(Cgi, cbs), items = N * G * ncb;
+    const int64_t rows_max = cbs * KK;
+    /* Pixel block: the per-thread column buffer (rows_max x nc) about half of L2. */
+    const int64_t nc = fc_max64(NR, fc_min64(fc_round_up(fc_max64(HWo, 1), NR),
+                                (int64_t)(256 * 1024 / sizeof(FC_T)) / rows_max / NR * NR));
+    const int64_t per_thread = kc_max * nc + rows_max * nc;
+
+    FC_T *ap = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(G * Kp * M));
+    FC_T *tb = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * per_thread));
+    if (!ap || !tb) {
+        fc_free(ap);
+        fc_free(tb);
+        ctx_free(&cx);
+        return FC_ERR_NOMEM;
+    }
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        FC_T *bbuf = tb + (int64_t)FC_TID() * per_thread, *col = bbuf + kc_max * nc;
+        /* A = W_g^T (K x M): element (k, o) is w[(g*M + o)*K + k]. */
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < G * nkb; t++) {
+            const int64_t gi = t / nkb, pc = (t - gi * nkb) * KC;
+            FCN(fc_gemm_pack_a)(d, K, fc_min64(KC, M - pc), w + (gi * M + pc) * K, 1, K,
+                             ap + gi * Kp * M + Kp * pc);
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < items; it++) {
+            const int64_t n = it / (G * ncb), gi = (it / ncb) % G, cb = it % ncb;
+            const int64_t c0 = cb * cbs, c1 = fc_min64(Cgi, c0 + cbs);
+            const int64_t r0 = c0 * KK, r1 = c1 * KK;
+            FC_T *gxg = gx + (n * g->C_in + gi * Cgi) * cx.HW;
+            const FC_T *gyg = gy + (n * g->C_out + gi * M) * HWo;
+            for (int64_t i = c0 * cx.HW; i < c1 * cx.HW; i++)
+                gxg[i] = 0;
+            for (int64_t jc = 0; jc < HWo; jc += nc) {
+                const int64_t ncur = fc_min64(nc, HWo - jc);
+                for (int64_t pc = 0; pc < M; pc += KC) {
+                    const int64_t kc = fc_min64(KC, M - pc);
+                    const FC_T *ablk = ap + gi * Kp * M + Kp * pc;
+                    FCN(fc_gemm_pack_b)(d, kc, ncur, gyg + pc * HWo + jc, HWo, 1, bbuf);
+                    for (int64_t ic = r0; ic < r1; ic += MC) {
+                        const int64_t iend = fc_min64(r1, ic + MC);
+                        for (int64_t jr = 0; jr < ncur; jr += NR)
+                            for (int64_t ir = ic; ir < iend; ir += MR)
+                                d->ukr(kc, ablk + ir * kc, bbuf + jr * kc,
+                                       col + (ir - r0) * ncur + jr, ncur,
+                                       fc_min64(MR, r1 - ir), fc_min64(NR, ncur - jr), pc > 0);
+                    }
+                }
+                for (int64_t r = r0; r < r1; r++)
+                    FCN(col2im_row)(&cx, gxg, r, jc, ncur, col + (r - r0) * ncur);
+            }
+        }
+    }
+    fc_free(ap);
+    fc_free(tb);
+    ctx_free(&cx);
+    return FC_OK;
+}
+
+/* ----------------------------------------------------------- backward weight ---- */
+
+fc_status FCN(fc_conv2d_bwd_weight_im2col)(const fc_conv_geom *g, const FC_T *gy,
+                                           const FC_T *x, FC_T *gw, FC_T *gb)
+{
+    const DESC *d = FCN(fc_gemm_select)();
+    const int64_t MR = d->mr, NR = d->nr, KC = fc_balanced_block(g->H_out * g->W_out, d->kc);
+    im2col_ctx cx;
+    if (!gw && !gb)
+        return FC_OK;
+    if (ctx_init(&cx, g))
+        return FC_ERR_NOMEM;
+    const int64_t G = g->groups, M = cx.Cgo, K = cx.K, HWo = cx.HWo, N = g->N, P = N * HWo;
+    /* Columns [jlo, jhi) of [gW_g | gb] are wanted.  grad_bias alone still goes through the
+     * same GEMM (one column), so every gradient is bitwise the same whichever others are
+     * requested. */
+    const int64_t jlo = gw ? 0 : K, jhi = gb ? K + 1 : K, Nw = jhi - jlo;
+    const int nt = threads_for(2.0 * (double)N * (double)g->C_out * (double)Nw * (double)HWo);
+    const int64_t mcb = fc_min64(d->mc, fc_round_up(M, MR));
+    const int64_t ncb = fc_min64(d->nc, fc_round_up(Nw, NR));
+    const int64_t kc_max = fc_max64(1, fc_min64(KC, HWo));
+    const int64_t nib = fc_ceil_div(M, mcb), njb = fc_ceil_div(Nw, ncb);
+    const int64_t out_items = G * nib * njb;
+    /* Few output blocks (small layers with long reductions, e.g. a stem): also split the
+     * reduction over pixels into R chunks, summed afterwards in a fixed order.  R depends on
+     * the geometry only (not on the thread count or on which gradients are wanted). */
+    const int64_t full_items = G * nib * fc_ceil_div(K + 1, ncb);
+    int64_t R = 1;
+    if (full_items < 8)
+        R = fc_max64(1, fc_min64(fc_ceil_div(8, full_items), P / 4096));
+    const int direct_out = (R == 1 && !gb);   /* accumulate straight into gw */
+    const int64_t ldo = direct_out ? K : Nw;
+    const int64_t per_thread = mcb * kc_max + kc_max * ncb;
+    const int64_t items = R * out_items;
+
+    FC_T *ws = direct_out ? NULL : (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(R * g->C_out * Nw));
+    FC_T *tb = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * per_thread));
+    if ((!direct_out && !ws) || !tb) {
+        fc_free(ws);
+        fc_free(tb);
+        ctx_free(&cx);
+        return FC_ERR_NOMEM;
+    }
+    FC_T *out = direct_out ? gw : ws;
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        FC_T *abuf = tb + (int64_t)FC_TID() * per_thread, *bbuf = abuf + mcb * kc_max;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < items; it++) {
+            const int64_t r = it / out_items, rest = it % out_items;
+            const int64_t gi = rest / (nib * njb), i0 = (rest / njb) % nib * mcb,
+                          j0 = rest % njb * ncb;
+            const int64_t mcur = fc_min64(mcb, M - i0), ncur = fc_min64(ncb, Nw - j0);
+            FC_T *cblk = out + r * g->C_out * Nw + (gi * M + i0) * ldo + j0;
+            int first = 1;
+            for (int64_t q = r * P / R, q1 = (r + 1) * P / R; q < q1;) {
+                const int64_t n = q / HWo, pa = q - n * HWo, pb = fc_min64(HWo, pa + q1 - q);
+                const FC_T *xg = x + (n * g->C_in + gi * cx.Cgi) * cx.HW;
+                const FC_T *gyb = gy + (n * g->C_out + gi * M + i0) * HWo;
+                for (int64_t pc = pa; pc < pb; pc += KC) {
+                    const int64_t kc = fc_min64(KC, pb - pc);
+                    FCN(fc_gemm_pack_a)(d, mcur, kc, gyb + pc, HWo, 1, abuf);
+                    for (int64_t jr = 0; jr < ncur; jr += NR) {
+                        FC_T *bpn = bbuf + jr * kc;
+                        const int64_t nv = fc_min64(NR, ncur - jr);
+                        for (int64_t j = 0; j < NR; j++) {
+                            if (j < nv)
+                                FCN(im2col_row)(&cx, xg, jlo + j0 + jr + j, pc, kc, bpn + j, NR);
+                            else
+                                for (int64_t p = 0; p < kc; p++)
+                                    bpn[p * NR + j] = 0;
+                        }
+                    }
+                    for (int64_t jr = 0; jr < ncur; jr += NR)
+                        for (int64_t ir = 0; ir < mcur; ir += MR)
+                            d->ukr(kc, abuf + ir * kc, bbuf + jr * kc, cblk + ir * ldo + jr, ldo,
+                                   fc_min64(MR, mcur - ir), fc_min64(NR, ncur - jr), !first);
+                    first = 0;
+                }
+                q += pb - pa;
+            }
+            if (first)
+                for (int64_t i = 0; i < mcur; i++)
+                    for (int64_t j = 0; j < ncur; j++)
+                        cblk[i * ldo + j] = 0;
+        }
+        if (!direct_out) {
+#pragma omp for schedule(static)
+            for (int64_t o = 0; o < g->C_out; o++)
+                for (int64_t j = 0; j < Nw; j++) {
+                    FC_T s = ws[o * Nw + j];
+                    for (int64_t r = 1; r < R; r++)
+                        s += ws[(r * g->C_out + o) * Nw + j];
+                    if (jlo + j < K)
+                        gw[o * K + j] = s;
+                    else
+                        gb[o] = s;
+                }
+        }
+    }
+    fc_free(ws);
+    fc_free(tb);
+    ctx_free(&cx);
+    return FC_OK;
+}
+
+#undef DESC
+#undef FCN
+#undef FC_CAT
+#undef FC_CAT_

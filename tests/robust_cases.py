@@ -1,0 +1,1023 @@
+"""The robustness matrix: bad and unusual arguments for every public function.
+
+Used two ways:
+  * imported by tests/test_robustness.py to list the case ids (cheap: no arrays are built);
+  * run as a script in a subprocess, ``python tests/robust_cases.py FUNC FIRST``, to run the
+    cases of FUNC from index FIRST on.  It prints ``START i`` before case i and one
+    ``RESULT {json}`` line after it, so the parent can tell which case killed the process
+    (a segfault, an abort, a hang) and restart after it.
+
+A case says which outcomes are acceptable: a result (then it must equal what
+``fastconv.reference`` computes in float64 for the same arguments, with an error bound from the
+accumulation length, and must be a new C-contiguous array of the input's dtype, leaving every
+input unmodified), or one of ValueError/TypeError/MemoryError, whose message must name the
+argument at fault when the case says which one it is.
+
+The subprocess runs under an address-space limit (RLIMIT_AS) so "too large to allocate" cases
+fail with MemoryError instead of eating the machine.
+"""
+import json
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+OK = "ok"
+VE, TE, ME = "ValueError", "TypeError", "MemoryError"
+ANY = frozenset({OK, VE, TE, ME})      # anything but a crash, a hang or a wrong result
+BIG = frozenset({OK, VE, ME})          # huge sizes: a result, or refused before any work
+
+FUNCS = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward",
+         "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+         "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
+         "adaptive_max_pool2d", "adaptive_max_pool2d_backward", "set_num_threads"]
+
+# Address-space cap for the case runner: ~3x the largest legitimate case, far below the RAM.
+MEM_LIMIT = 3 << 30
+
+
+class Case:
+    __slots__ = ("id", "make", "expect", "names")
+
+    def __init__(self, id, make, expect, names=()):
+        self.id = id
+        self.make = make            # () -> dict of keyword arguments
+        self.expect = frozenset([expect]) if isinstance(expect, str) else frozenset(expect)
+        self.names = (names,) if isinstance(names, str) else tuple(names)
+
+
+# ------------------------------------------------------------------ baseline calls --
+# Small, valid calls with every feature switched on (groups, strides, padding, dilation,
+# ceil_mode, ...).  float64 by default; the mutations below break one argument at a time.
+
+def _rng():
+    return np.random.default_rng(1234)
+
+
+def _ref():
+    from fastconv import reference
+    return reference
+
+
+def base(fname, dtype=np.float64):
+    r = _rng()
+
+    def a(*shape):
+        return r.standard_normal(shape).astype(dtype)
+
+    if fname in ("conv2d", "conv2d_backward"):
+        d = dict(input=a(2, 4, 6, 5), weight=a(6, 2, 3, 3), bias=a(6), stride=(2, 1),
+                 padding=1, dilation=(1, 2), groups=2)
+        if fname == "conv2d_backward":
+            y = _ref().conv2d(**d)
+            del d["bias"]
+            d = dict(grad_output=a(*y.shape), **d, output_mask=(True, True, True))
+        return d
+    if fname in ("conv_transpose2d", "conv_transpose2d_backward"):
+        d = dict(input=a(2, 4, 4, 5), weight=a(4, 3, 3, 2), bias=a(6), stride=(2, 1),
+                 padding=(1, 0), output_padding=(1, 0), groups=2, dilation=1)
+        if fname == "conv_transpose2d_backward":
+            y = _ref().conv_transpose2d(**d)
+            del d["bias"]
+            d = dict(grad_output=a(*y.shape), **d, output_mask=(True, True, True))
+        return d
+    if fname in ("max_pool2d", "max_pool2d_backward"):
+        d = dict(input=a(2, 3, 7, 6), kernel_size=3, stride=2, padding=1, dilation=1,
+                 ceil_mode=True)
+        if fname == "max_pool2d":
+            d["return_indices"] = True
+            return d
+        y, idx = _ref().max_pool2d(**d, return_indices=True)
+        return dict(grad_output=a(*y.shape), **d, indices=idx)
+    if fname in ("avg_pool2d", "avg_pool2d_backward"):
+        d = dict(input=a(2, 3, 7, 6), kernel_size=(3, 2), stride=(2, 1), padding=1,
+                 ceil_mode=True, count_include_pad=False, divisor_override=None)
+        if fname == "avg_pool2d":
+            return d
+        y = _ref().avg_pool2d(**d)
+        x = d.pop("input")
+        return dict(grad_output=a(*y.shape), input_shape=x.shape, **d)
+    if fname == "adaptive_avg_pool2d":
+        return dict(input=a(2, 3, 7, 6), output_size=(3, 4))
+    if fname == "adaptive_avg_pool2d_backward":
+        return dict(grad_output=a(2, 3, 3, 4), input_shape=(2, 3, 7, 6))
+    if fname == "adaptive_max_pool2d":
+        return dict(input=a(2, 3, 7, 6), output_size=(3, 4), return_indices=True)
+    if fname == "adaptive_max_pool2d_backward":
+        x = a(2, 3, 7, 6)
+        _, idx = _ref().adaptive_max_pool2d(x, (3, 4), return_indices=True)
+        return dict(grad_output=a(2, 3, 3, 4), input=x, output_size=(3, 4), indices=idx)
+    if fname == "set_num_threads":
+        return dict(n=1)
+    raise KeyError(fname)
+
+
+# Argument kinds, per function.  PRIMARY is the array whose dtype the others must match.
+ARGS = {
+    "conv2d": dict(input="x", weight="arr", bias="bias", stride="size1", padding="cpad",
+                   dilation="size1", groups="groups"),
+    "conv_transpose2d": dict(input="x", weight="arr", bias="bias", stride="size1",
+                             padding="size0", output_padding="size0", groups="groups",
+                             dilation="size1"),
+    "max_pool2d": dict(input="x", kernel_size="size1", stride="stride_opt", padding="size0",
+                       dilation="size1", ceil_mode="bool", return_indices="bool"),
+    "avg_pool2d": dict(input="x", kernel_size="size1", stride="stride_opt", padding="size0",
+                       ceil_mode="bool", count_include_pad="bool", divisor_override="divisor"),
+    "adaptive_avg_pool2d": dict(input="x", output_size="outsize"),
+    "adaptive_max_pool2d": dict(input="x", output_size="outsize", return_indices="bool"),
+}
+ARGS["conv2d_backward"] = dict(grad_output="arr", **{k: v for k, v in ARGS["conv2d"].items()
+                                                     if k != "bias"}, output_mask="mask")
+ARGS["conv_transpose2d_backward"] = dict(
+    grad_output="arr", **{k: v for k, v in ARGS["conv_transpose2d"].items() if k != "bias"},
+    output_mask="mask")
+ARGS["max_pool2d_backward"] = dict(grad_output="arr", **{
+    k: v for k, v in ARGS["max_pool2d"].items() if k != "return_indices"}, indices="idx")
+ARGS["avg_pool2d_backward"] = dict(grad_output="x", input_shape="shape", **{
+    k: v for k, v in ARGS["avg_pool2d"].items() if k != "input"})
+ARGS["adaptive_avg_pool2d_backward"] = dict(grad_output="x", input_shape="shape")
+ARGS["adaptive_max_pool2d_backward"] = dict(grad_output="arr", input="x", output_size="outsize",
+                                            indices="idx")
+ARGS["set_num_threads"] = dict(n="threads")
+
+BACKWARD = {f for f in FUNCS if f.endswith("_backward")}
+
+
+def _with(fname, **changes):
+    """A maker: the baseline call with some arguments replaced (a callable value is applied
+    to the baseline dict, so replacements can depend on the baseline arrays).  For a backward
+    function, grad_output (and indices) are re-derived from the changed forward arguments, so
+    that a change of e.g. stride tests stride, not a grad_output shape mismatch."""
+    def make():
+        d = base(fname)
+        for k, v in changes.items():
+            d[k] = v(d) if callable(v) else v
+        if fname in REDERIVE and not set(changes) & {"grad_output", "indices", "bogus"}:
+            rederive(fname, d)
+        return d
+    return make
+
+
+def _forward_kwargs(d, drop):
+    return {k: v for k, v in d.items() if k not in drop}
+
+
+def rederive(fname, d, rng=None):
+    """Replace grad_output (and indices) by ones matching what the forward of these
+    arguments returns.  When that forward is invalid, leave them alone (or, when missing,
+    make a placeholder): the call under test must then reject the arguments itself."""
+    ref = _ref()
+    r = rng or _rng()
+    dt = next((v.dtype for k, v in d.items() if k in ("grad_output", "input")
+               and isinstance(v, np.ndarray) and v.dtype.kind == "f"), np.dtype(np.float64))
+    try:
+        if fname == "conv2d_backward":
+            y = ref.conv2d(**_forward_kwargs(d, ("grad_output", "output_mask", "algorithm")))
+        elif fname == "conv_transpose2d_backward":
+            y = ref.conv_transpose2d(**_forward_kwargs(d, ("grad_output", "output_mask")))
+        elif fname == "max_pool2d_backward":
+            y, idx = ref.max_pool2d(**_forward_kwargs(d, ("grad_output", "indices")),
+                                    return_indices=True)
+            d["indices"] = idx
+        elif fname == "adaptive_max_pool2d_backward":
+            y, idx = ref.adaptive_max_pool2d(d["input"], d["output_size"], return_indices=True)
+            d["indices"] = idx
+        elif fname == "avg_pool2d_backward":
+            x = np.zeros(d["input_shape"], dt)
+            y = ref.avg_pool2d(x, **_forward_kwargs(d, ("grad_output", "input_shape")))
+        else:
+            raise KeyError(fname)
+    except (ValueError, TypeError, MemoryError, OverflowError):
+        d.setdefault("grad_output", np.ones((1, 1, 1, 1), dt))
+        return d
+    d["grad_output"] = r.standard_normal(y.shape).astype(dt)
+    return d
+
+
+REDERIVE = {"conv2d_backward", "conv_transpose2d_backward", "max_pool2d_backward",
+            "adaptive_max_pool2d_backward", "avg_pool2d_backward"}
+
+
+def _dtype_all(dtype, fname):
+    """Every float array of the baseline in another dtype (a valid call in float32)."""
+    def make():
+        d = base(fname)
+        for k, v in d.items():
+            if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+                d[k] = v.astype(dtype)
+        return d
+    return make
+
+
+# ------------------------------------------------------------------ array mutations --
+
+def _layouts(a):
+    """Same values in awkward memory layouts.  -> [(name, view)]"""
+    out = [("fortran", np.asfortranarray(a))]
+    big = np.zeros(tuple(2 * s + 1 for s in a.shape), a.dtype)
+    sl = tuple(slice(1, None, 2) for _ in a.shape)
+    big[sl] = a
+    out.append(("strided", big[sl]))
+    out.append(("negstride", np.flip(np.flip(a).copy())))
+    ro = a.copy()
+    ro.setflags(write=False)
+    out.append(("readonly", ro))
+    if a.ndim >= 2:
+        t = np.ascontiguousarray(np.swapaxes(a, -1, -2))
+        out.append(("swapped", np.swapaxes(t, -1, -2)))
+    # Data not aligned to the itemsize: kernels with aligned loads would fault on it.
+    raw = np.zeros(a.nbytes + a.itemsize, np.uint8)
+    un = np.frombuffer(raw.data, dtype=a.dtype, count=a.size, offset=1).reshape(a.shape)
+    if a.size:
+        un[...] = a
+    out.append(("unaligned", un))
+    return out
+
+
+def _specials(a, what):
+    """NaN/Inf sprinkled into a copy of a (a is a float array)."""
+    b = a.copy()
+    flat = b.reshape(-1)
+    if what == "nan":
+        flat[::7] = np.nan
+    elif what == "inf":
+        flat[::5] = np.inf
+        flat[2::11] = -np.inf
+    elif what == "allnan":
+        flat[:] = np.nan
+    elif what == "neginf":
+        flat[:] = -np.inf
+    elif what == "huge":
+        flat[::3] = np.finfo(a.dtype).max
+    elif what == "denormal":
+        flat[:] = np.finfo(a.dtype).smallest_subnormal
+    return b
+
+
+SPELLINGS = {"padding": ("pad",), "output_padding": ("output_padding", "output padding"),
+             "kernel_size": ("kernel_size", "kernel size"),
+             "output_size": ("output_size", "output size"),
+             "input_shape": ("input_shape", "input", "grad_output")}
+
+
+def spell(fname, arg):
+    """Words of which an error message about arg must contain one."""
+    names = SPELLINGS.get(arg, (arg,))
+    if fname in BACKWARD and arg != "grad_output":
+        # A backward call may report the disagreement from grad_output's side.
+        names += ("grad_output",)
+    return names
+
+
+def array_cases(fname, arg, kind):
+    """Cases breaking the array argument ``arg`` (kind x, arr, bias or idx)."""
+    W = lambda **c: _with(fname, **c)  # noqa: E731
+    other = np.float32
+    cases = []
+    add = lambda sub, make, expect, names=spell(fname, arg): cases.append(  # noqa: E731
+        Case(f"{arg}-{sub}", make, expect, names))
+
+    if kind == "idx":
+        add("none", W(**{arg: None}), OK)
+        add("float64", W(**{arg: lambda d: d[arg].astype(np.float64)}), TE)
+        add("int32", W(**{arg: lambda d: d[arg].astype(np.int32)}), {TE, OK})
+        add("uint64", W(**{arg: lambda d: d[arg].astype(np.uint64)}), {TE, OK})
+        add("list", W(**{arg: lambda d: d[arg].tolist()}), {TE, OK})
+        add("object", W(**{arg: lambda d: d[arg].astype(object)}), TE)
+        add("str", W(**{arg: "indices"}), TE)
+        add("neg1", W(**{arg: lambda d: _set0(d[arg], -1)}), VE)
+        add("plane", W(**{arg: lambda d: _set0(d[arg], _plane(d))}), VE)
+        add("plus_plane", W(**{arg: lambda d: d[arg] + _plane(d)}), VE)
+        add("int64max", W(**{arg: lambda d: _set0(d[arg], np.iinfo(np.int64).max)}), VE)
+        add("int64min", W(**{arg: lambda d: _set0(d[arg], np.iinfo(np.int64).min)}), VE)
+        add("int32wrap", W(**{arg: lambda d: _set0(d[arg], (1 << 32) + 1)}), VE)
+        add("shape", W(**{arg: lambda d: d[arg][..., :-1]}), VE)
+        add("ndim5", W(**{arg: lambda d: d[arg][None]}), VE)
+        add("ndim2", W(**{arg: lambda d: d[arg][0, 0]}), VE)
+        # In range but not the argmax, even outside the window: scattered as given.
+        add("arbitrary", W(**{arg: lambda d: (np.arange(d[arg].size).reshape(d[arg].shape)
+                                              * 7 % _plane(d))}), OK)
+        add("zeros", W(**{arg: lambda d: np.zeros_like(d[arg])}), OK)
+        for lname in ("fortran", "strided", "negstride", "readonly", "unaligned"):
+            add(f"layout_{lname}", W(**{arg: _layout_of(arg, lname)}), OK)
+        return cases
+
+    if kind == "bias":
+        add("none", W(**{arg: None}), OK)
+    else:
+        add("none", W(**{arg: None}), TE)
+    add("list", W(**{arg: lambda d: d[arg].tolist()}), {TE, OK})
+    add("scalar", W(**{arg: 1.5}), TE)
+    add("str", W(**{arg: "x"}), TE)
+    add("dict", W(**{arg: {}}), TE)
+    add("object", W(**{arg: lambda d: d[arg].astype(object)}), TE)
+    for dt in ("int64", "int32", "bool", "float16", "complex128", "longdouble", "uint8"):
+        add(f"dtype_{dt}", W(**{arg: lambda d, dt=dt: d[arg].astype(dt)}), TE)
+    partners = [k for k, v in ARGS[fname].items() if v in ("x", "arr", "bias") and k != arg]
+    add("dtype_float32_mixed", W(**{arg: lambda d: d[arg].astype(other)}),
+        TE if partners else OK, names=(arg, "input", "weight", "grad_output", "bias", "dtype"))
+    add("byteswapped", W(**{arg: lambda d: d[arg].astype(d[arg].dtype.newbyteorder())}),
+        {TE, OK})
+    add("matrix_subclass_masked", W(**{arg: lambda d: np.ma.masked_array(d[arg])}), {TE, OK})
+    # wrong ndim
+    add("ndim0", W(**{arg: lambda d: np.array(d[arg].reshape(-1)[0])}), VE)
+    add("np_scalar", W(**{arg: lambda d: d[arg].reshape(-1)[0]}), TE)
+    add("ndim1", W(**{arg: lambda d: d[arg].reshape(-1)}), VE if kind != "bias" else OK)
+    add("ndim5", W(**{arg: lambda d: d[arg][None]}), VE)
+    if kind == "bias":
+        add("ndim2", W(**{arg: lambda d: d[arg][None]}), VE)
+        add("short", W(**{arg: lambda d: d[arg][:-1]}), VE)
+        add("long", W(**{arg: lambda d: np.concatenate([d[arg], d[arg][:1]])}), VE)
+        add("empty", W(**{arg: lambda d: d[arg][:0]}), VE)
+    else:
+        add("ndim2", W(**{arg: lambda d: d[arg].reshape(d[arg].shape[0], -1)}), VE)
+        # 3-D is an unbatched input: valid alone (grad_output is re-derived to match), a
+        # mismatch beside a 4-D partner array.
+        alone = kind == "x" and (fname not in BACKWARD or (arg == "input"
+                                                           and fname in REDERIVE))
+        add("ndim3", W(**{arg: lambda d: d[arg][0]}), OK if alone else VE)
+        if fname in BACKWARD and fname != "set_num_threads":
+            add("ndim3_all", _unbatched(fname), OK)
+        for ax, nm in ((0, "N"), (1, "C"), (2, "H"), (3, "W")):
+            expect = ((OK if alone else VE) if ax == 0 else VE)
+            if fname == "adaptive_avg_pool2d_backward" and ax >= 2:
+                expect = {OK, VE}   # a zero output size: valid, an empty grad_output
+            add(f"zero_{nm}", W(**{arg: lambda d, ax=ax: np.take(d[arg], [], axis=ax)}), expect)
+            # Growing one dimension may or may not leave a valid call: either is fine,
+            # a result is checked against the reference.
+            add(f"grow_{nm}", W(**{arg: lambda d, ax=ax: np.concatenate(
+                [d[arg], np.take(d[arg], [0], axis=ax)], axis=ax)}), {OK, VE}, names=())
+        # A view far larger than memory (stride 0): a result or a clean refusal, no crash.
+        add("broadcast_huge", W(**{arg: lambda d: np.broadcast_to(
+            d[arg][:1, :1, :1, :1], (d[arg].shape[0], d[arg].shape[1], 1 << 15, 1 << 15))}),
+            {VE, ME} if not alone else BIG, names=())
+    for lname in ("fortran", "strided", "negstride", "readonly", "swapped", "unaligned"):
+        if kind == "bias" and lname == "swapped":
+            continue
+        add(f"layout_{lname}", W(**{arg: _layout_of(arg, lname)}), OK)
+    add("broadcast", W(**{arg: lambda d: np.broadcast_to(
+        d[arg].reshape(-1)[:1].reshape((1,) * d[arg].ndim), d[arg].shape)}), OK)
+    for sp in ("nan", "inf", "allnan", "neginf", "huge", "denormal"):
+        add(f"values_{sp}", W(**{arg: lambda d, sp=sp: _specials(d[arg], sp)}), OK)
+    return cases
+
+
+def _layout_of(arg, lname):
+    return lambda d: dict(_layouts(d[arg]))[lname]
+
+
+def _set0(a, v):
+    b = a.copy()
+    b.reshape(-1)[0] = v
+    return b
+
+
+def _plane(d):
+    x = d["input"]
+    return x.shape[-1] * x.shape[-2]
+
+
+def _unbatched(fname):
+    """Every batched array of the baseline as one unbatched sample (input_shape too)."""
+    def make():
+        d = base(fname)
+        for k, v in d.items():
+            if isinstance(v, np.ndarray) and v.ndim == 4 and k != "weight":
+                d[k] = v[0]
+            if k == "input_shape":
+                d[k] = tuple(v[1:])
+        return d
+    return make
+
+
+# ------------------------------------------------------------------- other arguments --
+
+HUGE = [("2p31", 1 << 31), ("2p32p1", (1 << 32) + 1), ("2p62", 1 << 62), ("2p63", 1 << 63),
+        ("2p64p1", (1 << 64) + 1), ("1e30", 10 ** 30)]
+
+
+def size_cases(fname, arg, kind):
+    """int-or-pair sizes.  kind: size1 (>= 1), size0 (>= 0), stride_opt (>= 1 or None),
+    cpad (conv padding: >= 0 or 'same'/'valid'), groups (int >= 1 only)."""
+    W = lambda **c: _with(fname, **c)  # noqa: E731
+    cases = []
+    add = lambda sub, v, expect, names=spell(fname, arg): cases.append(  # noqa: E731
+        Case(f"{arg}-{sub}", W(**{arg: v}), expect, names))
+    minimum = 0 if kind in ("size0", "cpad") else 1
+    add("minus1", -1, VE)
+    add("int64min", -(1 << 63), VE)
+    if minimum == 1:
+        add("zero", 0, VE)
+    else:
+        add("zero", 0, {OK, VE}, names=())
+    for v in (1, 2, 3):
+        add(f"int{v}", v, ANY - {TE}, names=())
+    for nm, v in HUGE:
+        add(f"huge_{nm}", v, BIG, names=())
+    add("float", 1.5, TE)
+    add("float_integral", 2.0, TE)
+    add("np_float", np.float64(1.0), TE)
+    add("nan", float("nan"), TE)
+    add("inf", float("inf"), TE)
+    add("str", "2", {TE, VE})
+    add("bytes", b"\x01", TE)
+    add("bool", True, ANY - {ME}, names=())
+    add("np_int32", np.int32(1), ANY - {TE}, names=())
+    add("np_uint64", np.uint64(1), ANY - {TE}, names=())
+    add("complex", 1 + 0j, TE)
+    add("object", object(), TE)
+    if kind == "stride_opt":
+        add("none", None, OK)
+    else:
+        add("none", None, TE)
+    if kind == "groups":
+        add("pair", (1, 1), TE)
+        # A wrong group count shows up as a channel mismatch of some array.
+        names = ("groups", "channel", "bias", "grad_output")
+        add("four", 4, {OK, VE}, names)  # divides C_in, not always the weight's channels
+        add("six", 6, VE, names)
+        add("three", 3, VE, names)       # divides neither
+        return cases
+    add("list_pair", [1, 1], ANY - {TE}, names=())
+    add("array_pair", np.array([1, 1]), ANY - {TE}, names=())
+    add("array_float_pair", np.array([1.5, 1.0]), TE)
+    add("array_0d", np.array(1), ANY - {TE}, names=())
+    add("array_3", np.array([1, 1, 1]), {VE, TE})
+    add("tuple1", (1,), {VE, TE})
+    add("tuple3", (1, 1, 1), {VE, TE})
+    add("tuple0", (), {VE, TE})
+    add("tuple_none", (1, None), {TE, VE})
+    add("tuple_float", (1, 1.5), TE)
+    add("tuple_str", (1, "a"), {TE, VE})
+    add("tuple_neg", (1, -1), VE)
+    add("tuple_nested", ((1, 1), 1), TE)
+    add("tuple_huge", (1, 1 << 63), BIG, names=())
+    add("set", {1}, {TE, VE})
+    add("generator", (i for i in (1, 1)), {TE, VE, OK}, names=())
+    if kind == "cpad":
+        add("same", "same", {OK, VE}, names=("pad", "stride", "same"))
+        add("valid", "valid", OK)
+        add("SAME", "SAME", VE)
+        add("empty_str", "", VE)
+    return cases
+
+
+def scalar_cases(fname, arg, kind):
+    W = lambda **c: _with(fname, **c)  # noqa: E731
+    cases = []
+    add = lambda sub, v, expect, names=spell(fname, arg): cases.append(  # noqa: E731
+        Case(f"{arg}-{sub}", W(**{arg: v}), expect, names))
+    if kind == "bool":
+        for nm, v in (("true", True), ("false", False), ("np_true", np.bool_(True)),
+                      ("int1", 1), ("int0", 0)):
+            add(nm, v, OK)
+        # PyTorch reads these flags by truthiness; rejecting odd values is fine too.
+        for nm, v in (("int2", 2), ("str", "yes"), ("none", None), ("float", 1.0),
+                      ("list", [True])):
+            add(nm, v, {TE, VE, OK})
+    elif kind == "divisor":
+        add("none", None, OK)
+        add("two", 2, OK)
+        add("zero", 0, VE)
+        add("minus3", -3, {OK, VE}, names=())
+        add("huge", 1 << 40, OK)
+        add("huge_2p63", 1 << 63, BIG, names=())
+        add("float", 1.5, TE)
+        add("str", "2", {TE, VE})
+        add("np_int", np.int64(3), OK)
+    elif kind == "mask":
+        for m in ((True, False, True), (False, True, False), (False, False, False),
+                  [True, True, False]):
+            add("m" + "".join(str(int(b)) for b in m), m, OK)
+        add("ints", (1, 0, 1), OK)
+        add("np_bool_array", np.array([True, False, True]), OK)
+        add("two", (True, True), {VE, TE})
+        add("four", (True,) * 4, {VE, TE})
+        add("none", None, TE)
+        add("str", "ttt", {TE, VE})
+        add("bool", True, TE)
+        add("entry_none", (None, True, True), {TE, OK})
+        add("entry_str", ("a", True, True), {TE, VE})
+        add("entry_two", (2, True, True), {TE, VE})
+    elif kind == "shape":
+        add("list", lambda d: list(d[arg]), OK)
+        add("np_ints", lambda d: tuple(np.int64(s) for s in d[arg]), OK)
+        add("array", lambda d: np.array(d[arg]), {TE, OK})
+        add("none", None, TE)
+        add("str", "2,3,7,6", {TE, VE})
+        add("int", 7, TE)
+        add("len2", lambda d: tuple(d[arg][2:]), VE)
+        add("len5", lambda d: tuple(d[arg]) + (1,), VE)
+        add("len3_vs_4d", lambda d: tuple(d[arg][1:]), {OK, VE})
+        add("neg", lambda d: tuple(d[arg][:2]) + (-7, d[arg][3]), VE)
+        add("zero_H", lambda d: tuple(d[arg][:2]) + (0, d[arg][3]), VE)
+        add("zero_C", lambda d: (d[arg][0], 0) + tuple(d[arg][2:]), VE)
+        add("float", lambda d: tuple(d[arg][:2]) + (7.0, d[arg][3]), TE)
+        add("huge", lambda d: tuple(d[arg][:2]) + (1 << 40, d[arg][3]), {VE, ME}, names=())
+        add("huge_2p63", lambda d: tuple(d[arg][:2]) + (1 << 63, d[arg][3]), {VE, ME},
+            names=())
+        add("bigger", lambda d: tuple(d[arg][:2]) + (d[arg][2] + 1, d[arg][3]), {OK, VE},
+            names=())
+        add("mismatch_C", lambda d: (d[arg][0], d[arg][1] + 1) + tuple(d[arg][2:]), {OK, VE})
+    elif kind == "outsize":
+        add("int1", 1, OK)
+        add("int", 5, OK)
+        add("zero", 0, {OK, VE}, names=())
+        add("minus1", -1, VE)
+        add("none", None, OK)
+        add("pair_none", (None, 2), OK)
+        add("larger_than_input", (11, 13), OK)
+        add("tuple1", (3,), {VE, TE})
+        add("tuple3", (3, 3, 3), {VE, TE})
+        add("float", 1.5, TE)
+        add("str", "3", {TE, VE})
+        add("huge", 1 << 31, {VE, ME}, names=())
+        add("huge_2p63", 1 << 63, {VE, ME}, names=())
+        add("pair_huge", (1, 1 << 40), {VE, ME}, names=())
+        add("np_array", np.array([3, 4]), {OK, TE})
+    elif kind == "threads":
+        for v in (1, 2, 3, 64):
+            add(f"n{v}", v, OK)
+        add("zero", 0, VE)
+        add("minus1", -1, VE)
+        add("huge", 1 << 40, {OK, VE})
+        add("2p16", 1 << 16, {OK, VE})
+        add("float", 1.5, TE)
+        add("float_integral", 2.0, TE)
+        add("str", "2", TE)
+        add("none", None, TE)
+        add("bool", True, TE)
+        add("np_int", np.int64(2), OK)
+    return cases
+
+
+def special_cases(fname):
+    """Coherent whole-call scenarios that one-argument mutations cannot express."""
+    W = lambda **c: _with(fname, **c)  # noqa: E731
+    cs = [Case("baseline", W(), OK), Case("float32", _dtype_all(np.float32, fname), OK)]
+    if fname == "set_num_threads":
+        return cs
+    cs.append(Case("unknown_kwarg", W(bogus=1), TE))
+    if fname in ("conv2d", "conv2d_backward"):
+        def conv(xs, ws, **kw):
+            def make():
+                r = _rng()
+                x = r.standard_normal(xs)
+                w = r.standard_normal(ws)
+                d = dict(input=x, weight=w, **kw)
+                return rederive(fname, d, r) if fname in REDERIVE else d
+            return make
+        cs += [
+            Case("kernel_too_large", conv((1, 2, 4, 4), (3, 2, 5, 5)), VE),
+            Case("kernel_too_large_dil", conv((1, 2, 4, 4), (3, 2, 2, 2), dilation=4), VE),
+            Case("kernel_fits_padding", conv((1, 2, 2, 2), (3, 2, 5, 5), padding=2), OK),
+            Case("depthwise", conv((2, 4, 5, 5), (4, 1, 3, 3), groups=4, padding=1), OK),
+            Case("depthwise_mult", conv((2, 3, 5, 5), (6, 1, 3, 3), groups=3), OK),
+            Case("one_by_one", conv((2, 3, 5, 4), (5, 3, 1, 1)), OK),
+            Case("stride_huge", conv((1, 2, 5, 5), (2, 2, 3, 3), stride=1 << 40), OK),
+            Case("stride_2p62", conv((1, 2, 5, 5), (2, 2, 3, 3), stride=(1 << 62) - 1), OK),
+            Case("dilation_huge_k1", conv((1, 2, 5, 5), (2, 2, 1, 1), dilation=1 << 40), OK),
+            Case("dilation_huge_k3", conv((1, 2, 5, 5), (2, 2, 3, 3), dilation=1 << 40), VE),
+            Case("dilation_2p62_k3", conv((1, 2, 5, 5), (2, 2, 3, 3), dilation=1 << 61), VE),
+            Case("pad_huge_N0", conv((0, 2, 5, 5), (2, 2, 3, 3), padding=(1 << 61)), BIG,
+                 names=()),
+            Case("pad_2p62_N0", conv((0, 2, 5, 5), (2, 2, 3, 3), padding=(1 << 62) - 1), BIG,
+                 names=()),
+            Case("pad_huge", conv((1, 2, 5, 5), (2, 2, 3, 3), padding=1 << 20), {VE, ME},
+                 names=()),
+            Case("pad_2p31", conv((1, 1, 1, 1), (1, 1, 1, 1), padding=(0, 1 << 31)), {VE, ME},
+                 names=()),
+            Case("same_dilated_even", conv((1, 2, 6, 5), (3, 2, 4, 2), padding="same",
+                                           dilation=(2, 3)), OK),
+            Case("same_strided", conv((1, 2, 6, 5), (3, 2, 3, 3), padding="same", stride=2),
+                 VE, names=("padding", "stride", "same")),
+            Case("output_huge_broadcast", lambda: _conv_huge_out(fname), {VE, ME}, names=()),
+            Case("weight_product_2p32", lambda: _conv_big_weight(fname), {VE, ME}, names=()),
+        ]
+        for mode in ("reflect", "replicate", "circular"):
+            cs.append(Case(f"mode_{mode}", conv((2, 2, 4, 5), (3, 2, 3, 2), padding=(2, 1),
+                                                padding_mode=mode), OK))
+            cs.append(Case(f"mode_{mode}_pad_too_big", conv((1, 2, 3, 3), (3, 2, 3, 3),
+                                                            padding=4, padding_mode=mode),
+                           {VE} if mode != "replicate" else {OK},
+                           names=("padding",) if mode != "replicate" else ()))
+        cs += [Case("padding_mode_bogus", W(padding_mode="mirror"), VE, names="padding_mode"),
+               Case("padding_mode_none", W(padding_mode=None), {VE, TE}, names="padding_mode"),
+               Case("padding_mode_int", W(padding_mode=0), {VE, TE}, names="padding_mode")]
+        for algo in ("auto", "direct", "im2col"):
+            cs.append(Case(f"algorithm_{algo}", W(algorithm=algo), OK))
+            cs.append(Case(f"algorithm_{algo}_f32", lambda algo=algo: dict(
+                _dtype_all(np.float32, fname)(), algorithm=algo), OK))
+        cs += [Case("algorithm_bogus", W(algorithm="fft"), VE, names="algorithm"),
+               Case("algorithm_none", W(algorithm=None), {VE, TE}, names="algorithm"),
+               Case("algorithm_int", W(algorithm=1), {VE, TE}, names="algorithm")]
+    if fname in ("conv_transpose2d", "conv_transpose2d_backward"):
+        def convt(xs, ws, **kw):
+            def make():
+                r = _rng()
+                d = dict(input=r.standard_normal(xs), weight=r.standard_normal(ws), **kw)
+                return rederive(fname, d, r) if fname in REDERIVE else d
+            return make
+        cs += [
+            Case("output_padding_eq_stride", convt((1, 2, 3, 3), (2, 2, 3, 3), stride=2,
+                                                   output_padding=2), VE, names="output_padding"),
+            Case("output_padding_lt_dilation", convt((1, 2, 3, 3), (2, 2, 3, 3), dilation=3,
+                                                     output_padding=2), OK),
+            Case("output_too_small", convt((1, 2, 2, 2), (2, 2, 1, 1), padding=2), VE),
+            Case("groups_not_dividing", convt((1, 3, 3, 3), (3, 2, 3, 3), groups=2), VE,
+                 names="groups"),
+            Case("depthwise", convt((2, 4, 3, 3), (4, 1, 3, 3), groups=4, stride=2), OK),
+            Case("stride_huge_H1", convt((1, 2, 1, 1), (2, 2, 3, 3), stride=1 << 40), OK),
+            Case("stride_huge", convt((1, 2, 3, 3), (2, 2, 3, 3), stride=1 << 40), {VE, ME},
+                 names=()),
+            Case("stride_2p62", convt((1, 2, 3, 3), (2, 2, 3, 3), stride=(1 << 62) - 1),
+                 {VE, ME}, names=()),
+            Case("dilation_2p61_N0", convt((0, 2, 3, 3), (2, 2, 3, 3), dilation=1 << 61),
+                 BIG, names=()),
+            Case("N0", convt((0, 2, 3, 3), (2, 2, 3, 3)), OK),
+            Case("kernel_bigger_than_input", convt((1, 2, 2, 2), (2, 3, 7, 7)), OK),
+        ]
+    if fname in ("max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward"):
+        cs += [
+            Case("kernel_too_large", _pool(fname, (1, 2, 3, 3), kernel_size=4), VE),
+            Case("pad_more_than_half", _pool(fname, (1, 2, 5, 5), kernel_size=3, padding=2),
+                 VE, names="pad"),
+            Case("stride_huge", _pool(fname, (1, 2, 5, 5), kernel_size=2, stride=1 << 40), OK),
+            Case("stride_2p62", _pool(fname, (1, 2, 5, 5), kernel_size=2,
+                                      stride=(1 << 62) - 1), OK),
+            Case("kernel_huge", _pool(fname, (1, 2, 5, 5), kernel_size=1 << 40), VE),
+            Case("ceil_last_window", _pool(fname, (1, 1, 6, 6), kernel_size=3, stride=2,
+                                           padding=1, ceil_mode=True), OK),
+            Case("ceil_k1_s3", _pool(fname, (2, 2, 7, 8), kernel_size=1, stride=3,
+                                     ceil_mode=True), OK),
+            Case("N0", _pool(fname, (0, 2, 5, 5), kernel_size=2), OK),
+            Case("one_pixel", _pool(fname, (1, 1, 1, 1), kernel_size=1), OK),
+            Case("big_plane", _pool(fname, (1, 1, 300, 300), kernel_size=7, stride=3,
+                                    padding=3), OK),
+        ]
+        if fname.startswith("max"):
+            cs += [
+                Case("dilated", _pool(fname, (2, 2, 9, 8), kernel_size=3, dilation=(2, 3),
+                                      padding=1, stride=1), {OK, VE}),
+                Case("all_neginf_padded", _pool(fname, (1, 2, 5, 5), kernel_size=3, padding=1,
+                                                fill=-np.inf), OK),
+                Case("all_nan", _pool(fname, (1, 2, 5, 5), kernel_size=3, padding=1,
+                                      fill=np.nan), OK),
+                Case("ties", _pool(fname, (1, 2, 6, 6), kernel_size=3, stride=1, fill=1.0), OK),
+                Case("dilation_huge", _pool(fname, (1, 2, 5, 5), kernel_size=2,
+                                            dilation=1 << 40), VE),
+            ]
+        else:
+            cs += [Case("divisor_override_ceil", _pool(fname, (1, 2, 7, 7), kernel_size=3,
+                                                       stride=2, padding=1, ceil_mode=True,
+                                                       divisor_override=5), OK),
+                   Case("count_include_pad_ceil", _pool(fname, (1, 2, 7, 7), kernel_size=3,
+                                                        stride=2, padding=1, ceil_mode=True,
+                                                        count_include_pad=True), OK)]
+    if fname.startswith("adaptive"):
+        for name, shape, osz in (("N0", (0, 2, 5, 5), 3), ("upsample", (1, 2, 3, 2), (7, 9)),
+                                 ("one", (2, 3, 9, 7), 1), ("identity", (1, 2, 5, 6), (5, 6)),
+                                 ("prime", (1, 2, 13, 11), (5, 7)),
+                                 ("zero_out", (1, 2, 5, 5), 0),
+                                 ("big_plane", (1, 1, 61, 57), (7, 9))):
+            cs.append(Case(name, _adaptive(fname, shape, osz),
+                           {OK, VE} if name == "zero_out" else OK))
+        if "max" in fname:
+            cs += [Case("all_nan", _adaptive(fname, (1, 2, 5, 5), 2, fill=np.nan), OK),
+                   Case("all_neginf", _adaptive(fname, (1, 2, 5, 5), 2, fill=-np.inf), OK),
+                   Case("ties", _adaptive(fname, (1, 2, 6, 6), 4, fill=2.0), OK)]
+    return cs
+
+
+def _pool(fname, shape, fill=None, **kw):
+    """A pooling call on a fresh input of this shape (and a matching grad_output)."""
+    def make():
+        r = _rng()
+        x = r.standard_normal(shape)
+        if fill is not None:
+            x[...] = fill
+        d = dict(input=x, **kw)
+        if fname == "max_pool2d":
+            d["return_indices"] = True
+        elif fname == "avg_pool2d_backward":
+            d["input_shape"] = shape
+            del d["input"]
+        return rederive(fname, d, r) if fname in REDERIVE else d
+    return make
+
+
+def _adaptive(fname, shape, osz, fill=None):
+    def make():
+        r = _rng()
+        x = r.standard_normal(shape)
+        if fill is not None:
+            x[...] = fill
+        if fname == "adaptive_avg_pool2d":
+            return dict(input=x, output_size=osz)
+        if fname == "adaptive_max_pool2d":
+            return dict(input=x, output_size=osz, return_indices=True)
+        if fname == "adaptive_avg_pool2d_backward":
+            y = _ref().adaptive_avg_pool2d(x, osz)
+            return dict(grad_output=r.standard_normal(y.shape), input_shape=shape)
+        return rederive(fname, dict(input=x, output_size=osz), r)
+    return make
+
+
+def _conv_huge_out(fname):
+    """A stride-0 input whose output (2^34 float64 = 128 GiB) cannot be allocated."""
+    x = np.broadcast_to(np.ones((1, 1, 1, 1)), (1, 1, 1 << 17, 1 << 17))
+    w = np.ones((1, 1, 1, 1))
+    d = dict(input=x, weight=w)
+    if fname == "conv2d_backward":
+        d["grad_output"] = np.broadcast_to(np.ones((1, 1, 1, 1)), x.shape)
+    return d
+
+
+def _conv_big_weight(fname):
+    """C_out * C_in * kH * kW = 2^32 (stride-0 weight): int32 products would wrap to 0."""
+    w = np.broadcast_to(np.ones((1, 1, 1, 1)), (1 << 16, 1 << 16, 1, 1))
+    x = np.ones((1, 1 << 16, 1, 1))
+    d = dict(input=x, weight=w)
+    if fname == "conv2d_backward":
+        d["grad_output"] = np.ones((1, 1 << 16, 1, 1))
+    return d
+
+
+def cases(fname):
+    """Every case for one function, in a fixed order (ids are unique)."""
+    cs = special_cases(fname)
+    for arg, kind in ARGS[fname].items():
+        if kind in ("x", "arr", "bias", "idx"):
+            cs += array_cases(fname, arg, kind)
+        elif kind in ("size0", "size1", "stride_opt", "cpad", "groups"):
+            cs += size_cases(fname, arg, kind)
+        else:
+            cs += scalar_cases(fname, arg, kind)
+    ids = [c.id for c in cs]
+    assert len(ids) == len(set(ids)), [i for i in ids if ids.count(i) > 1]
+    return cs
+
+
+# ------------------------------------------------------------------ running a case --
+
+def _float64(v):
+    if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+        return np.array(v, dtype=np.float64)
+    return v
+
+
+def _abs(v):
+    """|v| in float64 with NaN read as 0: the op on these bounds every term's magnitude."""
+    if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+        return np.nan_to_num(np.abs(np.array(v, dtype=np.float64)), nan=0.0, posinf=np.inf)
+    return v
+
+
+def _flatten(res):
+    if isinstance(res, tuple):
+        return list(res)
+    return [res]
+
+
+def _accum_len(kw):
+    """An upper bound on any accumulation length in these ops: the largest array involved."""
+    n = 1
+    for v in kw.values():
+        if isinstance(v, np.ndarray):
+            n = max(n, v.size)
+    return n
+
+
+def verify(fname, kw, res, inputs_before):
+    """None when res is the correct result for fastconv.<fname>(**kw), else a reason."""
+    import fastconv
+    if fname == "set_num_threads":
+        if res is not None:
+            return f"set_num_threads returned {res!r}"
+        n = fastconv.get_num_threads()
+        if not 1 <= n:
+            return f"get_num_threads() = {n} after set_num_threads"
+        return None
+    for k, before in inputs_before.items():
+        if not _same(kw[k], before):
+            return f"input argument {k} was modified"
+    ref = _ref()
+    rf = getattr(ref, fname)
+    try:
+        expect = rf(**{k: _float64(v) for k, v in kw.items() if k != "algorithm"})
+    except (ValueError, TypeError, MemoryError) as e:
+        if all(r is None or (isinstance(r, np.ndarray) and r.size == 0) for r in _flatten(res)):
+            return None
+        return f"fastconv returned a result but the reference raised {type(e).__name__}: {e}"
+    call = {k: v for k, v in kw.items() if k != "algorithm"}
+    # Arguments the result is not linear in (they choose positions): kept as they are.
+    fixed = NONLINEAR.get(fname, ())
+    # An error bound for each output element: gamma_L * (the same op on |arguments|).
+    try:
+        mag = rf(**{k: (_float64(v) if k in fixed else _abs(v)) for k, v in call.items()})
+    except Exception:
+        mag = None
+    must_nan = _must_be_nan(rf, call, fixed)
+    got, exp = _flatten(res), _flatten(expect)
+    mags = _flatten(mag) if mag is not None else [None] * len(exp)
+    if len(got) != len(exp):
+        return f"returned {len(got)} values, the reference {len(exp)}"
+    primary = next((v for k, v in kw.items() if k in ("input", "grad_output")
+                    and isinstance(v, np.ndarray)), None)
+    dtype = np.dtype(primary.dtype) if primary is not None else np.dtype(np.float64)
+    L = _accum_len(kw)
+    for i, (g, e, m, mn) in enumerate(zip(got, exp, mags, must_nan)):
+        if e is None or g is None:
+            if not (e is None and g is None):
+                return f"output {i}: got {type(g).__name__}, expected {type(e).__name__}"
+            continue
+        if not isinstance(g, np.ndarray):
+            return f"output {i}: not an ndarray but {type(g).__name__}"
+        if g.shape != e.shape:
+            return f"output {i}: shape {g.shape}, expected {e.shape}"
+        if not g.flags.c_contiguous:
+            return f"output {i}: not C-contiguous"
+        for k, v in kw.items():
+            if isinstance(v, np.ndarray) and g.size and np.may_share_memory(g, v):
+                return f"output {i} shares memory with argument {k}"
+        if e.dtype.kind in "iu":
+            if g.dtype != np.int64:
+                return f"output {i}: indices dtype {g.dtype}, expected int64"
+            if not np.array_equal(g, e):
+                bad = np.argwhere(g != e)[:3].tolist()
+                return f"output {i}: indices differ from the reference at {bad}"
+            continue
+        if g.dtype != dtype:
+            return f"output {i}: dtype {g.dtype}, expected the input's {dtype}"
+        g64 = g.astype(np.float64)
+        nan_g, nan_e = np.isnan(g64), np.isnan(e)
+        m = np.abs(np.nan_to_num(e, nan=0.0)) if m is None else np.asarray(m, np.float64)
+        # Where the magnitude bound is infinite an Inf (or an overflow) is involved: Inf-Inf
+        # and overflowing partial sums depend on the order of operations, so only
+        # finite-bound elements are checked for value.
+        determined = np.isfinite(m)
+        if dtype == np.float32:
+            # A float32 result can overflow where the float64 oracle does not.
+            determined &= np.abs(m) < np.finfo(np.float32).max / (4 * L)
+        # A NaN the kernel makes up (uninitialised memory, 0*Inf it invented) is always wrong.
+        bad = determined & nan_g & ~nan_e
+        if np.any(bad):
+            j = tuple(np.argwhere(bad)[0].tolist())
+            return f"output {i}: NaN at {list(j)} where the reference gives {e[j]!r}"
+        # A NaN input that really enters an output element must reach it.  (A NaN weight
+        # tap that only ever meets zero padding need not: the reference may multiply explicit
+        # padding zeros by it, an algorithm that skips padding taps does not.)
+        if mn is not None:
+            lost = mn & ~nan_g
+            if np.any(lost):
+                j = tuple(np.argwhere(lost)[0].tolist())
+                return f"output {i}: NaN input lost at {list(j)}: got {g64[j]!r}"
+        eps = np.finfo(dtype).eps
+        tol = 2.0 * L * eps * np.abs(m) + np.finfo(dtype).tiny * L
+        chk = determined & ~nan_e & ~nan_g
+        err = np.abs(np.where(chk, g64 - e, 0.0))
+        if np.any(err > tol):
+            j = np.unravel_index(np.argmax(err - np.where(chk, tol, 0.0)), err.shape)
+            return (f"output {i}: differs from the reference by {err[j]:.3g} at {list(j)} "
+                    f"(bound {tol[j]:.3g}; got {g64[j]!r}, expected {e[j]!r})")
+    return None
+
+
+NONLINEAR = {"max_pool2d_backward": ("input",), "adaptive_max_pool2d_backward": ("input",)}
+
+
+def _must_be_nan(rf, call, fixed):
+    """Per output, a mask of elements that a NaN input genuinely flows into, or None.
+
+    Every op here is linear (or a max) in each float argument taken alone, so running it with
+    one argument replaced by its NaN indicator and the other linear arguments by ones gives a
+    positive value exactly where some NaN of that argument meets a real (non-padding) tap."""
+    out = None
+    for k, v in call.items():
+        if k in fixed or not (isinstance(v, np.ndarray) and v.dtype.kind == "f"):
+            continue
+        nan = np.isnan(np.asarray(v, np.float64))
+        if not nan.any():
+            continue
+        # op(indicator) - op(0): what the NaN positions of k contribute (nothing to outputs
+        # that do not depend on k, and nothing through padding taps).
+        runs = []
+        for fill in (nan.astype(np.float64), np.zeros(nan.shape)):
+            args = {}
+            for k2, v2 in call.items():
+                if k2 == k:
+                    args[k2] = fill
+                elif k2 not in fixed and isinstance(v2, np.ndarray) and v2.dtype.kind == "f":
+                    args[k2] = np.ones(v2.shape)
+                else:
+                    args[k2] = _float64(v2)
+            try:
+                runs.append(_flatten(rf(**args)))
+            except Exception:
+                return [None] * 8
+        masks = [None if a is None or a.dtype.kind != "f" else np.abs(a - b) > 0
+                 for a, b in zip(*runs)]
+        out = masks if out is None else [
+            a if b is None else (b if a is None else a | b) for a, b in zip(out, masks)]
+    return out if out is not None else [None] * 8
+
+
+def _same(a, b):
+    if isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and a.shape == b.shape
+                and np.array_equal(np.asarray(a), b, equal_nan=(b.dtype.kind in "fc")))
+    return True
+
+
+def _snapshot(kw):
+    out = {}
+    for k, v in kw.items():
+        if isinstance(v, np.ndarray) and v.dtype != object and v.size < (1 << 22):
+            out[k] = np.array(v, copy=True)
+    return out
+
+
+def run_case(fname, case):
+    """-> dict(id, outcome, ok, detail, seconds)."""
+    t0 = time.perf_counter()
+    try:
+        kw = case.make()
+    except Exception as e:  # the test's own construction failed: report, don't hide
+        return dict(id=case.id, outcome="setup-error", ok=False,
+                    detail=f"building the case raised {type(e).__name__}: {e}")
+    r = judge(fname, kw, case.expect, case.names)
+    return dict(id=case.id, **r, seconds=round(time.perf_counter() - t0, 3))
+
+
+def judge(fname, kw, expect=ANY, names=()):
+    """Call fastconv.<fname>(**kw) and judge the outcome -> dict(outcome, ok, detail).
+
+    ok when the outcome is in expect and: a result equals the reference's; an error message
+    names one of names (when given)."""
+    import fastconv
+    before = _snapshot(kw)
+    fn = getattr(fastconv, fname)
+    nthreads = fastconv.get_num_threads()
+    try:
+        try:
+            res = fn(**kw)
+            if fname == "set_num_threads":
+                # The real test of a thread count: a kernel call big enough to go parallel
+                # must still work.
+                y = fastconv.conv2d(np.ones((4, 8, 32, 32)), np.ones((8, 8, 3, 3)))
+                if not np.array_equal(y, np.full((4, 8, 30, 30), 72.0)):
+                    return dict(outcome=OK, ok=False, detail="conv2d wrong after set_num_threads")
+            outcome, msg = OK, ""
+        except (ValueError, TypeError, MemoryError) as e:
+            # Subclasses (np.exceptions.AxisError, ...) count as their base; OverflowError
+            # is none of these and is caught below as unexpected.
+            outcome = next(b.__name__ for b in (ValueError, TypeError, MemoryError)
+                           if isinstance(e, b))
+            msg = str(e)
+        except Exception as e:
+            return dict(outcome=type(e).__name__, ok=False,
+                        detail=f"unexpected {type(e).__name__}: {e}\n"
+                               + "".join(traceback.format_exc(limit=-3)))
+    finally:
+        if fname == "set_num_threads":
+            fastconv.set_num_threads(nthreads)
+    detail = msg
+    ok = outcome in expect
+    if not ok:
+        detail = f"expected {sorted(expect)}, got {outcome}" + (f": {msg}" if msg else "")
+    elif outcome == OK:
+        why = verify(fname, kw, res, before)
+        if why:
+            ok, detail = False, why
+    elif names and outcome in (VE, TE):
+        low = msg.lower()
+        if not any(n.lower() in low for n in names):
+            ok = False
+            detail = f"{outcome} message does not name {' or '.join(names)}: {msg!r}"
+    return dict(outcome=outcome, ok=ok, detail=detail)
+
+
+def main(argv):
+    fname, first = argv[1], int(argv[2])
+    only = argv[3] if len(argv) > 3 else None
+    if not os.environ.get("FASTCONV_UNDER_SANITIZER"):
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (MEM_LIMIT, MEM_LIMIT))
+    sys.path.insert(0, ROOT)
+    import fastconv  # noqa: F401  (import errors are reported by the parent as a crash)
+    cs = cases(fname)
+    for i in range(first, len(cs)):
+        if only is not None and cs[i].id != only:
+            continue
+        print(f"START {i}", flush=True)
+        r = run_case(fname, cs[i])
+        print("RESULT " + json.dumps(r), flush=True)
+    print("DONE", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
