@@ -25,7 +25,9 @@
 
 /* Input rows are copied one band (of output rows) at a time, about this many bytes, so that
  * the copy is still in L2 when the micro-kernels read it. */
-#define FC_DIRECT_BAND_BYTES ((size_t)96 << 10)
+#define FC_DIRECT_BAND_BYTES ((size_t)128 << 10)
+/* Packed weights that fit in L1 next to a tile's inputs. */
+#define FC_DIRECT_L1_WEIGHTS (16 << 10)
 /* Upper bound on the backward-weight partial sums. */
 #define FC_DIRECT_PARTIAL_BYTES (32.0 * 1024 * 1024)
 

@@ -70,57 +70,69 @@ typedef struct {
     int flat;                /* tiles run across grid rows (see choose_flat) */
 } F(grid_t);
 
+/* Tile t of a band (rows [i0, i0 + nr) of grid G, band buffer xb) for channel block b. */
+static void F(tile_block)(const F(grid_t) *G, const T *xb, T *dst, int64_t ldc, int64_t cg,
+                          const T *wg, const T *bg, int64_t b, int64_t t, int64_t i0,
+                          int64_t nr, int64_t tpr, int64_t Wq, int MR, int NR, F(dconv_fn_t) fn)
+{
+    T tmp[4 * 32];   /* MR*NR <= 96 */
+    int64_t li, j;
+    if (G->flat) {
+        li = t * NR / Wq;
+        j = t * NR % Wq;
+    } else {
+        li = t / tpr;
+        j = (t % tpr) * NR;
+    }
+    const int64_t p0 = li * Wq + j;
+    const int64_t c0 = b * MR;
+    const int64_t mr = cg - c0 < MR ? cg - c0 : MR;
+    const T *w = wg + b * G->ntaps * MR;
+    const T *bias = bg ? bg + b * MR : NULL;
+    T *d = dst + c0 * ldc + G->dst0;
+    if (G->dc == 1 && j + NR <= G->cols_out) {
+        fn(G->ntaps, G->off, xb + p0, w, bias, d + (i0 + li) * G->dr + j, ldc, mr);
+        return;
+    }
+    fn(G->ntaps, G->off, xb + p0, w, bias, tmp, NR, mr);
+    /* Copy out the grid points of this tile that are real outputs, one grid row segment at a
+     * time. */
+    for (int64_t p = 0, ii = li, jj = j; p < NR && ii < nr; ii++, jj = 0) {
+        const int64_t seg = Wq - jj < NR - p ? Wq - jj : NR - p;
+        const int64_t valid = G->cols_out - jj < seg ? G->cols_out - jj : seg;
+        for (int64_t m = 0; m < mr; m++) {
+            const T *src = tmp + m * NR + p;
+            T *dp = d + m * ldc + (i0 + ii) * G->dr + jj * G->dc;
+            if (G->dc == 1)
+                for (int64_t q = 0; q < valid; q++) dp[q] = src[q];
+            else
+                for (int64_t q = 0; q < valid; q++) dp[q * G->dc] = src[q];
+        }
+        p += seg;
+    }
+}
+
 /* Grid rows [i0, i1) of one grid for channel blocks [b0, b1), from a band buffer xb whose
- * row 0 is grid row i0.  dst: the group's first destination plane, ldc: plane size. */
+ * row 0 is grid row i0.  dst: the group's first destination plane, ldc: plane size.
+ * Few weights: every block of a tile while its inputs are in L1.  Many: every tile of a block
+ * while its weights are in L1 (the band stays in L2). */
 static void F(run_band)(const F(grid_t) *G, const T *xb, T *dst, int64_t ldc, int64_t cg,
                         const T *wg, const T *bg, int64_t b0, int64_t b1, int64_t i0,
                         int64_t i1, int64_t Wq, int MR, int NR, F(dconv_fn_t) fn)
 {
-    T tmp[4 * 32];   /* MR*NR <= 96 */
     if (i1 > G->rows_out) i1 = G->rows_out;
     const int64_t nr = i1 - i0;
     if (nr <= 0 || G->cols_out <= 0) return;
     const int64_t tpr = (G->cols_out + NR - 1) / NR;
     const int64_t ntiles = G->flat ? ((nr - 1) * Wq + G->cols_out + NR - 1) / NR : nr * tpr;
-    const int64_t wblk = G->ntaps * MR;
-    for (int64_t t = 0; t < ntiles; t++) {
-        int64_t li, j;
-        if (G->flat) {
-            li = t * NR / Wq;
-            j = t * NR % Wq;
-        } else {
-            li = t / tpr;
-            j = (t % tpr) * NR;
-        }
-        const int64_t p0 = li * Wq + j;
-        const int direct = G->dc == 1 && j + NR <= G->cols_out;
-        for (int64_t b = b0; b < b1; b++) {
-            const int64_t c0 = b * MR;
-            const int64_t mr = cg - c0 < MR ? cg - c0 : MR;
-            const T *w = wg + b * wblk;
-            const T *bias = bg ? bg + b * MR : NULL;
-            T *d = dst + c0 * ldc + G->dst0;
-            if (direct) {
-                fn(G->ntaps, G->off, xb + p0, w, bias, d + (i0 + li) * G->dr + j, ldc, mr);
-                continue;
-            }
-            fn(G->ntaps, G->off, xb + p0, w, bias, tmp, NR, mr);
-            /* Copy out the grid points of this tile that are real outputs, one grid row
-             * segment at a time. */
-            for (int64_t p = 0, ii = li, jj = j; p < NR && ii < nr; ii++, jj = 0) {
-                const int64_t seg = Wq - jj < NR - p ? Wq - jj : NR - p;
-                const int64_t valid = G->cols_out - jj < seg ? G->cols_out - jj : seg;
-                for (int64_t m = 0; m < mr; m++) {
-                    const T *src = tmp + m * NR + p;
-                    T *dp = d + m * ldc + (i0 + ii) * G->dr + jj * G->dc;
-                    if (G->dc == 1)
-                        for (int64_t q = 0; q < valid; q++) dp[q] = src[q];
-                    else
-                        for (int64_t q = 0; q < valid; q++) dp[q * G->dc] = src[q];
-                }
-                p += seg;
-            }
-        }
+    if ((b1 - b0) * G->ntaps * MR * (int64_t)sizeof(T) <= FC_DIRECT_L1_WEIGHTS) {
+        for (int64_t t = 0; t < ntiles; t++)
+            for (int64_t b = b0; b < b1; b++)
+                F(tile_block)(G, xb, dst, ldc, cg, wg, bg, b, t, i0, nr, tpr, Wq, MR, NR, fn);
+    } else {
+        for (int64_t b = b0; b < b1; b++)
+            for (int64_t t = 0; t < ntiles; t++)
+                F(tile_block)(G, xb, dst, ldc, cg, wg, bg, b, t, i0, nr, tpr, Wq, MR, NR, fn);
     }
 }
 
@@ -129,19 +141,19 @@ static void F(run_band)(const F(grid_t) *G, const T *xb, T *dst, int64_t ldc, in
  * one block chunk of packed weights in L1; bands are cut thinner while there are too few
  * work items to keep the threads busy. */
 static void F(plan_items)(int64_t rows, int64_t halo, int64_t nplanes, int64_t Wq,
-                          int64_t nimg_groups, int64_t nblk, int64_t wblk_bytes, int nt,
-                          int64_t *R, int64_t *bpc)
+                          int64_t nimg_groups, int64_t nblk, int nt, int64_t *R, int64_t *bpc)
 {
-    int64_t b = (int64_t)(24 * 1024) / (wblk_bytes > 0 ? wblk_bytes : 1);
-    if (b < 1) b = 1;
-    if (b > nblk) b = nblk;
-    *bpc = b;
     const int64_t row_bytes = nplanes * Wq * (int64_t)sizeof(T);
     int64_t r = (int64_t)FC_DIRECT_BAND_BYTES / (row_bytes > 0 ? row_bytes : 1) - halo;
     if (r > rows) r = rows;
     if (r < 1) r = 1;
-    const int64_t coarse = nimg_groups * ((nblk + b - 1) / b);
-    while (r > 1 && coarse * ((rows + r - 1) / r) < 4 * (int64_t)nt) r = (r + 1) / 2;
+    /* A band's copy serves every channel block; blocks are split over items only when
+     * images x groups x bands cannot keep the threads busy. */
+    const int64_t want = 4 * (int64_t)nt;
+    int64_t nbc = 1;
+    while (r > 1 && nimg_groups * ((rows + r - 1) / r) < want && 2 * r > halo) r = (r + 1) / 2;
+    while (nbc < nblk && nimg_groups * ((rows + r - 1) / r) * nbc < want) nbc++;
+    *bpc = (nblk + nbc - 1) / nbc;
     *R = r;
 }
 
@@ -195,8 +207,7 @@ fc_status F(fc_conv2d_fwd_direct)(const fc_conv_geom *g, const T *x, const T *w,
     const int64_t nblk = (Cog + MR - 1) / MR;
     const int64_t nplanes = Cig * P.nph_h * P.nph_w;
     int64_t R, bpc;
-    F(plan_items)(g->H_out, P.halo, nplanes, P.Wq, g->N * G, nblk,
-                  ntaps * MR * (int64_t)sizeof(T), nt, &R, &bpc);
+    F(plan_items)(g->H_out, P.halo, nplanes, P.Wq, g->N * G, nblk, nt, &R, &bpc);
     P.plane = (R + P.halo) * P.Wq;
 
     F(grid_t) Gd;
@@ -282,8 +293,7 @@ fc_status F(fc_conv2d_bwd_data_direct)(const fc_conv_geom *g, const T *gy, const
     const int64_t taps_all = Cog * KK;   /* over all phases, every (oc, kh, kw) at most once */
     const int64_t rows = (g->H + sH - 1) / sH;   /* grid rows of phase 0, the most */
     int64_t R, bpc;
-    F(plan_items)(rows, P->halo, Cog, P->Wq, g->N * G, nblk,
-                  (taps_all / nphase + 1) * MR * (int64_t)sizeof(T), nt, &R, &bpc);
+    F(plan_items)(rows, P->halo, Cog, P->Wq, g->N * G, nblk, nt, &R, &bpc);
     P->plane = (R + P->halo) * P->Wq;
 
     const int64_t band_n = Cog * P->plane, slack = NR + 64;
