@@ -20,7 +20,7 @@ def pytest_addoption(parser):
     g = parser.getgroup("fastconv bench")
     g.addoption("--bench-impls", default="fastconv,torch,reference",
                 help="implementations: fastconv, fastconv[direct], fastconv[im2col], "
-                     "torch, reference (comma-separated)")
+                     "fastconv@generic, torch, reference (comma-separated)")
     g.addoption("--bench-layers", default="", help="case names (default: all)")
     g.addoption("--bench-passes", default="fwd,bwd")
     g.addoption("--bench-dtype", default="float32", choices=("float32", "float64"))
@@ -43,8 +43,8 @@ def pytest_generate_tests(metafunc):
     impls = _split(cfg.getoption("--bench-impls"))
     if suite == "pool":
         # The algorithm variants exist for convolution only.
-        impls = list(dict.fromkeys("fastconv" if i.startswith("fastconv") else i
-                                   for i in impls))
+        impls = [i for i in impls
+                 if _bench.parse_variant(i) is None or _bench.parse_variant(i)[0] == "auto"]
     if "layer" in metafunc.fixturenames:
         metafunc.parametrize("layer", names)
     if "pass_" in metafunc.fixturenames:

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -193,23 +194,54 @@ def _conv_inputs(layer, dtype, rng):
     return x, w, b, gy
 
 
+def parse_variant(name):
+    """'fastconv', 'fastconv[im2col]', 'fastconv@generic', 'fastconv[direct]@generic' ->
+    (algorithm, isa or None for the current one); None for other implementations."""
+    m = re.fullmatch(r"fastconv(?:\[(\w+)\])?(?:@(\w+))?", name)
+    return None if m is None else (m.group(1) or "auto", m.group(2))
+
+
+def variant_label(name):
+    algo, isa = parse_variant(name)
+    return (algo if algo != "auto" else "auto") + (f"@{isa}" if isa else "")
+
+
+def _on_isa(isa, fn):
+    """fn run on the given instruction-set path (then the previous one restored)."""
+    from fastconv import _kernels
+    if isa is None:
+        return fn
+    if isa not in _kernels.available_isas():
+        return NotImplementedError(f"this CPU cannot run the {isa!r} path")
+
+    def run():
+        before = _kernels.get_isa()
+        _kernels.set_isa(isa)
+        try:
+            return fn()
+        finally:
+            _kernels.set_isa(before)
+    return run
+
+
 def conv_callables(layer, pass_, dtype, impls, rng):
     """{impl name: zero-argument callable running that pass}.  impls: names among
-    'fastconv' (algorithm "auto"), 'fastconv[direct]', 'fastconv[im2col]', 'reference',
-    'torch'.  A missing implementation maps to the exception saying why."""
+    'fastconv' (algorithm "auto", current ISA), its variants 'fastconv[ALGO]',
+    'fastconv@ISA', 'fastconv[ALGO]@ISA' (see parse_variant), 'reference', 'torch'.
+    A missing implementation maps to the exception saying why."""
     import fastconv
     x, w, b, gy = _conv_inputs(layer, dtype, rng)
     geo = dict(stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
                groups=layer.groups)
     out = {}
     for name in impls:
-        if name.startswith("fastconv"):
-            algo = name[len("fastconv["):-1] if "[" in name else "auto"
+        if parse_variant(name) is not None:
+            algo, isa = parse_variant(name)
             if pass_ == "fwd":
-                out[name] = (lambda a=algo: fastconv.conv2d(x, w, b, algorithm=a, **geo))
+                fn = (lambda a=algo: fastconv.conv2d(x, w, b, algorithm=a, **geo))
             else:
-                out[name] = (lambda a=algo: fastconv.conv2d_backward(gy, x, w, algorithm=a,
-                                                                     **geo))
+                fn = (lambda a=algo: fastconv.conv2d_backward(gy, x, w, algorithm=a, **geo))
+            out[name] = _on_isa(isa, fn)
         elif name == "reference":
             ref = _load_reference()
             if ref is None:
@@ -255,16 +287,18 @@ def pool_callables(case, pass_, dtype, impls, rng):
     kw = _pool_kwargs(case)
     out = {}
     for name in impls:
-        if name in ("fastconv", "reference"):
-            if name == "reference":
-                mod = _load_reference()
-                if mod is None:
-                    out[name] = NotImplementedError("fastconv.reference is not available")
-                    continue
-            else:
-                mod = fastconv
-            out[name] = _numpy_pool_callable(mod, case, pass_, x, gy, kw,
-                                             use_indices=name != "reference")
+        variant = parse_variant(name)
+        if variant is not None and variant[0] != "auto":
+            continue   # the algorithm variants exist for convolution only
+        if variant is not None:
+            out[name] = _on_isa(variant[1], _numpy_pool_callable(fastconv, case, pass_, x, gy,
+                                                                 kw, use_indices=True))
+        elif name == "reference":
+            mod = _load_reference()
+            if mod is None:
+                out[name] = NotImplementedError("fastconv.reference is not available")
+                continue
+            out[name] = _numpy_pool_callable(mod, case, pass_, x, gy, kw, use_indices=False)
         elif name == "torch":
             torch, F = _load_torch()
             if torch is None:
@@ -284,7 +318,6 @@ def pool_callables(case, pass_, dtype, impls, rng):
                 def run(xt=xt, yt=yt, gyt=gyt):
                     return torch.autograd.grad(yt, (xt,), gyt, retain_graph=True)
             out[name] = run
-        # fastconv[algo] variants only exist for conv: other names are ignored here.
     return out
 
 
@@ -386,15 +419,17 @@ def measure(fns, repeats, slow=(), slow_repeats=1, min_sample=0.01, warmup=1, bu
 class PeakMemory:
     """Peak resident-memory growth of one call (Linux: reset VmHWM via clear_refs).
 
-    glibc normally keeps freed large blocks resident and reuses them, which would hide a
-    workspace allocated again; fixing the mmap threshold makes every large allocation fresh
-    pages (and disables glibc's adaptive threshold for the rest of the process, so this is
-    only switched on after all timing is done)."""
+    glibc keeps freed blocks resident and reuses them, which would hide a workspace
+    allocated again: before each measured call every free page is handed back to the OS
+    (malloc_trim), so whatever the call allocates and touches is counted.  The mmap
+    threshold is also fixed (which disables glibc's adaptive threshold for the rest of the
+    process, so this is only switched on after all timing is done)."""
 
     def __init__(self):
         self.available = (sys.platform.startswith("linux")
                           and os.access("/proc/self/clear_refs", os.W_OK))
         self.note = None if self.available else "peak memory: needs Linux /proc; skipped"
+        self._trim = None
 
     def enable(self):
         if not self.available:
@@ -403,9 +438,10 @@ class PeakMemory:
             libc = ctypes.CDLL(None)
             M_MMAP_THRESHOLD = -3
             libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+            self._trim = libc.malloc_trim
         except (OSError, AttributeError):
-            self.note = ("peak memory: could not fix the malloc mmap threshold; "
-                         "reused heap pages are not counted")
+            self.note = ("peak memory: not glibc; freed heap pages reused by a call are "
+                         "not counted")
 
     @staticmethod
     def _status_kib(key):
@@ -418,6 +454,8 @@ class PeakMemory:
     def extra_mib(self, fn):
         if not self.available or isinstance(fn, Exception):
             return None
+        if self._trim is not None:
+            self._trim(0)
         base = self._status_kib("VmRSS:")
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -649,11 +687,11 @@ def _table(rows, first, limit, limit_name):
     if unit == "GFLOP/s":
         cols.append(("algo", -14, lambda r: r["algo"]))
     cols.append(("fastconv", 9, lambda r: _impl_cell(impl("fastconv")(r))))
-    # Forced-algorithm variants ("fastconv[im2col]" ...) get a time column each.
+    # Variants ("fastconv[im2col]", "fastconv@generic" ...) get a time column each.
     for name in dict.fromkeys(n for r in rows for n in r["impls"]):
-        if name.startswith("fastconv["):
-            cols.append((name[len("fastconv["):-1], 9,
-                         lambda r, f=impl(name): _impl_cell(f(r))))
+        if name != "fastconv" and parse_variant(name) is not None:
+            label = variant_label(name)
+            cols.append((label, max(9, len(label)), lambda r, f=impl(name): _impl_cell(f(r))))
     cols += [
         (unit, 8, lambda r: _fmt(rate(r), ".1f")),
         (limit_name, 6, lambda r: _fmt(rate(r) and limit and 100 * rate(r) / limit, ".1f")),
@@ -779,6 +817,8 @@ def _build_parser():
                         "skip the reference")
     p.add_argument("--algorithms", default="auto",
                    help="conv algorithms of fastconv to time, e.g. auto,direct,im2col")
+    p.add_argument("--isas", help="also time fastconv on these instruction-set paths, "
+                                  "e.g. generic (default: only the current one)")
     p.add_argument("--no-torch", action="store_true", help="do not time torch")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
     p.add_argument("--no-chart", action="store_true", help="do not write the PNG chart")
@@ -821,7 +861,10 @@ def main(argv=None):
     if args.repeats < 1:
         raise SystemExit("--repeats must be >= 1")
     algos = [a.strip() for a in args.algorithms.split(",") if a.strip()]
-    impls = ["fastconv" if a == "auto" else f"fastconv[{a}]" for a in algos]
+    isas = [None] + [i.strip() for i in (args.isas or "").split(",") if i.strip()]
+    impls = list(dict.fromkeys(
+        "fastconv" + ("" if a == "auto" else f"[{a}]") + (f"@{i}" if i else "")
+        for a in algos for i in isas))
     if "fastconv" not in impls:
         impls.insert(0, "fastconv")
     if not args.no_torch:

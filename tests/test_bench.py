@@ -191,7 +191,7 @@ def _as_numpy(out):
 def test_implementations_compute_the_same_thing(case, pass_):
     """The timed callables of every implementation must do the same work, else the ratios
     compare different things."""
-    impls = ["fastconv", "torch", "reference"]
+    impls = ["fastconv", "fastconv[im2col]@generic", "fastconv@generic", "torch", "reference"]
     fns = _bench._callables(case, pass_, np.dtype(np.float64), impls,
                             np.random.default_rng(1))
     results = {}
@@ -244,3 +244,18 @@ def test_measure_budget_limits_slow_samples():
     res = _bench.measure({"slow": lambda: time.sleep(0.002)}, repeats=50, min_sample=0.0,
                          budget=0.001)
     assert len(res["slow"].samples) == 3
+
+
+def test_variant_names():
+    assert _bench.parse_variant("fastconv") == ("auto", None)
+    assert _bench.parse_variant("fastconv[im2col]") == ("im2col", None)
+    assert _bench.parse_variant("fastconv[direct]@generic") == ("direct", "generic")
+    assert _bench.parse_variant("fastconv@avx2") == ("auto", "avx2")
+    assert _bench.parse_variant("torch") is None
+    assert _bench.variant_label("fastconv[im2col]@generic") == "im2col@generic"
+    before = _kernels.get_isa()
+    seen = []
+    fn = _bench._on_isa("generic", lambda: seen.append(_kernels.get_isa()))
+    fn()
+    assert seen == ["generic"] and _kernels.get_isa() == before
+    assert isinstance(_bench._on_isa("no-such-isa", lambda: None), NotImplementedError)

@@ -1,0 +1,25 @@
+"""A layer library in PyTorch's shape on NumPy arrays, with explicit backward passes.
+
+    import fastconv.nn as nn
+    model = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(6 * 14 * 14, 10))
+    loss = criterion(model(x), y)          # a float
+    model.backward(criterion.backward())   # gradients accumulate into p.grad
+"""
+from . import init
+from ._backend import set_backend, get_backend, use_backend
+from .init import manual_seed
+from .module import Module, Parameter, Sequential, Identity, StateDictError
+from .layers import (Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
+                     AdaptiveMaxPool2d, BatchNorm2d, ReLU, Sigmoid, Tanh, Softmax, LogSoftmax,
+                     Flatten, Linear, Dropout)
+from .loss import CrossEntropyLoss, MSELoss
+from .summary import summary
+
+__all__ = [
+    "Module", "Parameter", "Sequential", "Identity", "StateDictError",
+    "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d", "BatchNorm2d", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+    "Flatten", "Linear", "Dropout", "CrossEntropyLoss", "MSELoss",
+    "summary", "manual_seed", "init", "set_backend", "get_backend", "use_backend",
+]
