@@ -7,14 +7,19 @@ cdef extern from "gemm/gemm.h":
     ctypedef void (*fc_f64_gemm_ukernel)(int64_t k, const double *a, const double *b,
                                         double *c, int64_t ldc, int64_t m, int64_t n,
                                         int acc) nogil
+    ctypedef void (*fc_f32_gemm_packt)(int64_t kc, const float *const *rows, float *dst) nogil
+    ctypedef void (*fc_f64_gemm_packt)(int64_t kc, const double *const *rows,
+                                      double *dst) nogil
     ctypedef struct fc_gemm_desc_f32:
         const char *name
         int64_t mr, nr, mc, kc, nc
         fc_f32_gemm_ukernel ukr
+        fc_f32_gemm_packt packt
     ctypedef struct fc_gemm_desc_f64:
         const char *name
         int64_t mr, nr, mc, kc, nc
         fc_f64_gemm_ukernel ukr
+        fc_f64_gemm_packt packt
     const fc_gemm_desc_f32 *fc_gemm_select_f32() nogil
     const fc_gemm_desc_f64 *fc_gemm_select_f64() nogil
     fc_status fc_gemm_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t rs_a,
@@ -127,3 +132,29 @@ def gemm_ukernel(a_packed, b_packed, c, int64_t k,
         with nogil:
             u64(k, <double*>pa, <double*>pb, <double*>pc, ldc, m, n, acc)
     return c
+
+
+def gemm_packt(rows):
+    """The current ISA's transposing B packer on an (NR, kc) array whose rows have unit
+    stride (any row stride, any offset): returns the packed (kc, NR) panel."""
+    if not isinstance(rows, np.ndarray) or rows.ndim != 2:
+        raise TypeError("gemm_packt: expected a 2-D NumPy array")
+    dt = _gemm_dtype(rows)
+    _, mr, nr, _, _, _ = gemm_info(dt)
+    if rows.shape[0] != nr or (rows.shape[1] > 1 and rows.strides[1] != rows.itemsize):
+        raise ValueError(f"gemm_packt: need {nr} rows of unit-stride values")
+    cdef int64_t kc = rows.shape[1], j
+    out = np.empty((kc, nr), dtype=dt)
+    cdef char *base = <char*>cnp.PyArray_DATA(<cnp.ndarray>rows)
+    cdef void *po = cnp.PyArray_DATA(<cnp.ndarray>out)
+    cdef const void *ptrs[64]
+    cdef Py_ssize_t rs = rows.strides[0]
+    for j in range(nr):
+        ptrs[j] = base + j * rs
+    if dt == np.float32:
+        with nogil:
+            fc_gemm_select_f32().packt(kc, <const float *const *>ptrs, <float*>po)
+    else:
+        with nogil:
+            fc_gemm_select_f64().packt(kc, <const double *const *>ptrs, <double*>po)
+    return out

@@ -1001,6 +1001,46 @@ def judge(fname, kw, expect=ANY, names=()):
     return dict(outcome=outcome, ok=ok, detail=detail)
 
 
+class KernelBoundaryError(AssertionError):
+    """An array that the C kernels cannot take safely got past the Python layer."""
+
+
+def guard_kernel_boundary():
+    """Wrap every function of fastconv._kernels so that each array handed to C must be
+    C-contiguous, aligned, in native byte order and of a kernel dtype.  The kernels trust these
+    properties (an unaligned double* is undefined behaviour and faults under vector loads), so
+    a case that breaks one is a failure even when this CPU happens to forgive it."""
+    import functools
+    from fastconv import _kernels
+    ok_dtypes = {np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.int64)}
+
+    def check(name, a):
+        if not isinstance(a, np.ndarray):
+            return
+        f = a.flags
+        problems = [what for bad, what in ((not f.c_contiguous, "not C-contiguous"),
+                                           (not f.aligned, "not aligned"),
+                                           (not a.dtype.isnative, "not native byte order"),
+                                           (a.dtype not in ok_dtypes, f"dtype {a.dtype}"))
+                    if bad]
+        if problems:
+            raise KernelBoundaryError(f"_kernels.{name} received an array that is "
+                                      + ", ".join(problems))
+
+    def wrap(name, fn):
+        @functools.wraps(fn)
+        def guarded(*args, **kwargs):
+            for a in list(args) + list(kwargs.values()):
+                check(name, a)
+            return fn(*args, **kwargs)
+        return guarded
+
+    for name in dir(_kernels):
+        fn = getattr(_kernels, name)
+        if callable(fn) and not name.startswith("_") and not isinstance(fn, type):
+            setattr(_kernels, name, wrap(name, fn))
+
+
 def main(argv):
     fname, first = argv[1], int(argv[2])
     only = argv[3] if len(argv) > 3 else None
@@ -1009,6 +1049,7 @@ def main(argv):
         resource.setrlimit(resource.RLIMIT_AS, (MEM_LIMIT, MEM_LIMIT))
     sys.path.insert(0, ROOT)
     import fastconv  # noqa: F401  (import errors are reported by the parent as a crash)
+    guard_kernel_boundary()
     cs = cases(fname)
     for i in range(first, len(cs)):
         if only is not None and cs[i].id != only:

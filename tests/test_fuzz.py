@@ -231,6 +231,7 @@ def main(argv):
         import resource
         resource.setrlimit(resource.RLIMIT_AS, (rc.MEM_LIMIT, rc.MEM_LIMIT))
     sys.path.insert(0, rc.ROOT)
+    rc.guard_kernel_boundary()
     import warnings
     warnings.simplefilter("ignore")      # overflow in casts etc. are the point here
     np.seterr(all="ignore")

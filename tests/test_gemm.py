@@ -109,3 +109,14 @@ def test_ukernel_every_edge_tile(isa, dt, rng):
                     outside = np.ones(c.shape, bool)
                     outside[:m, :n] = False
                     assert np.all(c[outside] == sentinel)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_packt_transposes_any_rows(isa, dt, rng):
+    """packt(rows)[p, j] == rows[j, p], for lengths around the vector blocks and rows at
+    unaligned offsets / with gaps between them."""
+    nr = _kernels.gemm_info(dt)[2]
+    for kc in (0, 1, 3, 4, 7, 8, 9, 17, 64):
+        big = rng.standard_normal((2 * nr + 1, kc + 3)).astype(dt)
+        for rows in (big[:nr, :kc], big[1::2, 1:kc + 1], big[::-2][:nr, 2:kc + 2]):
+            assert np.array_equal(_kernels.gemm_packt(rows), rows.T)

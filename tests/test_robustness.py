@@ -99,6 +99,19 @@ _FUTURES = {}
 # Failures reported to the owner of the code at fault, with the fix suggested; xfail (not
 # strict) so that the fix landing turns them into passes without breaking the suite.
 KNOWN = {}
+UNALIGNED = ("unaligned arrays reach the C kernels: np.ascontiguousarray keeps a C-contiguous "
+             "but misaligned array as it is (UBSan: misaligned double loads in conv_direct.c "
+             "and pool_impl.h).  Fix: prepare arrays with np.require(a, requirements='CA') in "
+             "conv.py (_c, _pad_input, ...) and pool.py (_planes, x, indices), and add "
+             "PyArray_ISALIGNED to the _require guard in _conv.pxi/_pool.pxi")
+
+
+def _known(fname, case_id, v):
+    if (fname, case_id) in KNOWN:
+        return KNOWN[(fname, case_id)]
+    if case_id.endswith("layout_unaligned") and v["outcome"] == "KernelBoundaryError":
+        return UNALIGNED
+    return None
 
 
 def _verdict(fname, case_id):
@@ -124,8 +137,8 @@ def test_case(fname, case_id):
     assert v is not None, f"{fname} {case_id}: no verdict (runner lost it)"
     if v["outcome"] == "NotImplementedError" and "not available in this build" in v["detail"]:
         pytest.skip(f"kernel not in this build yet: {v['detail'].splitlines()[0]}")
-    if not v["ok"] and (fname, case_id) in KNOWN:
-        pytest.xfail(KNOWN[(fname, case_id)])
+    if not v["ok"] and _known(fname, case_id, v):
+        pytest.xfail(_known(fname, case_id, v))
     assert v["ok"], f"{fname}({case_id}) -> {v['outcome']}: {v['detail']}"
 
 

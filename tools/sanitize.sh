@@ -24,6 +24,11 @@ if [[ -z "${KEEP_WORK:-}" ]]; then trap 'rm -rf "$WORK"' EXIT; else echo "scratc
 LIBASAN=$("$CC" -print-file-name=libasan.so)
 [[ -e "$LIBASAN" ]] || { echo "sanitize.sh: libasan not found for $CC" >&2; exit 1; }
 LIBASAN=$(readlink -f "$LIBASAN")
+# C++ extensions loaded later (matplotlib, torch) throw through ASan's __cxa_throw interceptor,
+# which only works when libstdc++ is already loaded at startup: preload it right after ASan.
+LIBSTDCXX=$(readlink -f "$("$CC" -print-file-name=libstdc++.so)")
+PRELOAD="$LIBASAN"
+[[ -e "$LIBSTDCXX" ]] && PRELOAD="$PRELOAD:$LIBSTDCXX"
 
 echo "== copy source tree to $WORK/src"
 SRC="$WORK/src"
@@ -38,18 +43,20 @@ grep -q -- '-fsanitize=address,undefined' "$WORK/build.log" ||
 ldd "$SRC"/fastconv/_kernels*.so | grep -q libasan ||
     { echo "sanitize.sh: _kernels is not linked against libasan" >&2; exit 1; }
 
-echo "== pytest under ASan+UBSan (LD_PRELOAD=$LIBASAN)"
+echo "== pytest under ASan+UBSan (LD_PRELOAD=$PRELOAD)"
 [[ $# -gt 0 ]] || set -- -x -q
 cd "$SRC"
 # detect_leaks=0: CPython's arenas and interned objects look like leaks.
-# allocator_may_return_null=1: the "output too large to allocate" cases must get NULL -> MemoryError,
+# allocator_may_return_null=1, max_allocation_size_mb: the "output too large to allocate" cases
+#   (the test runners cap memory with RLIMIT_AS, which ASan cannot live with) must get
+#   NULL -> MemoryError,
 #   not an ASan abort, as they would with the normal allocator.
 # UBSan halts on the first finding (setup.py also passes -fno-sanitize-recover=undefined).
-export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:abort_on_error=1:${ASAN_OPTIONS:-}"
+export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:max_allocation_size_mb=4096:abort_on_error=1:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
 export FASTCONV_UNDER_SANITIZER=1
 set +e
-LD_PRELOAD="$LIBASAN${LD_PRELOAD:+:$LD_PRELOAD}" "$PY" -m pytest -p no:cacheprovider "$@" \
+LD_PRELOAD="$PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}" "$PY" -m pytest -p no:cacheprovider "$@" \
     2>&1 | tee "$WORK/pytest.log"
 rc=${PIPESTATUS[0]}
 set -e

@@ -9,15 +9,19 @@
 /* Blocking, in elements.  KC: an MR x KC and a KC x NR panel together use about half of
  * the 32 KiB L1d; MC x KC of A about a third of the 512 KiB L2; NC x KC of B fits in L2
  * next to it (for conv, B is the im2col panel, packed per thread). */
-static const fc_gemm_desc_f32 k_f32_generic = {"f32_gemm_4x16__generic", 4, 16, 128, 256, 512,
-                                               fc_f32_gemm_4x16__generic};
-static const fc_gemm_desc_f64 k_f64_generic = {"f64_gemm_4x8__generic", 4, 8, 64, 256, 256,
-                                               fc_f64_gemm_4x8__generic};
+static const fc_gemm_desc_f32 k_f32_generic = {
+    "f32_gemm_4x16__generic", 4, 16, 128, 256, 512,
+    fc_f32_gemm_4x16__generic, fc_f32_gemm_packt_16__generic};
+static const fc_gemm_desc_f64 k_f64_generic = {
+    "f64_gemm_4x8__generic", 4, 8, 64, 256, 256,
+    fc_f64_gemm_4x8__generic, fc_f64_gemm_packt_8__generic};
 #ifdef FC_X86
-static const fc_gemm_desc_f32 k_f32_avx2 = {"f32_gemm_6x16__avx2", 6, 16, 144, 256, 512,
-                                            fc_f32_gemm_6x16__avx2};
-static const fc_gemm_desc_f64 k_f64_avx2 = {"f64_gemm_6x8__avx2", 6, 8, 72, 256, 256,
-                                            fc_f64_gemm_6x8__avx2};
+static const fc_gemm_desc_f32 k_f32_avx2 = {
+    "f32_gemm_6x16__avx2", 6, 16, 144, 256, 512,
+    fc_f32_gemm_6x16__avx2, fc_f32_gemm_packt_16__avx2};
+static const fc_gemm_desc_f64 k_f64_avx2 = {
+    "f64_gemm_6x8__avx2", 6, 8, 72, 256, 256,
+    fc_f64_gemm_6x8__avx2, fc_f64_gemm_packt_8__avx2};
 #endif
 
 const fc_gemm_desc_f32 *fc_gemm_select_f32(void)

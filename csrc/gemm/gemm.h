@@ -15,6 +15,9 @@
 #include <stddef.h>
 #include "fastconv_ukernel.h"
 
+/* Upper bound on NR over all kernels (sizes small on-stack arrays). */
+#define FC_GEMM_NR_MAX 32
+
 /* A micro-kernel and the blocking that goes with it (all sizes in elements):
  * MC rows of A (a multiple of MR) x KC steps stay in L2, a KC x NR panel of B in L1,
  * NC columns of B (a multiple of NR) per packed B block. */
@@ -23,6 +26,7 @@
         const char *name;                                                                   \
         int64_t mr, nr, mc, kc, nc;                                                         \
         fc_##DT##_gemm_ukernel ukr;                                                         \
+        fc_##DT##_gemm_packt packt;   /* transposing B packer for this NR */                \
     } fc_gemm_desc_##DT;                                                                    \
     /* Kernel + blocking for the ISA in use (fc_get_isa()). */                              \
     const fc_gemm_desc_##DT *fc_gemm_select_##DT(void);                                       \

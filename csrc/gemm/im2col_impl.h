@@ -149,6 +149,31 @@ static void FCN(pack_col)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, i
     }
 }
 
+/* B panel for backward-weight: col^T, pixels [pc, pc+kc) x col rows [k0, k0+nv), i.e.
+ * nv col rows (zero rows beyond nv) transposed by the ISA's packt kernel.  tmp holds
+ * NR + 1 rows of kc values (the last one zeros), rows NR pointers. */
+static void FCN(pack_colT)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, int64_t k0,
+                           int64_t nv, int64_t pc, int64_t kc, FC_T *dst, FC_T *tmp,
+                           const FC_T **rows)
+{
+    const int64_t NR = d->nr;
+    FC_T *zero = tmp + NR * kc;
+    for (int64_t j = 0; j < NR; j++) {
+        const int64_t k = k0 + j;
+        if (j >= nv) {
+            for (int64_t p = 0; p < kc; p++)
+                zero[p] = 0;
+            rows[j] = zero;
+        } else if (cx->identity && k < cx->K) {
+            rows[j] = xg + k * cx->HW + pc;
+        } else {
+            FCN(im2col_row)(cx, xg, k, pc, kc, tmp + j * kc, 1);
+            rows[j] = tmp + j * kc;
+        }
+    }
+    d->packt(kc, rows, dst);
+}
+
 fc_status FCN(fc_conv2d_fwd_im2col)(const fc_conv_geom *g, const FC_T *x, const FC_T *w,
                                     const FC_T *bias, FC_T *y)
 {
@@ -246,9 +271,16 @@ fc_status FCN(fc_conv2d_bwd_data_im2col)(const fc_conv_geom *g, const FC_T *gy,
     }
     const int64_t ncb = fc_ceil_div(Cgi, cbs), items = N * G * ncb;
     const int64_t rows_max = cbs * KK;
-    /* Pixel block: the per-thread column buffer (rows_max x nc) about half of L2. */
-    const int64_t nc = fc_max64(NR, fc_min64(fc_round_up(fc_max64(HWo, 1), NR),
-                                (int64_t)(256 * 1024 / sizeof(FC_T)) / rows_max / NR * NR));
+    /* Pixel block: the per-thread column buffer (rows_max x nc) about half of L2, but at
+     * least 64 pixels (up to 2 MiB of buffer, in L3): every pixel block streams all of
+     * W_g^T through the cache once, so deep layers (large K) on small images need wide
+     * blocks.  Blocks are balanced so that the last one is not a sliver. */
+    const int64_t HWr = fc_round_up(fc_max64(HWo, 1), NR);
+    int64_t nc = (int64_t)(256 * 1024 / sizeof(FC_T)) / rows_max / NR * NR;
+    if (nc < 64)
+        nc = fc_min64(64, (int64_t)(2048 * 1024 / sizeof(FC_T)) / rows_max / NR * NR);
+    nc = fc_min64(HWr, fc_max64(NR, nc));
+    nc = fc_max64(NR, fc_round_up(fc_ceil_div(HWo, fc_ceil_div(fc_max64(HWo, 1), nc)), NR));
     const int64_t per_thread = kc_max * nc + rows_max * nc;
 
     FC_T *ap = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(G * Kp * M));
@@ -277,10 +309,16 @@ fc_status FCN(fc_conv2d_bwd_data_im2col)(const fc_conv_geom *g, const FC_T *gy,
             const int64_t r0 = c0 * KK, r1 = c1 * KK;
             FC_T *gxg = gx + (n * g->C_in + gi * Cgi) * cx.HW;
             const FC_T *gyg = gy + (n * g->C_out + gi * M) * HWo;
-            for (int64_t i = c0 * cx.HW; i < c1 * cx.HW; i++)
-                gxg[i] = 0;
+            /* 1x1 stride 1: col is gx itself (plane c, first HWo pixels), so the GEMM writes
+             * there directly; otherwise into the column buffer, scattered below. */
+            const int ident = cx.identity;
+            for (int64_t c = c0; c < c1; c++)
+                for (int64_t i = ident ? HWo : 0; i < cx.HW; i++)
+                    gxg[c * cx.HW + i] = 0;
             for (int64_t jc = 0; jc < HWo; jc += nc) {
                 const int64_t ncur = fc_min64(nc, HWo - jc);
+                FC_T *cbase = ident ? gxg + r0 * cx.HW + jc : col;   /* row r0 */
+                const int64_t ldc = ident ? cx.HW : ncur;
                 for (int64_t pc = 0; pc < M; pc += KC) {
                     const int64_t kc = fc_min64(KC, M - pc);
                     const FC_T *ablk = ap + gi * Kp * M + Kp * pc;
@@ -289,11 +327,13 @@ fc_status FCN(fc_conv2d_bwd_data_im2col)(const fc_conv_geom *g, const FC_T *gy,
                         const int64_t iend = fc_min64(r1, ic + MC);
                         for (int64_t jr = 0; jr < ncur; jr += NR)
                             for (int64_t ir = ic; ir < iend; ir += MR)
-                                d->ukr(kc, ablk + ir * kc, bbuf + jr * kc,
-                                       col + (ir - r0) * ncur + jr, ncur,
-                                       fc_min64(MR, r1 - ir), fc_min64(NR, ncur - jr), pc > 0);
+                                d->ukr(kc, ablk + ir * kc, bbuf + jr * kc, cbase + (ir - r0) * ldc + jr,
+                                       ldc, fc_min64(MR, r1 - ir), fc_min64(NR, ncur - jr),
+                                       pc > 0);
                     }
                 }
+                if (ident)
+                    continue;
                 for (int64_t r = r0; r < r1; r++)
                     FCN(col2im_row)(&cx, gxg, r, jc, ncur, col + (r - r0) * ncur);
             }
@@ -337,7 +377,8 @@ fc_status FCN(fc_conv2d_bwd_weight_im2col)(const fc_conv_geom *g, const FC_T *gy
         R = fc_max64(1, fc_min64(fc_ceil_div(8, full_items), P / 4096));
     const int direct_out = (R == 1 && !gb);   /* accumulate straight into gw */
     const int64_t ldo = direct_out ? K : Nw;
-    const int64_t per_thread = mcb * kc_max + kc_max * ncb;
+    /* A block, B block, NR gathered col rows + a zero row */
+    const int64_t per_thread = mcb * kc_max + kc_max * ncb + (NR + 1) * kc_max;
     const int64_t items = R * out_items;
 
     FC_T *ws = direct_out ? NULL : (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(R * g->C_out * Nw));
@@ -353,6 +394,8 @@ fc_status FCN(fc_conv2d_bwd_weight_im2col)(const fc_conv_geom *g, const FC_T *gy
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         FC_T *abuf = tb + (int64_t)FC_TID() * per_thread, *bbuf = abuf + mcb * kc_max;
+        FC_T *tmp = bbuf + kc_max * ncb;
+        const FC_T *rows[FC_GEMM_NR_MAX];
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
             const int64_t r = it / out_items, rest = it % out_items;
@@ -368,17 +411,9 @@ fc_status FCN(fc_conv2d_bwd_weight_im2col)(const fc_conv_geom *g, const FC_T *gy
                 for (int64_t pc = pa; pc < pb; pc += KC) {
                     const int64_t kc = fc_min64(KC, pb - pc);
                     FCN(fc_gemm_pack_a)(d, mcur, kc, gyb + pc, HWo, 1, abuf);
-                    for (int64_t jr = 0; jr < ncur; jr += NR) {
-                        FC_T *bpn = bbuf + jr * kc;
-                        const int64_t nv = fc_min64(NR, ncur - jr);
-                        for (int64_t j = 0; j < NR; j++) {
-                            if (j < nv)
-                                FCN(im2col_row)(&cx, xg, jlo + j0 + jr + j, pc, kc, bpn + j, NR);
-                            else
-                                for (int64_t p = 0; p < kc; p++)
-                                    bpn[p * NR + j] = 0;
-                        }
-                    }
+                    for (int64_t jr = 0; jr < ncur; jr += NR)
+                        FCN(pack_colT)(d, &cx, xg, jlo + j0 + jr, fc_min64(NR, ncur - jr), pc,
+                                       kc, bbuf + jr * kc, tmp, rows);
                     for (int64_t jr = 0; jr < ncur; jr += NR)
                         for (int64_t ir = 0; ir < mcur; ir += MR)
                             d->ukr(kc, abuf + ir * kc, bbuf + jr * kc, cblk + ir * ldo + jr, ldo,

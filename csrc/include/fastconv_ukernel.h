@@ -34,11 +34,30 @@ typedef void (*fc_f64_gemm_ukernel)(int64_t k, const double *a, const double *b,
     void fc_##DT##_gemm_##TILE##__##ISA(int64_t k, const T *a, const T *b, T *c,             \
                                         int64_t ldc, int64_t m, int64_t n, int acc);
 
+/*
+ * fc_<dtype>_gemm_packt_<NR>__<isa>(kc, rows, dst)
+ *
+ *   dst[p*NR + j] = rows[j][p]   for 0 <= p < kc, 0 <= j < NR.
+ *
+ * Packs one k x NR panel of B when B is stored transposed (its columns contiguous, e.g.
+ * the im2col matrix in conv backward-weight): a transpose of NR rows of kc values.
+ * rows: NR pointers, each to kc readable values; no alignment required; kc >= 0.
+ */
+typedef void (*fc_f32_gemm_packt)(int64_t kc, const float *const *rows, float *dst);
+typedef void (*fc_f64_gemm_packt)(int64_t kc, const double *const *rows, double *dst);
+
+#define FC_GEMM_PACKT_DECL(DT, T, NR, ISA)                                                   \
+    void fc_##DT##_gemm_packt_##NR##__##ISA(int64_t kc, const T *const *rows, T *dst);
+
 /* Portable C (any CPU). */
 FC_GEMM_UKERNEL_DECL(f32, float, 4x16, generic)
 FC_GEMM_UKERNEL_DECL(f64, double, 4x8, generic)
+FC_GEMM_PACKT_DECL(f32, float, 16, generic)
+FC_GEMM_PACKT_DECL(f64, double, 8, generic)
 /* AVX2 + FMA (x86-64 only). */
 FC_GEMM_UKERNEL_DECL(f32, float, 6x16, avx2)
 FC_GEMM_UKERNEL_DECL(f64, double, 6x8, avx2)
+FC_GEMM_PACKT_DECL(f32, float, 16, avx2)
+FC_GEMM_PACKT_DECL(f64, double, 8, avx2)
 
 #endif
