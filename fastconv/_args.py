@@ -148,8 +148,9 @@ def conv_out_size(size, pad_total, k, s, d):
 # ----------------------------------------------------------------------- convolution --
 
 @dataclass(frozen=True)
-class ConvArgs:
-    """A validated conv2d call.  x is the 4-D input view (any layout, not yet copied)."""
+class _ConvCommon:
+    """What conv2d and conv_transpose2d calls share.  x is the 4-D input view (any layout,
+    not yet copied)."""
     x: np.ndarray
     weight: np.ndarray
     bias: Optional[np.ndarray]
@@ -164,8 +165,6 @@ class ConvArgs:
     stride: Tuple[int, int]
     dilation: Tuple[int, int]
     groups: int
-    pad: Tuple[int, int, int, int]   # top, bottom, left, right
-    padding_mode: str
     H_out: int
     W_out: int
 
@@ -177,6 +176,13 @@ class ConvArgs:
     def out_shape(self):
         """4-D output shape."""
         return (self.N, self.C_out, self.H_out, self.W_out)
+
+
+@dataclass(frozen=True)
+class ConvArgs(_ConvCommon):
+    """A validated conv2d call."""
+    pad: Tuple[int, int, int, int] = (0, 0, 0, 0)   # top, bottom, left, right
+    padding_mode: str = "zeros"
 
     @property
     def explicit_pad(self):
@@ -282,7 +288,7 @@ def conv2d_args(input, weight, bias=None, stride=1, padding=0, dilation=1, group
     check_output_size((N, C_out, H_out, W_out), x.itemsize)
     check_output_size((N, C_in, H + t + b, W + l + r), x.itemsize, "padded input")
     return ConvArgs(x, weight, bias, unbatched, N, C_in, H, W, C_out, kH, kW, stride,
-                    dilation, groups, pad, padding_mode, H_out, W_out)
+                    dilation, groups, H_out, W_out, pad=pad, padding_mode=padding_mode)
 
 
 def conv2d_backward_args(grad_output, input, weight, stride=1, padding=0, dilation=1,
@@ -295,34 +301,10 @@ def conv2d_backward_args(grad_output, input, weight, stride=1, padding=0, dilati
 
 
 @dataclass(frozen=True)
-class ConvTransposeArgs:
+class ConvTransposeArgs(_ConvCommon):
     """A validated conv_transpose2d call.  weight is (C_in, C_out/groups, kH, kW)."""
-    x: np.ndarray
-    weight: np.ndarray
-    bias: Optional[np.ndarray]
-    unbatched: bool
-    N: int
-    C_in: int
-    H: int
-    W: int
-    C_out: int
-    kH: int
-    kW: int
-    stride: Tuple[int, int]
-    padding: Tuple[int, int]
-    output_padding: Tuple[int, int]
-    dilation: Tuple[int, int]
-    groups: int
-    H_out: int
-    W_out: int
-
-    @property
-    def dtype(self):
-        return self.x.dtype
-
-    @property
-    def out_shape(self):
-        return (self.N, self.C_out, self.H_out, self.W_out)
+    padding: Tuple[int, int] = (0, 0)
+    output_padding: Tuple[int, int] = (0, 0)
 
     def geom(self):
         """Geometry of the conv2d whose backward-data is this transposed convolution: its
@@ -371,7 +353,8 @@ def conv_transpose2d_args(input, weight, bias=None, stride=1, padding=0, output_
     bias = _check_bias(bias, x.dtype, C_out)
     check_output_size((N, C_out, H_out, W_out), x.itemsize)
     return ConvTransposeArgs(x, weight, bias, unbatched, N, C_in, H, W, C_out, kH, kW, stride,
-                             padding, output_padding, dilation, groups, H_out, W_out)
+                             dilation, groups, H_out, W_out, padding=padding,
+                             output_padding=output_padding)
 
 
 def conv_transpose2d_backward_args(grad_output, input, weight, stride=1, padding=0,
