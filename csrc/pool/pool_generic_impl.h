@@ -87,3 +87,20 @@ void GN(pool_bwd2x2)(T *r0, T *r1, const int32_t *tap, const T *g, int64_t n)
         r1[2 * o + 1] = t == 3 ? v : 0;
     }
 }
+
+T GN(pool_rmax)(const T *x, int64_t n)
+{
+    T m = x[0];
+    for (int64_t i = 1; i < n; ++i)
+        if (x[i] > m || isnan(x[i]))
+            m = x[i];
+    return m;
+}
+
+T GN(pool_rsum)(const T *x, int64_t n)
+{
+    T acc = 0;
+    for (int64_t i = 0; i < n; ++i)
+        acc += x[i];
+    return acc;
+}

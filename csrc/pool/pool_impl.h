@@ -37,6 +37,8 @@ typedef struct {
     void (*hlocate)(int32_t *, const T *const *, int64_t, const T *, int64_t, int64_t,
                     int64_t, int64_t);
     void (*bwd2x2)(T *, T *, const int32_t *, const T *, int64_t);
+    T (*rmax)(const T *, int64_t);
+    T (*rsum)(const T *, int64_t);
 } FN(fc_pool_uk);
 
 #define FC_POOL_PICK(u, isa)                                                                \
@@ -47,6 +49,8 @@ typedef struct {
         (u).hsum = FC_UK(hsum, isa);                                                        \
         (u).hlocate = FC_UK(hlocate, isa);                                                  \
         (u).bwd2x2 = FC_UK(bwd2x2, isa);                                                    \
+        (u).rmax = FC_UK(rmax, isa);                                                        \
+        (u).rsum = FC_UK(rsum, isa);                                                        \
     } while (0)
 
 static FN(fc_pool_uk) FN(pick_ukernels)(void)
@@ -273,12 +277,47 @@ static void FN(fwd_rows)(const FN(fc_pool_fwd) *c, const T *xp, T *yp, int64_t *
     }
 }
 
+/* One window covering each whole plane (global pooling): a contiguous reduction. */
+static fc_status FN(fwd_global)(const FN(fc_pool_fwd) *c, int64_t P, const T *x, T *y,
+                                int64_t *ind)
+{
+    const int64_t n = c->H * c->W;
+    const FN(fc_pool_uk) uk = FN(pick_ukernels)();
+    const T dv = (T)(c->divisor != 0 ? c->divisor : c->rw[0].div * c->cw[0].div);
+    fc_pool_split sp;
+    fc_pool_split_init(&sp, P, 1, P * n, 0);
+    (void)uk;
+    (void)dv;
+    FC_OMP_PARALLEL(sp.nt)
+    {
+        FC_OMP_LOOP
+        for (int64_t p = 0; p < P; ++p) {
+            const T *xp = x + p * n;
+            if (!c->is_max) {
+                y[p] = uk.rsum(xp, n) / dv;
+                continue;
+            }
+            T m = uk.rmax(xp, n);
+            if (ind) {
+                fc_pool_win r = {0, c->H, 0}, w = {0, c->W, 0};
+                ind[p] = FN(locate)(xp, c->W, r, 1, w, 1, m);
+                m = xp[ind[p]];
+            }
+            y[p] = m;
+        }
+    }
+    return FC_OK;
+}
+
 static fc_status FN(fwd_values)(FN(fc_pool_fwd) *c, int64_t P, const T *x, T *y,
                                 int64_t *ind)
 {
     const int64_t H = c->H, W = c->W, Ho = c->Ho, Wo = c->Wo;
     if (P == 0 || Ho == 0 || Wo == 0)
         return FC_OK;
+    if (Ho == 1 && Wo == 1 && c->rw[0].lo == 0 && c->rw[0].hi == H && c->cw[0].lo == 0 &&
+        c->cw[0].hi == W && c->dh == 1 && (!c->fixed || c->dw == 1))
+        return FN(fwd_global)(c, P, x, y, ind);
     fc_pool_split sp;
     fc_pool_split_init(&sp, P, Ho, P * (H * W + Ho * Wo), 0);
     T *scratch = FN(fwd_prepare)(c, sp.nt);
@@ -474,6 +513,26 @@ static fc_status FN(avg_bwd)(FN(fc_pool_bwd) *c, int64_t P, const T *gy, T *gx)
     if (P == 0)
         return FC_OK;
     c->uk = FN(pick_ukernels)();
+    if (Ho == 1 && Wo == 1 && c->ir[0].first == 0 && c->ir[H - 1].last == 1 &&
+        c->ic[0].first == 0 && c->ic[W - 1].last == 1 && c->rw[0].lo == 0 &&
+        c->rw[0].hi == H && c->cw[0].lo == 0 && c->cw[0].hi == W) {
+        /* global pooling: every element of a plane gets the same share */
+        const T dv = (T)(c->divisor != 0 ? c->divisor : c->rw[0].div * c->cw[0].div);
+        fc_pool_split sp;
+        fc_pool_split_init(&sp, P, 1, P * H * W, 0);
+        (void)dv;
+        FC_OMP_PARALLEL(sp.nt)
+        {
+            FC_OMP_LOOP
+            for (int64_t p = 0; p < P; ++p) {
+                const T v = gy[p] / dv;
+                T *gp = gx + p * H * W;
+                for (int64_t i = 0; i < H * W; ++i)
+                    gp[i] = v;
+            }
+        }
+        return FC_OK;
+    }
     fc_pool_split sp;
     /* bounded chunks keep the u scratch small for large planes */
     fc_pool_split_init(&sp, P, H, P * (H * W + Ho * Wo), 64);

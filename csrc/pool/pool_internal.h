@@ -88,6 +88,7 @@ int fc_pool_thread_id(void);
  *            rows[i][o*s + j*d] == m[o], or -1 when there is none (m[o] NaN).  Reads no
  *            element past the last tap of output n_out - 1 (rows are real input rows);
  *            nr * k <= 64.
+ *   rmax / rsum: NaN-propagating max / sum of x[0..n), n >= 1 (global pooling).
  *   bwd2x2: the gradient rows of n windows 2x2 / stride 2 (no padding), written once:
  *            r0[2o + j] = (tap[o] == j) ? g[o] : 0, r1[2o + j] = (tap[o] == 2 + j) ? g[o] : 0.
  */
@@ -104,7 +105,9 @@ int fc_pool_thread_id(void);
                                         const T *m, int64_t n_out, int64_t k, int64_t s,    \
                                         int64_t d);                                         \
     void fc_##SFX##_pool_bwd2x2__##ISA(T *r0, T *r1, const int32_t *tap, const T *g,        \
-                                       int64_t n);
+                                       int64_t n);                                          \
+    T fc_##SFX##_pool_rmax__##ISA(const T *x, int64_t n);                                   \
+    T fc_##SFX##_pool_rsum__##ISA(const T *x, int64_t n);
 
 FC_POOL_UKERNELS(f32, float, generic)
 FC_POOL_UKERNELS(f64, double, generic)

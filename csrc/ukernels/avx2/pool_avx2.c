@@ -315,3 +315,91 @@ void fc_f64_pool_bwd2x2__avx2(double *r0, double *r1, const int32_t *tap, const 
     if (o < n)
         fc_f64_pool_bwd2x2__generic(r0 + 2 * o, r1 + 2 * o, tap + o, g + o, n - o);
 }
+
+/* Global reductions: four independent accumulators hide the add/max latency. */
+float fc_f32_pool_rmax__avx2(const float *x, int64_t n)
+{
+    if (n < 32)
+        return fc_f32_pool_rmax__generic(x, n);
+    __m256 a0 = _mm256_loadu_ps(x), a1 = _mm256_loadu_ps(x + 8);
+    __m256 a2 = _mm256_loadu_ps(x + 16), a3 = _mm256_loadu_ps(x + 24);
+    int64_t i = 32;
+    for (; i + 32 <= n; i += 32) {
+        a0 = nanmax_ps(a0, _mm256_loadu_ps(x + i));
+        a1 = nanmax_ps(a1, _mm256_loadu_ps(x + i + 8));
+        a2 = nanmax_ps(a2, _mm256_loadu_ps(x + i + 16));
+        a3 = nanmax_ps(a3, _mm256_loadu_ps(x + i + 24));
+    }
+    a0 = nanmax_ps(nanmax_ps(a0, a1), nanmax_ps(a2, a3));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, a0);
+    float m = fc_f32_pool_rmax__generic(lanes, 8);
+    if (i < n) {
+        float t = fc_f32_pool_rmax__generic(x + i, n - i);
+        m = (t > m || t != t) ? t : m;
+    }
+    return m;
+}
+
+double fc_f64_pool_rmax__avx2(const double *x, int64_t n)
+{
+    if (n < 16)
+        return fc_f64_pool_rmax__generic(x, n);
+    __m256d a0 = _mm256_loadu_pd(x), a1 = _mm256_loadu_pd(x + 4);
+    __m256d a2 = _mm256_loadu_pd(x + 8), a3 = _mm256_loadu_pd(x + 12);
+    int64_t i = 16;
+    for (; i + 16 <= n; i += 16) {
+        a0 = nanmax_pd(a0, _mm256_loadu_pd(x + i));
+        a1 = nanmax_pd(a1, _mm256_loadu_pd(x + i + 4));
+        a2 = nanmax_pd(a2, _mm256_loadu_pd(x + i + 8));
+        a3 = nanmax_pd(a3, _mm256_loadu_pd(x + i + 12));
+    }
+    a0 = nanmax_pd(nanmax_pd(a0, a1), nanmax_pd(a2, a3));
+    double lanes[4];
+    _mm256_storeu_pd(lanes, a0);
+    double m = fc_f64_pool_rmax__generic(lanes, 4);
+    if (i < n) {
+        double t = fc_f64_pool_rmax__generic(x + i, n - i);
+        m = (t > m || t != t) ? t : m;
+    }
+    return m;
+}
+
+float fc_f32_pool_rsum__avx2(const float *x, int64_t n)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + i));
+        a1 = _mm256_add_ps(a1, _mm256_loadu_ps(x + i + 8));
+        a2 = _mm256_add_ps(a2, _mm256_loadu_ps(x + i + 16));
+        a3 = _mm256_add_ps(a3, _mm256_loadu_ps(x + i + 24));
+    }
+    for (; i + 8 <= n; i += 8)
+        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + i));
+    a0 = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h) + fc_f32_pool_rsum__generic(x + i, n - i);
+}
+
+double fc_f64_pool_rsum__avx2(const double *x, int64_t n)
+{
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+    __m256d a2 = _mm256_setzero_pd(), a3 = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_add_pd(a0, _mm256_loadu_pd(x + i));
+        a1 = _mm256_add_pd(a1, _mm256_loadu_pd(x + i + 4));
+        a2 = _mm256_add_pd(a2, _mm256_loadu_pd(x + i + 8));
+        a3 = _mm256_add_pd(a3, _mm256_loadu_pd(x + i + 12));
+    }
+    for (; i + 4 <= n; i += 4)
+        a0 = _mm256_add_pd(a0, _mm256_loadu_pd(x + i));
+    a0 = _mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3));
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(a0), _mm256_extractf128_pd(a0, 1));
+    h = _mm_add_sd(h, _mm_unpackhi_pd(h, h));
+    return _mm_cvtsd_f64(h) + fc_f64_pool_rsum__generic(x + i, n - i);
+}
