@@ -494,7 +494,7 @@ def chosen_algo(layer, pass_, itemsize):
 
 
 def run(cases, passes=PASSES, dtype="float32", threads=None, repeats=5, impls=None,
-        ref_repeats=1, ref_budget=20.0, measure_memory=True, progress=None, seed=0,
+        ref_repeats=1, ref_budget=30.0, measure_memory=True, progress=None, seed=0,
         probe_time=0.05, budget=None):
     """Benchmark `cases` (ConvLayer / PoolCase).  Returns (meta, rows)."""
     import fastconv
@@ -517,15 +517,17 @@ def run(cases, passes=PASSES, dtype="float32", threads=None, repeats=5, impls=No
         probes = _Probes(dtype, threads, probe_time, any(c.kind == "pool" for c in cases))
         probes.measure()
         rows = []
-        ref_too_slow_above = math.inf   # work size beyond which the reference is skipped
+        # Per kind (flops or bytes): the work beyond which the reference is skipped.
+        ref_too_slow_above = {"conv": math.inf, "pool": math.inf}
         for case in cases:
             for pass_ in passes:
                 rows.append(_run_one(case, pass_, dtype, impls, repeats, ref_repeats,
-                                     ref_too_slow_above, seed, budget))
+                                     ref_too_slow_above[case.kind], seed, budget))
                 row = rows[-1]
                 ref = row["impls"].get("reference")
                 if ref is not None and ref.median_s is not None and ref.median_s > ref_budget:
-                    ref_too_slow_above = min(ref_too_slow_above, row["work"])
+                    ref_too_slow_above[case.kind] = min(ref_too_slow_above[case.kind],
+                                                        row["work"])
                 if progress:
                     progress(row)
         probes.measure()
@@ -853,7 +855,7 @@ def _build_parser():
                                                                "NumPy reference")
     p.add_argument("--ref-repeats", type=int, default=1,
                    help="samples of the reference (default 1)")
-    p.add_argument("--ref-budget", type=float, default=20.0,
+    p.add_argument("--ref-budget", type=float, default=30.0,
                    help="seconds; after a reference call slower than this, larger cases "
                         "skip the reference")
     p.add_argument("--algorithms", default="auto",
