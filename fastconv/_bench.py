@@ -494,7 +494,7 @@ def chosen_algo(layer, pass_, itemsize):
 
 
 def run(cases, passes=PASSES, dtype="float32", threads=None, repeats=5, impls=None,
-        ref_repeats=1, ref_budget=20.0, measure_memory=True, progress=None, seed=0,
+        ref_repeats=1, ref_budget=30.0, measure_memory=True, progress=None, seed=0,
         probe_time=0.05, budget=None):
     """Benchmark `cases` (ConvLayer / PoolCase).  Returns (meta, rows)."""
     import fastconv
@@ -514,23 +514,24 @@ def run(cases, passes=PASSES, dtype="float32", threads=None, repeats=5, impls=No
         torch.set_num_threads(threads)
     try:
         meta = _machine_meta(dtype, threads, repeats, torch)
-        meta["fma_peak_gflops"] = _kernels.fma_peak_gflops(dtype, threads, probe_time)
-        if any(c.kind == "pool" for c in cases):
-            # Arrays well beyond the last-level cache unless the probe is cut short.
-            nbytes = (64 << 20) if probe_time >= 0.05 else (8 << 20)
-            meta["memory_bandwidth_gbs"] = _kernels.memory_bandwidth_gbs(threads, nbytes)
+        probes = _Probes(dtype, threads, probe_time, any(c.kind == "pool" for c in cases))
+        probes.measure()
         rows = []
-        ref_too_slow_above = math.inf   # work size beyond which the reference is skipped
+        # Per kind (flops or bytes): the work beyond which the reference is skipped.
+        ref_too_slow_above = {"conv": math.inf, "pool": math.inf}
         for case in cases:
             for pass_ in passes:
                 rows.append(_run_one(case, pass_, dtype, impls, repeats, ref_repeats,
-                                     ref_too_slow_above, seed, budget))
+                                     ref_too_slow_above[case.kind], seed, budget))
                 row = rows[-1]
                 ref = row["impls"].get("reference")
                 if ref is not None and ref.median_s is not None and ref.median_s > ref_budget:
-                    ref_too_slow_above = min(ref_too_slow_above, row["work"])
+                    ref_too_slow_above[case.kind] = min(ref_too_slow_above[case.kind],
+                                                        row["work"])
                 if progress:
                     progress(row)
+        probes.measure()
+        probes.report(meta)
         if measure_memory:
             mem = PeakMemory()
             mem.enable()
@@ -551,6 +552,46 @@ def run(cases, passes=PASSES, dtype="float32", threads=None, repeats=5, impls=No
         fastconv.set_num_threads(old_threads)
         if torch is not None:
             torch.set_num_threads(old_torch_threads)
+
+
+class _Probes:
+    """The machine limits, probed before and after the suite, best of all runs kept: on a
+    shared machine a probe that shares its cores reads low, which would inflate every
+    percentage.  Many short runs give the best chance of one undisturbed run.
+
+    The percentages divide by max(peak on all threads, threads x one-thread peak): a busy
+    machine rarely leaves every core free at once, while one free core is common, and the
+    extrapolation can only overstate the peak (if all-core clocks are lower), i.e. make
+    fastconv's percentages conservative."""
+
+    def __init__(self, dtype, threads, probe_time, bandwidth):
+        self.dtype, self.threads, self.probe_time = dtype, threads, probe_time
+        self.bandwidth = bandwidth
+        self.peaks, self.peaks_1t, self.bws = [], [], []
+
+    def measure(self):
+        from fastconv import _kernels
+        short = self.probe_time / 10
+        self.peaks.append(_kernels.fma_peak_gflops(self.dtype, self.threads, 2 * short, 15))
+        self.peaks_1t.append(_kernels.fma_peak_gflops(self.dtype, 1, short, 40))
+        if self.bandwidth:
+            # Arrays well beyond the last-level cache unless the probe is cut short.
+            nbytes = (64 << 20) if self.probe_time >= 0.05 else (8 << 20)
+            self.bws.append(_kernels.memory_bandwidth_gbs(self.threads, nbytes))
+
+    def report(self, meta):
+        all_threads, one = max(self.peaks), max(self.peaks_1t)
+        meta["fma_peak_all_threads_gflops"] = all_threads
+        meta["fma_peak_1thread_gflops"] = one
+        meta["fma_peak_gflops"] = max(all_threads, one * self.threads)
+        if all_threads < 0.8 * one * self.threads:
+            meta["notes"].append(
+                f"%peak divides by {self.threads} x the one-thread FMA peak ({one:.1f} "
+                f"GFLOP/s): the all-thread probe read only {all_threads:.1f} (cores busy with "
+                "other work)")
+        if self.bws:
+            meta["memory_bandwidth_gbs"] = max(self.bws)
+            meta["memory_bandwidth_probes"] = self.bws
 
 
 def _callables(case, pass_, dtype, impls, rng):
@@ -637,7 +678,9 @@ def format_table(meta, rows):
     peak = meta["fma_peak_gflops"]
     lines.append(f"fastconv {meta['fastconv']}  isa={meta['isa']}  threads={meta['threads']}  "
                  f"dtype={meta['dtype']}  repeats={meta['repeats']}  cpu={meta['cpu']}")
-    lines.append(f"measured FMA peak: {peak:.1f} GFLOP/s"
+    lines.append(f"measured FMA peak: {peak:.1f} GFLOP/s (all threads "
+                 f"{meta['fma_peak_all_threads_gflops']:.1f}, one thread "
+                 f"{meta['fma_peak_1thread_gflops']:.1f})"
                  + (f"   memory bandwidth: {meta['memory_bandwidth_gbs']:.1f} GB/s"
                     if "memory_bandwidth_gbs" in meta else "")
                  + f"   torch: {meta['torch'] or 'not timed'}")
@@ -812,7 +855,7 @@ def _build_parser():
                                                                "NumPy reference")
     p.add_argument("--ref-repeats", type=int, default=1,
                    help="samples of the reference (default 1)")
-    p.add_argument("--ref-budget", type=float, default=20.0,
+    p.add_argument("--ref-budget", type=float, default=30.0,
                    help="seconds; after a reference call slower than this, larger cases "
                         "skip the reference")
     p.add_argument("--algorithms", default="auto",

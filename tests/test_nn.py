@@ -394,3 +394,24 @@ def test_package_exports():
     import fastconv.nn as fnn
     assert fnn.Conv2d is nn.Conv2d
     assert fastconv.optim.SGD is optim.SGD
+
+
+def test_copy_pickle_freeze_and_containers(backend):
+    import copy
+    import pickle
+    m = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten()).append(nn.Linear(8, 3))
+    assert len(m) == 4 and isinstance(m[-1], nn.Linear) and len(m[1:]) == 3
+    for clone in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        for (k, a), b in zip(m.state_dict().items(), clone.state_dict().values()):
+            np.testing.assert_array_equal(a, b, err_msg=k)
+        clone[0].weight.data += 1  # an independent copy
+        assert not np.array_equal(clone[0].weight.data, m[0].weight.data)
+    m[0].requires_grad_(False)  # frozen layers get no gradient, the rest still train
+    x = np.ones((2, 1, 4, 4), np.float32)
+    m.backward(np.ones_like(m(x)))
+    assert m[0].weight.grad is None and m[0].bias.grad is None
+    assert m[3].weight.grad is not None
+    out = io.StringIO()
+    assert nn.summary(nn.Sequential(m, nn.Sigmoid()), (1, 4, 4), file=out) == 20 + 27
+    assert "0.3 (Linear)" in out.getvalue() and "1 (Sigmoid)" in out.getvalue()
+    assert repr(m).startswith("Sequential(\n  (0): Conv2d(1, 2, kernel_size=(3, 3)")

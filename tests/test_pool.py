@@ -169,6 +169,61 @@ def test_avg_pool2d_sweep(isa, torch, case, cip, div, seed):
                                    atol=avg_tol(x.dtype, terms, finite))
 
 
+# ------------------------------------------------- vector paths on wide planes --
+
+# (kernel, stride, padding, dilation, ceil_mode): the shapes of real networks, on planes
+# wide enough for whole vector blocks plus tails and borders.
+WIDE = [(2, 2, 0, 1, False), (2, 2, 0, 1, True), (3, 2, 1, 1, False), (3, 2, 1, 1, True),
+        (3, 2, 0, 1, True), (2, 1, 0, 1, False), (3, 1, 1, 1, False), (3, 2, 1, 2, False),
+        ((3, 2), (1, 2), (1, 0), (1, 3), False), (5, 3, 2, 1, True)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("values", ["normal", "ties", "nan"])
+@pytest.mark.parametrize("shape", [(2, 3, 32, 32), (1, 2, 37, 45)])
+def test_wide_planes(isa, torch, dtype, values, shape):
+    F = torch.nn.functional
+    x = make_input(7, shape, dtype, values)
+    xt = tt(torch, x)
+    for k, s, p, d, c in WIDE:
+        y, ind = P.max_pool2d(x, k, s, p, d, c, return_indices=True)
+        ty, ti = F.max_pool2d(xt, k, s, p, d, c, return_indices=True)
+        check_same(y, ty.numpy())
+        check_same(ind, ti.numpy())
+        check_same(P.max_pool2d(x, k, s, p, d, c), ty.numpy())
+        gy = make_input(8, y.shape, dtype, "normal")
+        want = torch_grad(torch, lambda t: F.max_pool2d(t, k, s, p, d, c), x, gy)
+        check_same(P.max_pool2d_backward(gy, x, k, s, p, d, c, indices=ind), want)
+        check_same(P.max_pool2d_backward(gy, x, k, s, p, d, c), want)
+        if d != 1:
+            continue
+        for cip in (True, False):
+            fn = lambda t: F.avg_pool2d(t, k, s, p, c, cip)   # noqa: E731
+            y = P.avg_pool2d(x, k, s, p, c, cip)
+            np.testing.assert_allclose(y, fn(xt).numpy(), rtol=0,
+                                       atol=avg_tol(dtype, 25, np.nanmax(np.abs(x))))
+            gx = P.avg_pool2d_backward(gy, x.shape, k, s, p, c, cip)
+            np.testing.assert_allclose(gx, torch_grad(torch, fn, x, gy), rtol=0,
+                                       atol=avg_tol(dtype, 9, np.abs(gy).max()))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_foreign_indices_scatter(isa, dtype):
+    """Indices need not point into their own window: every gradient still lands there."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, 32, 34)).astype(dtype)
+    y, ind = P.max_pool2d(x, 2, return_indices=True)
+    ind = ind.copy()
+    ind[1, 2, 5, 7] = 0
+    ind[0, 0, 0, 0] = 32 * 34 - 1
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    want = np.zeros((6, 32 * 34), dtype)
+    for plane, (g, i) in enumerate(zip(gy.reshape(6, -1), ind.reshape(6, -1))):
+        np.add.at(want[plane], i, g)
+    got = P.max_pool2d_backward(gy, x, 2, indices=ind)
+    np.testing.assert_array_equal(got.reshape(6, -1), want)
+
+
 # ------------------------------------------------------------------------ adaptive --
 
 @st.composite

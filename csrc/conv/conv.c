@@ -2,10 +2,54 @@
 #include "conv_internal.h"
 #include "direct_exact.h"
 
+/*
+ * "auto": chosen from measurements (2026-11-23, Zen 3, 2 cores shared with other jobs;
+ * float32; GFLOP/s of direct / im2col; 1 thread = median CPU time of 5-7 interleaved runs,
+ * 2 threads = median wall time of 7; torch 2.13 in the same process for scale):
+ *
+ *                   forward                 backward-data           backward-weight
+ *                   1 thr        2 thr      1 thr        2 thr      1 thr        2 thr
+ *   lenet_c1        30 / 14    1.3 / 0.6    18 / 14    1.3 / 0.8    21 / 8     0.5 / 0.6
+ *   lenet_c3        35 / 18    2.6 / 1.1    23 / 20    2.6 / 1.3    25 / 16    1.0 / 1.1
+ *   cifar_in        45 / 33    7.4 / 3.8    35 / 26    9.5 / 3.5    35 / 17    3.4 / 3.9
+ *   cifar_32        70 / 43     32 / 16     72 / 52     38 / 25     72 / 44     30 / 22
+ *   cifar_64        76 / 55     39 / 20     75 / 57     34 / 29     61 / 54     24 / 25
+ *   resnet_64       67 / 60     36 / 29     67 / 63     37 / 34     75 / 60     33 / 26
+ *   resnet_128      64 / 66     52 / 47     64 / 70     54 / 42     49 / 48     48 / 50
+ *   resnet_256      67 / 68     52 / 52     62 / 75     47 / 46     27 / 59     16 / 27
+ *   resnet_512      50 / 50     30 / 28     46 / 51     26 / 30     20 / 49     12 / 22
+ *   stem            72 / 45     38 / 23     39 / 31     27 / 20     58 / 43     27 / 21
+ *   pointwise       38 / 45     23 / 23     55 / 61     24 / 23     46 / 50     16 / 19
+ *   depthwise       14 / 2.3   4.8 / 0.9    15 / 3.5   3.5 / 1.2    11 / 1.2   1.6 / 1.0
+ *   strided         59 / 68     26 / 25     58 / 65     23 / 25     24 / 56     11 / 16
+ *   dilated         67 / 61     31 / 27     68 / 65     31 / 31     74 / 59     27 / 23
+ *
+ * (Tiny layers at 2 threads are dominated by scheduling on the busy machine.)  Direct wins
+ * or ties wherever the reduction per output is short; im2col + GEMM wins for 1x1 kernels,
+ * for strided layers with many input channels, for long backward-data reductions, and for
+ * backward-weight with a large weight gradient, where direct's per-range partial sums grow.
+ */
 fc_conv_algo fc_conv2d_choose_algo(const fc_conv_geom *g, int pass, int itemsize)
 {
-    (void)g; (void)pass; (void)itemsize;
-    return FC_ALGO_DIRECT;
+    const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;
+    const int64_t KK = g->kH * g->kW;
+    const int strided = g->sH > 1 || g->sW > 1;
+    (void)itemsize;
+    if (g->groups > 1 && (Cig < 8 || Cog < 8))
+        return FC_ALGO_DIRECT;     /* depthwise-like: im2col's GEMMs degenerate */
+    switch (pass) {
+    case 0:
+        if (KK == 1 || (strided && Cig * KK >= 512)) return FC_ALGO_IM2COL;
+        return FC_ALGO_DIRECT;
+    case 1:
+        /* few gradient channels (the stem's 3): direct's phase-split gather wins */
+        if (Cig < 32) return FC_ALGO_DIRECT;
+        if (KK == 1 || (strided && Cog * KK >= 512) || Cog * KK >= 2048) return FC_ALGO_IM2COL;
+        return FC_ALGO_DIRECT;
+    default:
+        if (KK == 1 || g->C_out * Cig * KK >= 200000) return FC_ALGO_IM2COL;
+        return FC_ALGO_DIRECT;
+    }
 }
 
 /* A NaN or Inf weight (forward, backward-data) or grad_output value (backward-weight) must

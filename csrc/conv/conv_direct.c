@@ -25,7 +25,9 @@
 
 /* Input rows are copied one band (of output rows) at a time, about this many bytes, so that
  * the copy is still in L2 when the micro-kernels read it. */
-#define FC_DIRECT_BAND_BYTES ((size_t)96 << 10)
+#define FC_DIRECT_BAND_BYTES ((size_t)128 << 10)
+/* Packed weights that fit in L1 next to a tile's inputs. */
+#define FC_DIRECT_L1_WEIGHTS (16 << 10)
 /* Upper bound on the backward-weight partial sums. */
 #define FC_DIRECT_PARTIAL_BYTES (32.0 * 1024 * 1024)
 
@@ -62,18 +64,6 @@ static int fc_direct_pick_mr(int64_t cg)
         }
     }
     return best;
-}
-
-/* Tiles of NR grid points run along one grid row at a time, or (flat) through the grid
- * flattened across rows, whichever computes fewer points: narrow outputs waste less with flat
- * tiles, wide ones with row tiles (which also store straight to the output more often, hence
- * the 10% preference). */
-static int choose_flat(int64_t rows, int64_t cols, int64_t Wq, int64_t NR)
-{
-    if (rows <= 0 || cols <= 0) return 0;
-    const int64_t row_tiles = rows * ((cols + NR - 1) / NR);
-    const int64_t flat_tiles = ((rows - 1) * Wq + cols + NR - 1) / NR;
-    return 10 * flat_tiles < 9 * row_tiles;
 }
 
 /* Forward (and backward-weight) input planes.  Tap (kh, kw) of output (i, j) reads padded
@@ -185,21 +175,41 @@ static int have_avx2_f(void)
 #endif
 }
 
-#ifndef FC_DCONV_HAVE_AVX2
-/* No AVX2 build: the selectors below never pick these, but the names must exist. */
-#define fc_f32_dconv_4x24__avx2 fc_f32_dconv_4x24__generic
-#define fc_f32_dconv_3x32__avx2 fc_f32_dconv_3x32__generic
-#define fc_f32_dconv_2x48__avx2 fc_f32_dconv_2x48__generic
-#define fc_f32_dconv_1x64__avx2 fc_f32_dconv_1x64__generic
-#define fc_f64_dconv_4x12__avx2 fc_f64_dconv_4x12__generic
-#define fc_f64_dconv_3x16__avx2 fc_f64_dconv_3x16__generic
-#define fc_f64_dconv_2x24__avx2 fc_f64_dconv_2x24__generic
-#define fc_f64_dconv_1x32__avx2 fc_f64_dconv_1x32__generic
+/* Tap-kernel tables [MR][NV] (NULL where no such tile exists). */
+#define FC_TAB_ENTRY(DT, MR, NV, ISA) [MR][NV] = fc_##DT##_dconv_##MR##x##NV##v__##ISA,
+#define FC_TAB_F32_GEN(MR, NV) FC_TAB_ENTRY(f32, MR, NV, generic)
+#define FC_TAB_F64_GEN(MR, NV) FC_TAB_ENTRY(f64, MR, NV, generic)
+static const fc_f32_dconv_fn g_tab_f32_generic[5][FC_DCONV_MAX_NV + 1] = {
+    FC_DCONV_SHAPES(FC_TAB_F32_GEN)};
+static const fc_f64_dconv_fn g_tab_f64_generic[5][FC_DCONV_MAX_NV + 1] = {
+    FC_DCONV_SHAPES(FC_TAB_F64_GEN)};
+#ifdef FC_DCONV_HAVE_AVX2
+#define FC_TAB_F32_AVX2(MR, NV) FC_TAB_ENTRY(f32, MR, NV, avx2)
+#define FC_TAB_F64_AVX2(MR, NV) FC_TAB_ENTRY(f64, MR, NV, avx2)
+static const fc_f32_dconv_fn g_tab_f32_avx2[5][FC_DCONV_MAX_NV + 1] = {
+    FC_DCONV_SHAPES(FC_TAB_F32_AVX2)};
+static const fc_f64_dconv_fn g_tab_f64_avx2[5][FC_DCONV_MAX_NV + 1] = {
+    FC_DCONV_SHAPES(FC_TAB_F64_AVX2)};
+#else
+/* No AVX2 build: have_avx2_f() is 0, these are never used. */
+#define g_tab_f32_avx2 g_tab_f32_generic
+#define g_tab_f64_avx2 g_tab_f64_generic
 #define fc_f32_dconvgw_4x3__avx2 fc_f32_dconvgw_4x3__generic
 #define fc_f32_dconvgw_1x9__avx2 fc_f32_dconvgw_1x9__generic
 #define fc_f64_dconvgw_4x3__avx2 fc_f64_dconvgw_4x3__generic
 #define fc_f64_dconvgw_1x9__avx2 fc_f64_dconvgw_1x9__generic
 #endif
+
+/* Throughput of an MR x NV tile relative to peak, per tap: MR*NV FMAs need MR*NV >= 8
+ * independent accumulators to hide the FMA latency, and NV + MR loads (vectors and weight
+ * broadcasts) share two load ports with... themselves, against two FMA ports. */
+static double tile_eff(int mr, int nv)
+{
+    const double acc = mr * nv;
+    const double lat = acc >= 8 ? 1.0 : acc / 8.0;
+    const double ld = acc >= mr + nv ? 1.0 : acc / (double)(mr + nv);
+    return lat < ld ? lat : ld;
+}
 
 /* ---- float32 ---- */
 #define T float
@@ -208,14 +218,8 @@ static int have_avx2_f(void)
 #define LANES_f32 8
 #define dconv_fn_t_f32 fc_f32_dconv_fn
 #define dconvgw_fn_t_f32 fc_f32_dconvgw_fn
-#define K4_AVX2_f32 fc_f32_dconv_4x24__avx2
-#define K3_AVX2_f32 fc_f32_dconv_3x32__avx2
-#define K2_AVX2_f32 fc_f32_dconv_2x48__avx2
-#define K1_AVX2_f32 fc_f32_dconv_1x64__avx2
-#define K4_GEN_f32 fc_f32_dconv_4x24__generic
-#define K3_GEN_f32 fc_f32_dconv_3x32__generic
-#define K2_GEN_f32 fc_f32_dconv_2x48__generic
-#define K1_GEN_f32 fc_f32_dconv_1x64__generic
+#define TAB_AVX2_f32 g_tab_f32_avx2
+#define TAB_GEN_f32 g_tab_f32_generic
 #define GW4_AVX2_f32 fc_f32_dconvgw_4x3__avx2
 #define GW1_AVX2_f32 fc_f32_dconvgw_1x9__avx2
 #define GW4_GEN_f32 fc_f32_dconvgw_4x3__generic
@@ -231,14 +235,8 @@ static int have_avx2_f(void)
 #define LANES_f64 4
 #define dconv_fn_t_f64 fc_f64_dconv_fn
 #define dconvgw_fn_t_f64 fc_f64_dconvgw_fn
-#define K4_AVX2_f64 fc_f64_dconv_4x12__avx2
-#define K3_AVX2_f64 fc_f64_dconv_3x16__avx2
-#define K2_AVX2_f64 fc_f64_dconv_2x24__avx2
-#define K1_AVX2_f64 fc_f64_dconv_1x32__avx2
-#define K4_GEN_f64 fc_f64_dconv_4x12__generic
-#define K3_GEN_f64 fc_f64_dconv_3x16__generic
-#define K2_GEN_f64 fc_f64_dconv_2x24__generic
-#define K1_GEN_f64 fc_f64_dconv_1x32__generic
+#define TAB_AVX2_f64 g_tab_f64_avx2
+#define TAB_GEN_f64 g_tab_f64_generic
 #define GW4_AVX2_f64 fc_f64_dconvgw_4x3__avx2
 #define GW1_AVX2_f64 fc_f64_dconvgw_1x9__avx2
 #define GW4_GEN_f64 fc_f64_dconvgw_4x3__generic

@@ -46,16 +46,47 @@ static void F(repack)(const T *src, T *dst, const planes_t *P, int64_t r_lo, int
     }
 }
 
-static void F(pick_tap_kernel)(int64_t cg, int *MR, int *NR, F(dconv_fn_t) *fn)
+/* The micro-kernels of one grid: MR channels, main tiles of NR points (fn), and in row
+ * mode one tile of tail_nr points (tail) finishing each row. */
+typedef struct {
+    int MR, NR, flat;
+    int64_t tail_nr;
+    F(dconv_fn_t) fn, tail;
+} F(kern_t);
+
+/* Tiles run along one grid row at a time (full tiles, then one narrower tile for the rest of
+ * the row), or (flat) through the grid flattened across rows, crossing into the dropped
+ * columns >= cols.  Among every available NV and both modes, the least estimated time:
+ * computed points / tile_eff, with tiles that do not end inside their row counted 15% more
+ * (they are copied out through a buffer). */
+static void F(pick_grid_kernel)(int MR, int64_t rows, int64_t cols, int64_t Wq, F(kern_t) *K)
 {
-    const int mr = fc_direct_pick_mr(cg);
-    const int avx2 = F(have_avx2)();
-    *MR = mr;
-    switch (mr) {
-    case 4: *NR = 3 * F(LANES); *fn = avx2 ? F(K4_AVX2) : F(K4_GEN); break;
-    case 3: *NR = 4 * F(LANES); *fn = avx2 ? F(K3_AVX2) : F(K3_GEN); break;
-    case 2: *NR = 6 * F(LANES); *fn = avx2 ? F(K2_AVX2) : F(K2_GEN); break;
-    default: *NR = 8 * F(LANES); *fn = avx2 ? F(K1_AVX2) : F(K1_GEN); break;
+    const int64_t L = F(LANES);
+    const F(dconv_fn_t) (*tab)[FC_DCONV_MAX_NV + 1] = F(have_avx2)() ? F(TAB_AVX2) : F(TAB_GEN);
+    double best = -1;
+    K->MR = MR;
+    for (int nv = 2; nv <= FC_DCONV_MAX_NV; nv++) {
+        if (!tab[MR][nv]) continue;
+        const int64_t NR = nv * L, full = cols / NR, rv = (cols - full * NR + L - 1) / L;
+        int tnv = 0;
+        if (rv > 0)
+            for (tnv = (int)rv; !tab[MR][tnv]; tnv++) {}
+        const double main_t = (double)(full * NR) / tile_eff(MR, nv);
+        const double tail_t = rv > 0 ? (double)(tnv * L) / tile_eff(MR, tnv) *
+                                           (tnv * L > cols - full * NR ? 1.15 : 1.0) : 0.0;
+        const double row_t = (double)rows * (main_t + tail_t);
+        const double flat_t = 1.15 * (double)(((rows - 1) * Wq + cols + NR - 1) / NR * NR) /
+                              tile_eff(MR, nv);
+        const int flat = flat_t < row_t;
+        const double t = flat ? flat_t : row_t;
+        if (best < 0 || t < best) {
+            best = t;
+            K->NR = (int)NR;
+            K->fn = tab[MR][nv];
+            K->flat = flat;
+            K->tail_nr = tnv * L;
+            K->tail = tnv ? tab[MR][tnv] : NULL;
+        }
     }
 }
 
@@ -67,60 +98,81 @@ typedef struct {
     const T *wpk;            /* [groups][nblk][ntaps][MR] */
     int64_t rows_out, cols_out;
     int64_t dst0, dr, dc;
-    int flat;                /* tiles run across grid rows (see choose_flat) */
+    F(kern_t) K;
 } F(grid_t);
 
-/* Grid rows [i0, i1) of one grid for channel blocks [b0, b1), from a band buffer xb whose
- * row 0 is grid row i0.  dst: the group's first destination plane, ldc: plane size. */
-static void F(run_band)(const F(grid_t) *G, const T *xb, T *dst, int64_t ldc, int64_t cg,
-                        const T *wg, const T *bg, int64_t b0, int64_t b1, int64_t i0,
-                        int64_t i1, int64_t Wq, int MR, int NR, F(dconv_fn_t) fn)
+/* Tile t of a band (rows [i0, i0 + nr) of grid G, band buffer xb) for channel block b. */
+static void F(tile_block)(const F(grid_t) *G, const T *xb, T *dst, int64_t ldc, int64_t cg,
+                          const T *wg, const T *bg, int64_t b, int64_t t, int64_t i0,
+                          int64_t nr, int64_t Wq)
 {
     T tmp[4 * 32];   /* MR*NR <= 96 */
+    const F(kern_t) *K = &G->K;
+    const int MR = K->MR;
+    int64_t li, j, width = K->NR;
+    F(dconv_fn_t) fn = K->fn;
+    if (K->flat) {
+        li = t * K->NR / Wq;
+        j = t * K->NR % Wq;
+    } else {
+        const int64_t full = G->cols_out / K->NR, tpr = full + (K->tail != NULL);
+        const int64_t k = t % tpr;
+        li = t / tpr;
+        j = k * K->NR;
+        if (k == full) {
+            width = K->tail_nr;
+            fn = K->tail;
+        }
+    }
+    const int64_t p0 = li * Wq + j;
+    const int64_t c0 = b * MR;
+    const int64_t mr = cg - c0 < MR ? cg - c0 : MR;
+    const T *w = wg + b * G->ntaps * MR;
+    const T *bias = bg ? bg + b * MR : NULL;
+    T *d = dst + c0 * ldc + G->dst0;
+    if (G->dc == 1 && j + width <= G->cols_out) {
+        fn(G->ntaps, G->off, xb + p0, w, bias, d + (i0 + li) * G->dr + j, ldc, mr);
+        return;
+    }
+    fn(G->ntaps, G->off, xb + p0, w, bias, tmp, width, mr);
+    /* Copy out the grid points of this tile that are real outputs, one grid row segment at a
+     * time. */
+    for (int64_t p = 0, ii = li, jj = j; p < width && ii < nr; ii++, jj = 0) {
+        const int64_t seg = Wq - jj < width - p ? Wq - jj : width - p;
+        const int64_t valid = G->cols_out - jj < seg ? G->cols_out - jj : seg;
+        for (int64_t m = 0; m < mr; m++) {
+            const T *src = tmp + m * width + p;
+            T *dp = d + m * ldc + (i0 + ii) * G->dr + jj * G->dc;
+            if (G->dc == 1)
+                for (int64_t q = 0; q < valid; q++) dp[q] = src[q];
+            else
+                for (int64_t q = 0; q < valid; q++) dp[q * G->dc] = src[q];
+        }
+        p += seg;
+    }
+}
+
+/* Grid rows [i0, i1) of one grid for channel blocks [b0, b1), from a band buffer xb whose
+ * row 0 is grid row i0.  dst: the group's first destination plane, ldc: plane size.
+ * Few weights: every block of a tile while its inputs are in L1.  Many: every tile of a block
+ * while its weights are in L1 (the band stays in L2). */
+static void F(run_band)(const F(grid_t) *G, const T *xb, T *dst, int64_t ldc, int64_t cg,
+                        const T *wg, const T *bg, int64_t b0, int64_t b1, int64_t i0,
+                        int64_t i1, int64_t Wq)
+{
     if (i1 > G->rows_out) i1 = G->rows_out;
-    const int64_t nr = i1 - i0;
+    const int64_t nr = i1 - i0, NR = G->K.NR;
     if (nr <= 0 || G->cols_out <= 0) return;
-    const int64_t tpr = (G->cols_out + NR - 1) / NR;
-    const int64_t ntiles = G->flat ? ((nr - 1) * Wq + G->cols_out + NR - 1) / NR : nr * tpr;
-    const int64_t wblk = G->ntaps * MR;
-    for (int64_t t = 0; t < ntiles; t++) {
-        int64_t li, j;
-        if (G->flat) {
-            li = t * NR / Wq;
-            j = t * NR % Wq;
-        } else {
-            li = t / tpr;
-            j = (t % tpr) * NR;
-        }
-        const int64_t p0 = li * Wq + j;
-        const int direct = G->dc == 1 && j + NR <= G->cols_out;
-        for (int64_t b = b0; b < b1; b++) {
-            const int64_t c0 = b * MR;
-            const int64_t mr = cg - c0 < MR ? cg - c0 : MR;
-            const T *w = wg + b * wblk;
-            const T *bias = bg ? bg + b * MR : NULL;
-            T *d = dst + c0 * ldc + G->dst0;
-            if (direct) {
-                fn(G->ntaps, G->off, xb + p0, w, bias, d + (i0 + li) * G->dr + j, ldc, mr);
-                continue;
-            }
-            fn(G->ntaps, G->off, xb + p0, w, bias, tmp, NR, mr);
-            /* Copy out the grid points of this tile that are real outputs, one grid row
-             * segment at a time. */
-            for (int64_t p = 0, ii = li, jj = j; p < NR && ii < nr; ii++, jj = 0) {
-                const int64_t seg = Wq - jj < NR - p ? Wq - jj : NR - p;
-                const int64_t valid = G->cols_out - jj < seg ? G->cols_out - jj : seg;
-                for (int64_t m = 0; m < mr; m++) {
-                    const T *src = tmp + m * NR + p;
-                    T *dp = d + m * ldc + (i0 + ii) * G->dr + jj * G->dc;
-                    if (G->dc == 1)
-                        for (int64_t q = 0; q < valid; q++) dp[q] = src[q];
-                    else
-                        for (int64_t q = 0; q < valid; q++) dp[q * G->dc] = src[q];
-                }
-                p += seg;
-            }
-        }
+    const int64_t tpr = G->cols_out / NR + (G->K.tail != NULL);
+    const int64_t ntiles = G->K.flat ? ((nr - 1) * Wq + G->cols_out + NR - 1) / NR : nr * tpr;
+    if ((b1 - b0) * G->ntaps * G->K.MR * (int64_t)sizeof(T) <= FC_DIRECT_L1_WEIGHTS) {
+        for (int64_t t = 0; t < ntiles; t++)
+            for (int64_t b = b0; b < b1; b++)
+                F(tile_block)(G, xb, dst, ldc, cg, wg, bg, b, t, i0, nr, Wq);
+    } else {
+        for (int64_t b = b0; b < b1; b++)
+            for (int64_t t = 0; t < ntiles; t++)
+                F(tile_block)(G, xb, dst, ldc, cg, wg, bg, b, t, i0, nr, Wq);
     }
 }
 
@@ -129,19 +181,19 @@ static void F(run_band)(const F(grid_t) *G, const T *xb, T *dst, int64_t ldc, in
  * one block chunk of packed weights in L1; bands are cut thinner while there are too few
  * work items to keep the threads busy. */
 static void F(plan_items)(int64_t rows, int64_t halo, int64_t nplanes, int64_t Wq,
-                          int64_t nimg_groups, int64_t nblk, int64_t wblk_bytes, int nt,
-                          int64_t *R, int64_t *bpc)
+                          int64_t nimg_groups, int64_t nblk, int nt, int64_t *R, int64_t *bpc)
 {
-    int64_t b = (int64_t)(24 * 1024) / (wblk_bytes > 0 ? wblk_bytes : 1);
-    if (b < 1) b = 1;
-    if (b > nblk) b = nblk;
-    *bpc = b;
     const int64_t row_bytes = nplanes * Wq * (int64_t)sizeof(T);
     int64_t r = (int64_t)FC_DIRECT_BAND_BYTES / (row_bytes > 0 ? row_bytes : 1) - halo;
     if (r > rows) r = rows;
     if (r < 1) r = 1;
-    const int64_t coarse = nimg_groups * ((nblk + b - 1) / b);
-    while (r > 1 && coarse * ((rows + r - 1) / r) < 4 * (int64_t)nt) r = (r + 1) / 2;
+    /* A band's copy serves every channel block; blocks are split over items only when
+     * images x groups x bands cannot keep the threads busy. */
+    const int64_t want = 4 * (int64_t)nt;
+    int64_t nbc = 1;
+    while (r > 1 && nimg_groups * ((rows + r - 1) / r) < want && 2 * r > halo) r = (r + 1) / 2;
+    while (nbc < nblk && nimg_groups * ((rows + r - 1) / r) * nbc < want) nbc++;
+    *bpc = (nblk + nbc - 1) / nbc;
     *R = r;
 }
 
@@ -189,14 +241,11 @@ fc_status F(fc_conv2d_fwd_direct)(const fc_conv_geom *g, const T *x, const T *w,
     const int nt = threads_for(g);
     planes_t P;
     fwd_planes(g, &P);
-    int MR, NR;
-    F(dconv_fn_t) fn;
-    F(pick_tap_kernel)(Cog, &MR, &NR, &fn);
+    const int MR = fc_direct_pick_mr(Cog), NR = FC_DCONV_MAX_NV * F(LANES);
     const int64_t nblk = (Cog + MR - 1) / MR;
     const int64_t nplanes = Cig * P.nph_h * P.nph_w;
     int64_t R, bpc;
-    F(plan_items)(g->H_out, P.halo, nplanes, P.Wq, g->N * G, nblk,
-                  ntaps * MR * (int64_t)sizeof(T), nt, &R, &bpc);
+    F(plan_items)(g->H_out, P.halo, nplanes, P.Wq, g->N * G, nblk, nt, &R, &bpc);
     P.plane = (R + P.halo) * P.Wq;
 
     F(grid_t) Gd;
@@ -206,7 +255,7 @@ fc_status F(fc_conv2d_fwd_direct)(const fc_conv_geom *g, const T *x, const T *w,
     Gd.dst0 = 0;
     Gd.dr = g->W_out;
     Gd.dc = 1;
-    Gd.flat = choose_flat(g->H_out, g->W_out, P.Wq, NR);
+    F(pick_grid_kernel)(MR, g->H_out, g->W_out, P.Wq, &Gd.K);
 
     const int64_t band_n = nplanes * P.plane, slack = NR + 64;
     int64_t *off = (int64_t *)malloc((size_t)(ntaps > 0 ? ntaps : 1) * sizeof(int64_t));
@@ -248,7 +297,7 @@ fc_status F(fc_conv2d_fwd_direct)(const fc_conv_geom *g, const T *x, const T *w,
                       xb + icg * P.nph_h * P.nph_w * P.plane, &P, i0, i0 + R + P.halo);
         F(run_band)(&Gd, xb, y + (n * g->C_out + gi * Cog) * HWo, HWo, Cog,
                     wpk + gi * nblk * ntaps * MR, bpk ? bpk + gi * nblk * MR : NULL, b0, b1,
-                    i0, i0 + R, P.Wq, MR, NR, fn);
+                    i0, i0 + R, P.Wq);
     }
     free(off); free(wpk); free(bpk); free(bands);
     return FC_OK;
@@ -275,15 +324,12 @@ fc_status F(fc_conv2d_bwd_data_direct)(const fc_conv_geom *g, const T *gy, const
     bwd_data_shape S;
     bwd_data_planes(g, &S);
     planes_t *P = &S.P;
-    int MR, NR;
-    F(dconv_fn_t) fn;
-    F(pick_tap_kernel)(Cig, &MR, &NR, &fn);
+    const int MR = fc_direct_pick_mr(Cig), NR = FC_DCONV_MAX_NV * F(LANES);
     const int64_t nblk = (Cig + MR - 1) / MR;
     const int64_t taps_all = Cog * KK;   /* over all phases, every (oc, kh, kw) at most once */
     const int64_t rows = (g->H + sH - 1) / sH;   /* grid rows of phase 0, the most */
     int64_t R, bpc;
-    F(plan_items)(rows, P->halo, Cog, P->Wq, g->N * G, nblk,
-                  (taps_all / nphase + 1) * MR * (int64_t)sizeof(T), nt, &R, &bpc);
+    F(plan_items)(rows, P->halo, Cog, P->Wq, g->N * G, nblk, nt, &R, &bpc);
     P->plane = (R + P->halo) * P->Wq;
 
     const int64_t band_n = Cog * P->plane, slack = NR + 64;
@@ -313,7 +359,7 @@ fc_status F(fc_conv2d_bwd_data_direct)(const fc_conv_geom *g, const T *gy, const
             Gd->dst0 = a * g->W + b;
             Gd->dr = sH * g->W;
             Gd->dc = sW;
-            Gd->flat = choose_flat(Gd->rows_out, Gd->cols_out, P->Wq, NR);
+            F(pick_grid_kernel)(MR, Gd->rows_out, Gd->cols_out, P->Wq, &Gd->K);
             int64_t t = 0;
             for (int64_t ocg = 0; ocg < Cog; ocg++)
                 for (int64_t u = 0; u < nkh; u++)
@@ -351,8 +397,7 @@ fc_status F(fc_conv2d_bwd_data_direct)(const fc_conv_geom *g, const T *gy, const
         for (int64_t ph = 0; ph < nphase; ph++) {
             const F(grid_t) *Gd = &grids[ph];
             F(run_band)(Gd, xb, gx + (n * g->C_in + gi * Cig) * HW, HW, Cig,
-                        Gd->wpk + gi * nblk * Gd->ntaps * MR, NULL, b0, b1, i0, i0 + R, P->Wq,
-                        MR, NR, fn);
+                        Gd->wpk + gi * nblk * Gd->ntaps * MR, NULL, b0, b1, i0, i0 + R, P->Wq);
         }
     }
     free(grids); free(off); free(wpk); free(khs); free(kws); free(bands);

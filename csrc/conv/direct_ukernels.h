@@ -9,7 +9,8 @@
  * bounds; the driver guarantees (with slack after the buffers) that every read is inside
  * memory it owns and initialised.
  *
- * tap kernel  fc_<dt>_dconv_<MR>x<NR>__<isa>(ntaps, off, x, w, bias, y, ldy, mr):
+ * tap kernel  fc_<dt>_dconv_<MR>x<NV>v__<isa>(ntaps, off, x, w, bias, y, ldy, mr), NR = NV
+ * vectors of grid points:
  *     for m < mr, p < NR:
  *         y[m*ldy + p] = (bias ? bias[m] : 0) + sum_{t < ntaps} w[t*MR + m] * x[off[t] + p]
  *     w is packed [ntaps][MR] (rows m >= mr may hold anything finite); bias, when not NULL,
@@ -40,25 +41,26 @@ typedef void (*fc_f64_dconvgw_fn)(int64_t nrows, int64_t len, const double *gy, 
                                   int64_t ldr, const double *x, int64_t ldx, const int64_t *off,
                                   double *gw, int64_t ldgw, int64_t mr, int64_t tb);
 
-/* Tile shapes: MR output channels x NR grid points; the NR per MR keeps 12 (MR=1: 8) vector
- * accumulators in registers.  f32 vectors hold 8, f64 4. */
+/* Tap-kernel tile shapes (MR channels x NV vectors; NR = NV * 8 for f32, NV * 4 for f64).
+ * The driver picks per output width the NV that wastes least; MR*NV >= 8 accumulators hide
+ * the FMA latency, NV = 1 finishes output rows.  Names: fc_<dt>_dconv_<MR>x<NV>v__<isa>. */
+#define FC_DCONV_SHAPES(X)                                                                   \
+    X(4, 1) X(4, 2) X(4, 3)                                                                  \
+    X(3, 1) X(3, 2) X(3, 3) X(3, 4)                                                          \
+    X(2, 1) X(2, 3) X(2, 4) X(2, 5) X(2, 6)                                                  \
+    X(1, 1) X(1, 4) X(1, 5) X(1, 6) X(1, 7) X(1, 8)
+#define FC_DCONV_MAX_NV 8
+
+#define FC_DCONV_TAP(DT, T, MR, NV, ISA)                                                    \
+    void fc_##DT##_dconv_##MR##x##NV##v__##ISA(int64_t, const int64_t *, const T *,         \
+                                               const T *, const T *, T *, int64_t, int64_t);
+#define FC_DCONV_TAP_GENERIC(MR, NV)                                                         \
+    FC_DCONV_TAP(f32, float, MR, NV, generic) FC_DCONV_TAP(f64, double, MR, NV, generic)
+#define FC_DCONV_TAP_AVX2(MR, NV)                                                            \
+    FC_DCONV_TAP(f32, float, MR, NV, avx2) FC_DCONV_TAP(f64, double, MR, NV, avx2)
+FC_DCONV_SHAPES(FC_DCONV_TAP_GENERIC)
+
 #define FC_DCONV_DECLARE(ISA)                                                                \
-    void fc_f32_dconv_4x24__##ISA(int64_t, const int64_t *, const float *, const float *,   \
-                                  const float *, float *, int64_t, int64_t);                \
-    void fc_f32_dconv_3x32__##ISA(int64_t, const int64_t *, const float *, const float *,   \
-                                  const float *, float *, int64_t, int64_t);                \
-    void fc_f32_dconv_2x48__##ISA(int64_t, const int64_t *, const float *, const float *,   \
-                                  const float *, float *, int64_t, int64_t);                \
-    void fc_f32_dconv_1x64__##ISA(int64_t, const int64_t *, const float *, const float *,   \
-                                  const float *, float *, int64_t, int64_t);                \
-    void fc_f64_dconv_4x12__##ISA(int64_t, const int64_t *, const double *, const double *, \
-                                  const double *, double *, int64_t, int64_t);              \
-    void fc_f64_dconv_3x16__##ISA(int64_t, const int64_t *, const double *, const double *, \
-                                  const double *, double *, int64_t, int64_t);              \
-    void fc_f64_dconv_2x24__##ISA(int64_t, const int64_t *, const double *, const double *, \
-                                  const double *, double *, int64_t, int64_t);              \
-    void fc_f64_dconv_1x32__##ISA(int64_t, const int64_t *, const double *, const double *, \
-                                  const double *, double *, int64_t, int64_t);              \
     void fc_f32_dconvgw_4x3__##ISA(int64_t, int64_t, const float *, int64_t, int64_t,       \
                                    const float *, int64_t, const int64_t *, float *, int64_t,\
                                    int64_t, int64_t);                                        \
@@ -76,6 +78,7 @@ FC_DCONV_DECLARE(generic)
 #if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
 #define FC_DCONV_HAVE_AVX2 1
 FC_DCONV_DECLARE(avx2)
+FC_DCONV_SHAPES(FC_DCONV_TAP_AVX2)
 #endif
 
 #endif

@@ -1,5 +1,9 @@
 /* Window tables and index validation shared by every pooling kernel. */
+#include <stdlib.h>
 #include "pool_internal.h"
+#ifdef FC_HAVE_OPENMP
+#include <omp.h>
+#endif
 
 void fc_pool_win_table(int64_t n, int64_t n_out, int64_t k, int64_t s, int64_t p, int64_t d,
                        int count_include_pad, fc_pool_win *t)
@@ -34,6 +38,25 @@ void fc_pool_adaptive_table(int64_t n, int64_t n_out, fc_pool_win *t)
     }
 }
 
+fc_pool_win *fc_pool_tables(const fc_pool_geom *g, int adaptive, int avg, int count_include_pad)
+{
+    fc_pool_win *t = (fc_pool_win *)malloc((size_t)(g->H_out + g->W_out + 1) *
+                                           sizeof(fc_pool_win));
+    if (!t)
+        return NULL;
+    if (adaptive) {
+        fc_pool_adaptive_table(g->H, g->H_out, t);
+        fc_pool_adaptive_table(g->W, g->W_out, t + g->H_out);
+    } else {
+        /* average pooling has no dilation */
+        fc_pool_win_table(g->H, g->H_out, g->kH, g->sH, g->pH, avg ? 1 : g->dH,
+                          count_include_pad, t);
+        fc_pool_win_table(g->W, g->W_out, g->kW, g->sW, g->pW, avg ? 1 : g->dW,
+                          count_include_pad, t + g->H_out);
+    }
+    return t;
+}
+
 void fc_pool_inverse_table(int64_t n, int64_t n_out, const fc_pool_win *t, fc_pool_inv *inv)
 {
     int64_t a = 0, b = 0;
@@ -47,9 +70,38 @@ void fc_pool_inverse_table(int64_t n, int64_t n_out, const fc_pool_win *t, fc_po
     }
 }
 
-int fc_pool_axis_disjoint(int64_t k, int64_t s, int64_t d)
+void fc_pool_split_init(fc_pool_split *sp, int64_t P, int64_t rows, int64_t work,
+                        int64_t max_per)
 {
-    return s >= (k - 1) * d + 1;
+    int nt = fc_get_num_threads();
+    if (work < FC_POOL_PAR_MIN || nt < 1)
+        nt = 1;
+    /* a few items per thread even out the tails */
+    int64_t want = 4 * (int64_t)nt;
+    int64_t chunks = 1;
+    if (P < want && rows > 1) {
+        chunks = (want + P - 1) / P;
+        if (chunks > rows)
+            chunks = rows;
+    }
+    sp->rows = rows;
+    sp->per = rows > 0 ? (rows + chunks - 1) / chunks : 1;
+    if (max_per > 0 && sp->per > max_per)
+        sp->per = max_per;
+    sp->chunks = rows > 0 ? (rows + sp->per - 1) / sp->per : 1;
+    sp->items = P * sp->chunks;
+    if (sp->items < nt)
+        nt = sp->items > 0 ? (int)sp->items : 1;
+    sp->nt = nt;
+}
+
+int fc_pool_thread_id(void)
+{
+#ifdef FC_HAVE_OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
 }
 
 int fc_pool_indices_in_range(const int64_t *indices, int64_t n, int64_t limit)

@@ -20,262 +20,668 @@
  * (PyTorch's rule, so a NaN anywhere in the window propagates). */
 #define FC_BEATS(v, m) ((v) > (m) || isnan(v))
 
-static void FN(max_fwd_tables)(int64_t P, int64_t H, int64_t W, int64_t Ho, int64_t Wo,
-                               const fc_pool_win *rw, const fc_pool_win *cw, int64_t dh,
-                               int64_t dw, const T *x, T *y, int64_t *ind)
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
+#define FC_POOL_X86 1
+#endif
+
+#define FC_UK_(sfx, name, isa) fc_##sfx##_pool_##name##__##isa
+#define FC_UK2(sfx, name, isa) FC_UK_(sfx, name, isa)
+#define FC_UK(name, isa) FC_UK2(SFX, name, isa)
+
+/* The row micro-kernels of the ISA in use, picked once per call. */
+typedef struct {
+    void (*vmax)(T *, const T *, const T *, int64_t);
+    void (*vsum)(T *, const T *, const T *, int64_t);
+    void (*hmax)(T *, const T *, int64_t, int64_t, int64_t, int64_t);
+    void (*hsum)(T *, const T *, int64_t, int64_t, int64_t);
+    void (*hlocate)(int32_t *, const T *const *, int64_t, const T *, int64_t, int64_t,
+                    int64_t, int64_t);
+    void (*bwd2x2)(T *, T *, const int32_t *, const T *, int64_t);
+    T (*rmax)(const T *, int64_t);
+    T (*rsum)(const T *, int64_t);
+} FN(fc_pool_uk);
+
+#define FC_POOL_PICK(u, isa)                                                                \
+    do {                                                                                    \
+        (u).vmax = FC_UK(vmax, isa);                                                        \
+        (u).vsum = FC_UK(vsum, isa);                                                        \
+        (u).hmax = FC_UK(hmax, isa);                                                        \
+        (u).hsum = FC_UK(hsum, isa);                                                        \
+        (u).hlocate = FC_UK(hlocate, isa);                                                  \
+        (u).bwd2x2 = FC_UK(bwd2x2, isa);                                                    \
+        (u).rmax = FC_UK(rmax, isa);                                                        \
+        (u).rsum = FC_UK(rsum, isa);                                                        \
+    } while (0)
+
+static FN(fc_pool_uk) FN(pick_ukernels)(void)
 {
-    int nt = fc_get_num_threads();
-    int64_t rows = P * Ho;
-    (void)nt;
-    FC_OMP_FOR(nt, rows * Wo > FC_POOL_PAR_MIN)
-    for (int64_t t = 0; t < rows; ++t) {
-        const T *xp = x + (t / Ho) * H * W;
-        const fc_pool_win r = rw[t % Ho];
-        T *yr = y + t * Wo;
-        int64_t *ir = ind ? ind + t * Wo : NULL;
+    FN(fc_pool_uk) u;
+    switch (fc_get_isa()) {
+#ifdef FC_POOL_X86
+    case FC_ISA_AVX2:
+        FC_POOL_PICK(u, avx2);
+        break;
+#endif
+    default:
+        FC_POOL_PICK(u, generic);
+        break;
+    }
+    return u;
+}
+
+/* ------------------------------------------------- separable forward (values only) -- */
+
+/*
+ * Max without indices, average and adaptive average are separable: for each output row,
+ * a vertical pass combines the window's input rows into one scratch row, then a
+ * horizontal pass reduces it along the columns.  Fixed windows: the scratch row carries
+ * the left/right padding (pad value) so every column window is a plain strided run;
+ * adaptive windows: the scratch row is the bare input row, read through the column table.
+ * (Splitting the max into rows-then-columns keeps the value; the index needs the scan
+ * order and is computed elsewhere.)
+ */
+typedef struct {
+    int64_t H, W, Ho, Wo;
+    const fc_pool_win *rw, *cw;
+    int64_t dh;
+    int fixed;                  /* 1: fixed windows kw, sw, dw on a pw-padded row */
+    int64_t kw, sw, dw, pw;
+    int64_t kh, sh, ph;
+    int64_t lbuf, wc;           /* scratch row length; input columns copied into it */
+    int64_t tstride;            /* per-thread scratch, in elements (see fwd_prepare) */
+    int64_t oa, ob;             /* fixed windows: outputs whose column taps are all inside */
+    int is_max;
+    T padval;
+    const T *cdiv;              /* average: column divisor factors */
+    int64_t divisor;            /* average: override, 0 for none */
+    FN(fc_pool_uk) uk;
+} FN(fc_pool_fwd);
+
+static void FN(fwd_values_row)(const FN(fc_pool_fwd) *c, const T *xp, int64_t oh, T *yr,
+                               T *tmp)
+{
+    const int64_t W = c->W, Wo = c->Wo, wc = c->wc;
+    void (*vop)(T *, const T *, const T *, int64_t) = c->is_max ? c->uk.vmax : c->uk.vsum;
+    T *mid = tmp + c->pw;
+    const fc_pool_win r = c->rw[oh];
+    if (r.lo >= r.hi) {   /* not produced by valid arguments; keep it defined */
+        for (int64_t ow = 0; ow < Wo; ++ow)
+            yr[ow] = c->is_max ? -INFINITY : 0;
+        return;
+    }
+    const T *row = xp + r.lo * W;
+    if (r.lo + c->dh >= r.hi) {
+        memcpy(mid, row, (size_t)wc * sizeof(T));
+    } else {
+        vop(mid, row, row + c->dh * W, wc);
+        for (int64_t ih = r.lo + 2 * c->dh; ih < r.hi; ih += c->dh)
+            vop(mid, mid, xp + ih * W, wc);
+    }
+    if (c->fixed) {
+        if (c->is_max)
+            c->uk.hmax(yr, tmp, Wo, c->kw, c->sw, c->dw);
+        else
+            c->uk.hsum(yr, tmp, Wo, c->kw, c->sw);
+    } else {
         for (int64_t ow = 0; ow < Wo; ++ow) {
-            const fc_pool_win c = cw[ow];
-            T m = -INFINITY;
-            int64_t mi = (r.lo < r.hi && c.lo < c.hi) ? r.lo * W + c.lo : -1;
-            for (int64_t ih = r.lo; ih < r.hi; ih += dh)
-                for (int64_t iw = c.lo; iw < c.hi; iw += dw) {
-                    T v = xp[ih * W + iw];
-                    if (FC_BEATS(v, m)) {
-                        m = v;
-                        mi = ih * W + iw;
-                    }
-                }
-            yr[ow] = m;
-            if (ir)
-                ir[ow] = mi;
+            const fc_pool_win w = c->cw[ow];
+            T acc = tmp[w.lo];
+            if (c->is_max) {
+                for (int64_t iw = w.lo + 1; iw < w.hi; ++iw)
+                    if (FC_BEATS(tmp[iw], acc))
+                        acc = tmp[iw];
+            } else {
+                for (int64_t iw = w.lo + 1; iw < w.hi; ++iw)
+                    acc += tmp[iw];
+            }
+            yr[ow] = acc;
+        }
+    }
+    if (!c->is_max) {
+        if (c->divisor != 0) {
+            const T dv = (T)c->divisor;
+            for (int64_t ow = 0; ow < Wo; ++ow)
+                yr[ow] /= dv;
+        } else {
+            /* both factors are exact small integers: the product rounds once, as
+             * PyTorch's integer divisor does */
+            const T rd = (T)r.div;
+            for (int64_t ow = 0; ow < Wo; ++ow)
+                yr[ow] /= rd * c->cdiv[ow];
         }
     }
 }
 
-/* Zero each plane of gx, then add every gy to its argmax (given or recomputed). */
-static void FN(max_bwd_tables)(int64_t P, int64_t H, int64_t W, int64_t Ho, int64_t Wo,
-                               const fc_pool_win *rw, const fc_pool_win *cw, int64_t dh,
-                               int64_t dw, const T *gy, const int64_t *ind, const T *x,
-                               T *gx)
+/*
+ * The flat index of the window's maximum m (a value the window holds): the first tap in
+ * scan order equal to m, or for a NaN m the last NaN tap -- exactly PyTorch's sequential
+ * rule (nothing after the first maximal tap is strictly greater; a NaN beats everything).
+ */
+static inline int64_t FN(locate)(const T *xp, int64_t W, fc_pool_win r, int64_t dh,
+                                 fc_pool_win c, int64_t dw, T m)
 {
-    int nt = fc_get_num_threads();
-    (void)nt;
-    FC_OMP_FOR(nt, P * (H * W + Ho * Wo) > FC_POOL_PAR_MIN)
-    for (int64_t p = 0; p < P; ++p) {
-        T *gp = gx + p * H * W;
-        const T *gyp = gy + p * Ho * Wo;
-        memset(gp, 0, (size_t)(H * W) * sizeof(T));
-        if (ind) {
-            const int64_t *ip = ind + p * Ho * Wo;
-            for (int64_t k = 0; k < Ho * Wo; ++k)
-                gp[ip[k]] += gyp[k];
-            continue;
-        }
-        const T *xp = x + p * H * W;
-        for (int64_t oh = 0; oh < Ho; ++oh) {
-            const fc_pool_win r = rw[oh];
-            for (int64_t ow = 0; ow < Wo; ++ow) {
-                const fc_pool_win c = cw[ow];
-                T m = -INFINITY;
-                int64_t mi = (r.lo < r.hi && c.lo < c.hi) ? r.lo * W + c.lo : -1;
-                for (int64_t ih = r.lo; ih < r.hi; ih += dh)
-                    for (int64_t iw = c.lo; iw < c.hi; iw += dw) {
-                        T v = xp[ih * W + iw];
-                        if (FC_BEATS(v, m)) {
-                            m = v;
-                            mi = ih * W + iw;
-                        }
-                    }
-                if (mi >= 0)   /* a window entirely in the padding passes nothing back */
-                    gp[mi] += gyp[oh * Wo + ow];
+    if (isnan(m)) {
+        int64_t lr = r.lo + (r.hi - 1 - r.lo) / dh * dh;
+        int64_t lc = c.lo + (c.hi - 1 - c.lo) / dw * dw;
+        for (int64_t ih = lr; ih >= r.lo; ih -= dh)
+            for (int64_t iw = lc; iw >= c.lo; iw -= dw)
+                if (isnan(xp[ih * W + iw]))
+                    return ih * W + iw;
+    } else {
+        for (int64_t ih = r.lo; ih < r.hi; ih += dh)
+            for (int64_t iw = c.lo; iw < c.hi; iw += dw)
+                if (xp[ih * W + iw] == m)
+                    return ih * W + iw;
+    }
+    return r.lo * W + c.lo;   /* unreachable when m comes from the window */
+}
+
+/*
+ * Per-thread scratch (tstride elements, wo2 = Wo rounded up to even): the padded row of
+ * fwd_values_row (lbuf), a row of Wo values (wo2), Wo int64 positions (2 * wo2, room for
+ * float), Wo int32 tap numbers (wo2).  Then the shared column divisors.
+ */
+static T *FN(fwd_prepare)(FN(fc_pool_fwd) *c, int nt)
+{
+    const int64_t W = c->W, Wo = c->Wo;
+    if (c->fixed) {
+        int64_t lp = (Wo - 1) * c->sw + (c->kw - 1) * c->dw + 1;
+        c->wc = lp - c->pw < W ? lp - c->pw : W;
+        c->lbuf = (lp > c->pw + W ? lp : c->pw + W) + FC_POOL_SLACK;
+        c->oa = (c->pw + c->sw - 1) / c->sw;
+        int64_t num = W - 1 - (c->kw - 1) * c->dw + c->pw;
+        c->ob = num < 0 ? 0 : num / c->sw + 1;
+        if (c->ob > Wo)
+            c->ob = Wo;
+        if (c->ob < c->oa)
+            c->ob = c->oa;
+    } else {
+        c->pw = 0;
+        c->wc = W;
+        c->lbuf = W + FC_POOL_SLACK;
+    }
+    c->lbuf = (c->lbuf + 15) / 16 * 16;   /* keeps the int64 part aligned */
+    int64_t wo2 = (Wo + 1) / 2 * 2;
+    c->tstride = c->lbuf + 4 * wo2;
+    c->uk = FN(pick_ukernels)();
+    T *scratch = (T *)malloc((size_t)(nt * c->tstride + Wo + 1) * sizeof(T));
+    if (!scratch)
+        return NULL;
+    T *cdiv = scratch + nt * c->tstride;
+    for (int64_t ow = 0; ow < Wo; ++ow)
+        cdiv[ow] = (T)c->cw[ow].div;
+    c->cdiv = cdiv;
+    /* the pads of every thread's row never change: fill them once */
+    for (int t = 0; t < nt; ++t)
+        for (int64_t i = 0; i < c->lbuf; ++i)
+            if (i < c->pw || i >= c->pw + c->wc)
+                scratch[t * c->tstride + i] = c->padval;
+    return scratch;
+}
+
+/* Largest number of taps the vector locate handles (tap numbers stay exact, small tables). */
+#define FC_POOL_LOCATE_MAX 64
+
+/*
+ * at[ow] = flat argmax of every window of output row oh, whose values yr holds.  Interior
+ * windows of fixed pooling go through the hlocate micro-kernel; the border ones, NaN
+ * windows and adaptive windows through the scalar locate.
+ */
+static void FN(locate_row)(const FN(fc_pool_fwd) *c, const T *xp, int64_t oh, const T *yr,
+                           int64_t *at, int32_t *taps)
+{
+    const int64_t W = c->W, Wo = c->Wo;
+    const fc_pool_win r = c->rw[oh];
+    int64_t oa = 0, ob = 0;
+    if (c->fixed && r.lo < r.hi) {
+        int64_t nr = (r.hi - 1 - r.lo) / c->dh + 1;
+        if (nr * c->kw <= FC_POOL_LOCATE_MAX && c->ob > c->oa) {
+            oa = c->oa;
+            ob = c->ob;
+            const T *rows[FC_POOL_LOCATE_MAX];
+            int64_t off[FC_POOL_LOCATE_MAX];
+            for (int64_t i = 0; i < nr; ++i) {
+                rows[i] = xp + (r.lo + i * c->dh) * W + oa * c->sw - c->pw;
+                for (int64_t j = 0; j < c->kw; ++j)
+                    off[i * c->kw + j] = (r.lo + i * c->dh) * W + j * c->dw - c->pw;
+            }
+            c->uk.hlocate(taps + oa, rows, nr, yr + oa, ob - oa, c->kw, c->sw, c->dw);
+            for (int64_t ow = oa; ow < ob; ++ow) {
+                int32_t t = taps[ow];
+                at[ow] = t >= 0 ? off[t] + ow * c->sw
+                                : FN(locate)(xp, W, r, c->dh, c->cw[ow], c->dw, yr[ow]);
             }
         }
     }
+    const int64_t dw = c->fixed ? c->dw : 1;
+    for (int64_t ow = 0; ow < oa; ++ow)
+        at[ow] = FN(locate)(xp, W, r, c->dh, c->cw[ow], dw, yr[ow]);
+    for (int64_t ow = ob; ow < Wo; ++ow)
+        at[ow] = FN(locate)(xp, W, r, c->dh, c->cw[ow], dw, yr[ow]);
 }
 
-/* y = (sum of the in-bounds taps) / divisor, contiguous windows. */
-static void FN(avg_fwd_tables)(int64_t P, int64_t H, int64_t W, int64_t Ho, int64_t Wo,
-                               const fc_pool_win *rw, const fc_pool_win *cw, int64_t divisor,
-                               const T *x, T *y)
+/* Values (and, when ind is not NULL, indices) of output rows [oh0, oh1) of one plane. */
+static void FN(fwd_rows)(const FN(fc_pool_fwd) *c, const T *xp, T *yp, int64_t *ip,
+                         int64_t oh0, int64_t oh1, T *tmp)
 {
-    int nt = fc_get_num_threads();
-    int64_t rows = P * Ho;
-    (void)nt;
-    FC_OMP_FOR(nt, rows * Wo > FC_POOL_PAR_MIN)
-    for (int64_t t = 0; t < rows; ++t) {
-        const T *xp = x + (t / Ho) * H * W;
-        const fc_pool_win r = rw[t % Ho];
-        T *yr = y + t * Wo;
-        for (int64_t ow = 0; ow < Wo; ++ow) {
-            const fc_pool_win c = cw[ow];
-            T s = 0;
-            for (int64_t ih = r.lo; ih < r.hi; ++ih)
-                for (int64_t iw = c.lo; iw < c.hi; ++iw)
-                    s += xp[ih * W + iw];
-            yr[ow] = s / (T)(divisor != 0 ? divisor : r.div * c.div);
-        }
+    int32_t *taps = (int32_t *)(tmp + c->lbuf + 3 * ((c->Wo + 1) / 2 * 2));
+    for (int64_t oh = oh0; oh < oh1; ++oh) {
+        T *yr = yp + oh * c->Wo;
+        FN(fwd_values_row)(c, xp, oh, yr, tmp);
+        if (!ip)
+            continue;
+        int64_t *ir = ip + oh * c->Wo;
+        FN(locate_row)(c, xp, oh, yr, ir, taps);
+        for (int64_t ow = 0; ow < c->Wo; ++ow)
+            yr[ow] = xp[ir[ow]];   /* PyTorch's exact element (sign of zero, NaN payload) */
     }
 }
 
-/* gx[ih, iw] = sum over the windows covering it of gy / divisor, gathered per input row
- * (no two threads write the same element; windows are visited in PyTorch's scatter
- * order, so the sums round the same way). */
-static void FN(avg_bwd_tables)(int64_t P, int64_t H, int64_t W, int64_t Ho, int64_t Wo,
-                               const fc_pool_win *rw, const fc_pool_win *cw,
-                               const fc_pool_inv *ir, const fc_pool_inv *ic, int64_t divisor,
-                               const T *gy, T *gx)
+/* One window covering each whole plane (global pooling): a contiguous reduction. */
+static fc_status FN(fwd_global)(const FN(fc_pool_fwd) *c, int64_t P, const T *x, T *y,
+                                int64_t *ind)
 {
-    int nt = fc_get_num_threads();
-    int64_t rows = P * H;
-    (void)nt;
-    FC_OMP_FOR(nt, rows * W > FC_POOL_PAR_MIN)
-    for (int64_t t = 0; t < rows; ++t) {
-        const T *gyp = gy + (t / H) * Ho * Wo;
-        const fc_pool_inv r = ir[t % H];
-        T *gr = gx + t * W;
+    const int64_t n = c->H * c->W;
+    const FN(fc_pool_uk) uk = FN(pick_ukernels)();
+    const T dv = (T)(c->divisor != 0 ? c->divisor : c->rw[0].div * c->cw[0].div);
+    fc_pool_split sp;
+    fc_pool_split_init(&sp, P, 1, P * n, 0);
+    (void)uk;
+    (void)dv;
+    FC_OMP_PARALLEL(sp.nt)
+    {
+        FC_OMP_LOOP
+        for (int64_t p = 0; p < P; ++p) {
+            const T *xp = x + p * n;
+            if (!c->is_max) {
+                y[p] = uk.rsum(xp, n) / dv;
+                continue;
+            }
+            T m = uk.rmax(xp, n);
+            if (ind) {
+                fc_pool_win r = {0, c->H, 0}, w = {0, c->W, 0};
+                ind[p] = FN(locate)(xp, c->W, r, 1, w, 1, m);
+                m = xp[ind[p]];
+            }
+            y[p] = m;
+        }
+    }
+    return FC_OK;
+}
+
+static fc_status FN(fwd_values)(FN(fc_pool_fwd) *c, int64_t P, const T *x, T *y,
+                                int64_t *ind)
+{
+    const int64_t H = c->H, W = c->W, Ho = c->Ho, Wo = c->Wo;
+    if (P == 0 || Ho == 0 || Wo == 0)
+        return FC_OK;
+    if (Ho == 1 && Wo == 1 && c->rw[0].lo == 0 && c->rw[0].hi == H && c->cw[0].lo == 0 &&
+        c->cw[0].hi == W && c->dh == 1 && (!c->fixed || c->dw == 1))
+        return FN(fwd_global)(c, P, x, y, ind);
+    fc_pool_split sp;
+    fc_pool_split_init(&sp, P, Ho, P * (H * W + Ho * Wo), 0);
+    T *scratch = FN(fwd_prepare)(c, sp.nt);
+    if (!scratch)
+        return FC_ERR_NOMEM;
+    const FN(fc_pool_fwd) *cc = c;
+    (void)cc;
+    FC_OMP_PARALLEL(sp.nt)
+    {
+        T *tmp = scratch + fc_pool_thread_id() * cc->tstride;
+        FC_OMP_LOOP
+        for (int64_t i = 0; i < sp.items; ++i) {
+            int64_t p, r0, r1;
+            fc_pool_split_item(&sp, i, &p, &r0, &r1);
+            FN(fwd_rows)(cc, x + p * H * W, y + p * Ho * Wo, ind ? ind + p * Ho * Wo : NULL,
+                         r0, r1, tmp);
+        }
+    }
+    free(scratch);
+    return FC_OK;
+}
+
+/*
+ * Max backward of the 2x2 / stride 2 windows without padding that tile the plane: each
+ * input element is written exactly once (no zero fill, no read-modify-write).  Returns 0
+ * when given indices point outside their own window; the caller then falls back to the
+ * zero-and-scatter path, which overwrites the whole plane.
+ */
+static int FN(max_bwd_2x2_plane)(const FN(fc_pool_fwd) *c, const T *gyp, const int64_t *ip,
+                                 const T *xp, T *gp, T *tmp)
+{
+    const int64_t H = c->H, W = c->W, Ho = c->Ho, Wo = c->Wo;
+    const int64_t wo2 = (Wo + 1) / 2 * 2;
+    T *yr = tmp + c->lbuf;
+    int32_t *taps = (int32_t *)(tmp + c->lbuf + 3 * wo2);
+    for (int64_t oh = 0; oh < Ho; ++oh) {
+        T *r0 = gp + 2 * oh * W, *r1 = r0 + W;
+        if (ip) {
+            const int64_t *ir = ip + oh * Wo;
+            int bad = 0;
+            /* branch-free: the tap is a random one of four, a branch would mispredict */
+            for (int64_t ow = 0; ow < Wo; ++ow) {
+                int64_t a = ir[ow] - (2 * oh * W + 2 * ow);
+                int64_t row = a >= W;
+                int64_t col = a - row * W;
+                bad |= (uint64_t)col > 1;
+                taps[ow] = (int32_t)(2 * row + col);
+            }
+            if (bad)
+                return 0;
+        } else {
+            const T *rows[2] = {xp + 2 * oh * W, xp + (2 * oh + 1) * W};
+            FN(fwd_values_row)(c, xp, oh, yr, tmp);
+            c->uk.hlocate(taps, rows, 2, yr, Wo, 2, 2, 1);
+            for (int64_t ow = 0; ow < Wo; ++ow)
+                if (taps[ow] < 0) {   /* NaN window */
+                    int64_t a = FN(locate)(xp, W, c->rw[oh], 1, c->cw[ow], 1, yr[ow]) -
+                                (2 * oh * W + 2 * ow);
+                    taps[ow] = (int32_t)(a >= W ? 2 + (a - W) : a);
+                }
+        }
+        c->uk.bwd2x2(r0, r1, taps, gyp + oh * Wo, Wo);
+        for (int64_t iw = 2 * Wo; iw < W; ++iw)
+            r0[iw] = r1[iw] = 0;
+    }
+    if (2 * Ho < H)
+        memset(gp + 2 * Ho * W, 0, (size_t)((H - 2 * Ho) * W) * sizeof(T));
+    return 1;
+}
+
+/*
+ * Max backward: per plane (overlapping windows add up, so planes are the unit of work),
+ * zero the plane, then add each gy at its window's argmax -- the given index, or the one
+ * recomputed as in the forward pass.  The plane stays in cache between the two steps.
+ */
+static fc_status FN(max_bwd)(FN(fc_pool_fwd) *c, int64_t P, const T *gy,
+                             const int64_t *ind, const T *x, T *gx)
+{
+    const int64_t H = c->H, W = c->W, Ho = c->Ho, Wo = c->Wo;
+    if (P == 0)
+        return FC_OK;
+    fc_pool_split sp;
+    fc_pool_split_init(&sp, P, 1, P * (H * W + Ho * Wo), 0);
+    const int k2s2 = c->fixed && c->kh == 2 && c->kw == 2 && c->sh == 2 && c->sw == 2 &&
+                     c->dh == 1 && c->dw == 1 && c->ph == 0 && c->pw == 0 &&
+                     2 * Ho <= H && 2 * Wo <= W && Ho > 0 && Wo > 0;
+    T *scratch = NULL;
+    if ((!ind || k2s2) && Ho > 0 && Wo > 0) {
+        scratch = FN(fwd_prepare)(c, sp.nt);
+        if (!scratch)
+            return FC_ERR_NOMEM;
+    }
+    const FN(fc_pool_fwd) *cc = c;
+    (void)cc;
+    FC_OMP_PARALLEL(sp.nt)
+    {
+        T *tmp = scratch ? scratch + fc_pool_thread_id() * cc->tstride : NULL;
+        FC_OMP_LOOP
+        for (int64_t p = 0; p < P; ++p) {
+            T *gp = gx + p * H * W;
+            const T *gyp = gy + p * Ho * Wo;
+            if (k2s2 && FN(max_bwd_2x2_plane)(cc, gyp, ind ? ind + p * Ho * Wo : NULL,
+                                              x ? x + p * H * W : NULL, gp, tmp))
+                continue;
+            memset(gp, 0, (size_t)(H * W) * sizeof(T));
+            if (ind) {
+                const int64_t *ip = ind + p * Ho * Wo;
+                for (int64_t k = 0; k < Ho * Wo; ++k)
+                    gp[ip[k]] += gyp[k];
+                continue;
+            }
+            if (!tmp)
+                continue;
+            const T *xp = x + p * H * W;
+            const int64_t wo2 = (Wo + 1) / 2 * 2;
+            T *yr = tmp + cc->lbuf;
+            int64_t *at = (int64_t *)(tmp + cc->lbuf + wo2);
+            int32_t *taps = (int32_t *)(tmp + cc->lbuf + 3 * wo2);
+            for (int64_t oh = 0; oh < Ho; ++oh) {
+                FN(fwd_values_row)(cc, xp, oh, yr, tmp);
+                FN(locate_row)(cc, xp, oh, yr, at, taps);
+                const T *g = gyp + oh * Wo;
+                for (int64_t ow = 0; ow < Wo; ++ow)
+                    gp[at[ow]] += g[ow];
+            }
+        }
+    }
+    free(scratch);
+    return FC_OK;
+}
+
+/* ------------------------------------------------------- average backward (gather) -- */
+
+/*
+ * gx[ih, iw] = sum over the windows (oh, ow) covering it of gy[oh, ow] / divisor(oh, ow),
+ * gathered per input row so that no two threads write the same element.  Separable: each
+ * needed gy row is scaled and spread along the columns once (u[oh, iw] = sum over ow
+ * covering iw), then an input row is the sum of the u rows of the windows covering it.
+ */
+typedef struct {
+    int64_t H, W, Ho, Wo;
+    const fc_pool_win *rw, *cw;
+    const fc_pool_inv *ir, *ic;
+    const T *cdiv;
+    int64_t divisor;
+    int64_t urows;              /* u rows an item needs at most */
+    FN(fc_pool_uk) uk;
+} FN(fc_pool_bwd);
+
+static void FN(avg_bwd_rows)(const FN(fc_pool_bwd) *c, const T *gyp, T *gxp, int64_t ih0,
+                             int64_t ih1, T *u, T *t)
+{
+    const int64_t W = c->W, Wo = c->Wo;
+    int64_t a = c->ir[ih0].first, b = c->ir[ih1 - 1].last;
+    for (int64_t oh = a; oh < b; ++oh) {
+        const T *g = gyp + oh * Wo;
+        if (c->divisor != 0) {
+            const T dv = (T)c->divisor;
+            for (int64_t ow = 0; ow < Wo; ++ow)
+                t[ow] = g[ow] / dv;
+        } else {
+            const T rd = (T)c->rw[oh].div;
+            for (int64_t ow = 0; ow < Wo; ++ow)
+                t[ow] = g[ow] / (rd * c->cdiv[ow]);
+        }
+        T *ur = u + (oh - a) * W;
         for (int64_t iw = 0; iw < W; ++iw) {
-            const fc_pool_inv c = ic[iw];
-            T s = 0;
-            for (int64_t oh = r.first; oh < r.last; ++oh)
-                for (int64_t ow = c.first; ow < c.last; ++ow)
-                    s += gyp[oh * Wo + ow] /
-                         (T)(divisor != 0 ? divisor : rw[oh].div * cw[ow].div);
-            gr[iw] = s;
+            const fc_pool_inv q = c->ic[iw];
+            T acc = 0;
+            for (int64_t ow = q.first; ow < q.last; ++ow)
+                acc += t[ow];
+            ur[iw] = acc;
         }
     }
+    for (int64_t ih = ih0; ih < ih1; ++ih) {
+        const fc_pool_inv q = c->ir[ih];
+        T *gr = gxp + ih * W;
+        if (q.first >= q.last)
+            memset(gr, 0, (size_t)W * sizeof(T));
+        else if (q.first + 1 == q.last)
+            memcpy(gr, u + (q.first - a) * W, (size_t)W * sizeof(T));
+        else {
+            c->uk.vsum(gr, u + (q.first - a) * W, u + (q.first + 1 - a) * W, W);
+            for (int64_t oh = q.first + 2; oh < q.last; ++oh)
+                c->uk.vsum(gr, gr, u + (oh - a) * W, W);
+        }
+    }
+}
+
+static fc_status FN(avg_bwd)(FN(fc_pool_bwd) *c, int64_t P, const T *gy, T *gx)
+{
+    const int64_t H = c->H, W = c->W, Ho = c->Ho, Wo = c->Wo;
+    if (P == 0)
+        return FC_OK;
+    c->uk = FN(pick_ukernels)();
+    if (Ho == 1 && Wo == 1 && c->ir[0].first == 0 && c->ir[H - 1].last == 1 &&
+        c->ic[0].first == 0 && c->ic[W - 1].last == 1 && c->rw[0].lo == 0 &&
+        c->rw[0].hi == H && c->cw[0].lo == 0 && c->cw[0].hi == W) {
+        /* global pooling: every element of a plane gets the same share */
+        const T dv = (T)(c->divisor != 0 ? c->divisor : c->rw[0].div * c->cw[0].div);
+        fc_pool_split sp;
+        fc_pool_split_init(&sp, P, 1, P * H * W, 0);
+        (void)dv;
+        FC_OMP_PARALLEL(sp.nt)
+        {
+            FC_OMP_LOOP
+            for (int64_t p = 0; p < P; ++p) {
+                const T v = gy[p] / dv;
+                T *gp = gx + p * H * W;
+                for (int64_t i = 0; i < H * W; ++i)
+                    gp[i] = v;
+            }
+        }
+        return FC_OK;
+    }
+    fc_pool_split sp;
+    /* bounded chunks keep the u scratch small for large planes */
+    fc_pool_split_init(&sp, P, H, P * (H * W + Ho * Wo), 64);
+    int64_t urows = 0;
+    for (int64_t ch = 0; ch < sp.chunks; ++ch) {
+        int64_t r0 = ch * sp.per, r1 = r0 + sp.per < H ? r0 + sp.per : H;
+        int64_t n = c->ir[r1 - 1].last - c->ir[r0].first;
+        if (n > urows)
+            urows = n;
+    }
+    int64_t per_thread = urows * W + Wo;
+    T *scratch = (T *)malloc((size_t)(sp.nt * per_thread + Wo + 1) * sizeof(T));
+    if (!scratch)
+        return FC_ERR_NOMEM;
+    T *cdiv = scratch + sp.nt * per_thread;
+    for (int64_t ow = 0; ow < Wo; ++ow)
+        cdiv[ow] = (T)c->cw[ow].div;
+    c->cdiv = cdiv;
+    const FN(fc_pool_bwd) *cc = c;
+    (void)cc;
+    FC_OMP_PARALLEL(sp.nt)
+    {
+        T *u = scratch + fc_pool_thread_id() * per_thread;
+        T *t = u + urows * W;
+        FC_OMP_LOOP
+        for (int64_t i = 0; i < sp.items; ++i) {
+            int64_t p, r0, r1;
+            fc_pool_split_item(&sp, i, &p, &r0, &r1);
+            FN(avg_bwd_rows)(cc, gy + p * Ho * Wo, gx + p * H * W, r0, r1, u, t);
+        }
+    }
+    free(scratch);
+    return FC_OK;
 }
 
 /* ------------------------------------------------------------------ entry points -- */
 
-/* Row and column window tables in one allocation. */
-static fc_pool_win *FN(alloc_tables)(int64_t Ho, int64_t Wo)
+/* Forward context; tables rw (H_out rows) then the column tables. */
+static void FN(make_ctx)(FN(fc_pool_fwd) *c, const fc_pool_geom *g, const fc_pool_win *rw,
+                         int adaptive, int is_max, int64_t divisor)
 {
-    return (fc_pool_win *)malloc((size_t)(Ho + Wo + 1) * sizeof(fc_pool_win));
+    memset(c, 0, sizeof(*c));
+    c->H = g->H; c->W = g->W; c->Ho = g->H_out; c->Wo = g->W_out;
+    c->rw = rw; c->cw = rw + g->H_out;
+    c->is_max = is_max;
+    c->padval = is_max ? -INFINITY : 0;
+    c->divisor = divisor;
+    c->dh = 1;
+    if (adaptive)
+        return;
+    c->fixed = 1;
+    c->dh = g->dH;
+    c->kw = g->kW; c->sw = g->sW; c->dw = g->dW; c->pw = g->pW;
+    c->kh = g->kH; c->sh = g->sH; c->ph = g->pH;
+    if (!is_max)   /* average pooling has no dilation (as the tables) */
+        c->dh = c->dw = 1;
+}
+
+/* Forward of every kind: tables, context, the separable pass (+ indices). */
+static fc_status FN(run_fwd)(const fc_pool_geom *g, int adaptive, int is_max, int cip,
+                             int64_t divisor, const T *x, T *y, int64_t *indices)
+{
+    fc_pool_win *rw = fc_pool_tables(g, adaptive, !is_max, cip);
+    if (!rw)
+        return FC_ERR_NOMEM;
+    FN(fc_pool_fwd) c;
+    FN(make_ctx)(&c, g, rw, adaptive, is_max, divisor);
+    fc_status st = FN(fwd_values)(&c, g->P, x, y, indices);
+    free(rw);
+    return st;
+}
+
+static fc_status FN(run_max_bwd)(const fc_pool_geom *g, int adaptive, const T *gy,
+                                 const int64_t *indices, const T *x, T *gx)
+{
+    fc_pool_win *rw = fc_pool_tables(g, adaptive, 0, 1);
+    if (!rw)
+        return FC_ERR_NOMEM;
+    FN(fc_pool_fwd) c;
+    FN(make_ctx)(&c, g, rw, adaptive, 1, 0);
+    fc_status st = FN(max_bwd)(&c, g->P, gy, indices, x, gx);
+    free(rw);
+    return st;
+}
+
+/* Average backward of both kinds: tables, inverse tables, then the gather. */
+static fc_status FN(run_avg_bwd)(const fc_pool_geom *g, int adaptive, int cip,
+                                 int64_t divisor, const T *gy, T *gx)
+{
+    fc_pool_win *rw = fc_pool_tables(g, adaptive, 1, cip);
+    fc_pool_inv *ir = (fc_pool_inv *)malloc((size_t)(g->H + g->W) * sizeof(fc_pool_inv));
+    fc_status st = FC_ERR_NOMEM;
+    if (rw && ir) {
+        fc_pool_inv *ic = ir + g->H;
+        fc_pool_inverse_table(g->H, g->H_out, rw, ir);
+        fc_pool_inverse_table(g->W, g->W_out, rw + g->H_out, ic);
+        FN(fc_pool_bwd) c;
+        memset(&c, 0, sizeof(c));
+        c.H = g->H; c.W = g->W; c.Ho = g->H_out; c.Wo = g->W_out;
+        c.rw = rw; c.cw = rw + g->H_out; c.ir = ir; c.ic = ic;
+        c.divisor = divisor;
+        st = FN(avg_bwd)(&c, g->P, gy, gx);
+    }
+    free(ir);
+    free(rw);
+    return st;
 }
 
 fc_status FN(fc_max_pool2d_forward)(const fc_pool_geom *g, const T *x, T *y, int64_t *indices)
 {
-    fc_pool_win *rw = FN(alloc_tables)(g->H_out, g->W_out);
-    if (!rw)
-        return FC_ERR_NOMEM;
-    fc_pool_win *cw = rw + g->H_out;
-    fc_pool_win_table(g->H, g->H_out, g->kH, g->sH, g->pH, g->dH, 1, rw);
-    fc_pool_win_table(g->W, g->W_out, g->kW, g->sW, g->pW, g->dW, 1, cw);
-    FN(max_fwd_tables)(g->P, g->H, g->W, g->H_out, g->W_out, rw, cw, g->dH, g->dW, x, y,
-                       indices);
-    free(rw);
-    return FC_OK;
+    return FN(run_fwd)(g, 0, 1, 1, 0, x, y, indices);
 }
 
 fc_status FN(fc_max_pool2d_backward)(const fc_pool_geom *g, const T *gy,
                                      const int64_t *indices, const T *x, T *gx)
 {
-    fc_pool_win *rw = FN(alloc_tables)(g->H_out, g->W_out);
-    if (!rw)
-        return FC_ERR_NOMEM;
-    fc_pool_win *cw = rw + g->H_out;
-    fc_pool_win_table(g->H, g->H_out, g->kH, g->sH, g->pH, g->dH, 1, rw);
-    fc_pool_win_table(g->W, g->W_out, g->kW, g->sW, g->pW, g->dW, 1, cw);
-    FN(max_bwd_tables)(g->P, g->H, g->W, g->H_out, g->W_out, rw, cw, g->dH, g->dW, gy,
-                       indices, x, gx);
-    free(rw);
-    return FC_OK;
+    return FN(run_max_bwd)(g, 0, gy, indices, x, gx);
 }
 
 fc_status FN(fc_adaptive_max_pool2d_forward)(const fc_pool_geom *g, const T *x, T *y,
                                              int64_t *indices)
 {
-    fc_pool_win *rw = FN(alloc_tables)(g->H_out, g->W_out);
-    if (!rw)
-        return FC_ERR_NOMEM;
-    fc_pool_win *cw = rw + g->H_out;
-    fc_pool_adaptive_table(g->H, g->H_out, rw);
-    fc_pool_adaptive_table(g->W, g->W_out, cw);
-    FN(max_fwd_tables)(g->P, g->H, g->W, g->H_out, g->W_out, rw, cw, 1, 1, x, y, indices);
-    free(rw);
-    return FC_OK;
+    return FN(run_fwd)(g, 1, 1, 1, 0, x, y, indices);
 }
 
 fc_status FN(fc_adaptive_max_pool2d_backward)(const fc_pool_geom *g, const T *gy,
                                               const int64_t *indices, const T *x, T *gx)
 {
-    fc_pool_win *rw = FN(alloc_tables)(g->H_out, g->W_out);
-    if (!rw)
-        return FC_ERR_NOMEM;
-    fc_pool_win *cw = rw + g->H_out;
-    fc_pool_adaptive_table(g->H, g->H_out, rw);
-    fc_pool_adaptive_table(g->W, g->W_out, cw);
-    FN(max_bwd_tables)(g->P, g->H, g->W, g->H_out, g->W_out, rw, cw, 1, 1, gy, indices, x,
-                       gx);
-    free(rw);
-    return FC_OK;
+    return FN(run_max_bwd)(g, 1, gy, indices, x, gx);
 }
 
 fc_status FN(fc_avg_pool2d_forward)(const fc_pool_geom *g, int count_include_pad,
                                     int64_t divisor_override, const T *x, T *y)
 {
-    fc_pool_win *rw = FN(alloc_tables)(g->H_out, g->W_out);
-    if (!rw)
-        return FC_ERR_NOMEM;
-    fc_pool_win *cw = rw + g->H_out;
-    fc_pool_win_table(g->H, g->H_out, g->kH, g->sH, g->pH, 1, count_include_pad, rw);
-    fc_pool_win_table(g->W, g->W_out, g->kW, g->sW, g->pW, 1, count_include_pad, cw);
-    FN(avg_fwd_tables)(g->P, g->H, g->W, g->H_out, g->W_out, rw, cw, divisor_override, x, y);
-    free(rw);
-    return FC_OK;
+    return FN(run_fwd)(g, 0, 0, count_include_pad, divisor_override, x, y, NULL);
 }
 
-/* Shared tail of the two average backward passes: build the inverse tables, gather. */
-static fc_status FN(avg_bwd_with)(const fc_pool_geom *g, const fc_pool_win *rw,
-                                  const fc_pool_win *cw, int64_t divisor, const T *gy, T *gx)
+fc_status FN(fc_adaptive_avg_pool2d_forward)(const fc_pool_geom *g, const T *x, T *y)
 {
-    fc_pool_inv *ir = (fc_pool_inv *)malloc((size_t)(g->H + g->W) * sizeof(fc_pool_inv));
-    if (!ir)
-        return FC_ERR_NOMEM;
-    fc_pool_inv *ic = ir + g->H;
-    fc_pool_inverse_table(g->H, g->H_out, rw, ir);
-    fc_pool_inverse_table(g->W, g->W_out, cw, ic);
-    FN(avg_bwd_tables)(g->P, g->H, g->W, g->H_out, g->W_out, rw, cw, ir, ic, divisor, gy, gx);
-    free(ir);
-    return FC_OK;
+    return FN(run_fwd)(g, 1, 0, 1, 0, x, y, NULL);
 }
 
 fc_status FN(fc_avg_pool2d_backward)(const fc_pool_geom *g, int count_include_pad,
                                      int64_t divisor_override, const T *gy, T *gx)
 {
-    fc_pool_win *rw = FN(alloc_tables)(g->H_out, g->W_out);
-    if (!rw)
-        return FC_ERR_NOMEM;
-    fc_pool_win *cw = rw + g->H_out;
-    fc_pool_win_table(g->H, g->H_out, g->kH, g->sH, g->pH, 1, count_include_pad, rw);
-    fc_pool_win_table(g->W, g->W_out, g->kW, g->sW, g->pW, 1, count_include_pad, cw);
-    fc_status st = FN(avg_bwd_with)(g, rw, cw, divisor_override, gy, gx);
-    free(rw);
-    return st;
-}
-
-fc_status FN(fc_adaptive_avg_pool2d_forward)(const fc_pool_geom *g, const T *x, T *y)
-{
-    fc_pool_win *rw = FN(alloc_tables)(g->H_out, g->W_out);
-    if (!rw)
-        return FC_ERR_NOMEM;
-    fc_pool_win *cw = rw + g->H_out;
-    fc_pool_adaptive_table(g->H, g->H_out, rw);
-    fc_pool_adaptive_table(g->W, g->W_out, cw);
-    FN(avg_fwd_tables)(g->P, g->H, g->W, g->H_out, g->W_out, rw, cw, 0, x, y);
-    free(rw);
-    return FC_OK;
+    return FN(run_avg_bwd)(g, 0, count_include_pad, divisor_override, gy, gx);
 }
 
 fc_status FN(fc_adaptive_avg_pool2d_backward)(const fc_pool_geom *g, const T *gy, T *gx)
 {
-    fc_pool_win *rw = FN(alloc_tables)(g->H_out, g->W_out);
-    if (!rw)
-        return FC_ERR_NOMEM;
-    fc_pool_win *cw = rw + g->H_out;
-    fc_pool_adaptive_table(g->H, g->H_out, rw);
-    fc_pool_adaptive_table(g->W, g->W_out, cw);
-    fc_status st = FN(avg_bwd_with)(g, rw, cw, 0, gy, gx);
-    free(rw);
-    return st;
+    return FN(run_avg_bwd)(g, 1, 1, 0, gy, gx);
 }

@@ -9,8 +9,12 @@
 /* Static schedule: contiguous chunks keep each thread on its own rows/planes (cache, no
  * false sharing except at chunk edges). */
 #define FC_OMP_FOR(nt, cond) FC_PRAGMA(omp parallel for schedule(static) num_threads(nt) if(cond))
+#define FC_OMP_PARALLEL(nt) FC_PRAGMA(omp parallel num_threads(nt))
+#define FC_OMP_LOOP FC_PRAGMA(omp for schedule(static))
 #else
 #define FC_OMP_FOR(nt, cond)
+#define FC_OMP_PARALLEL(nt)
+#define FC_OMP_LOOP
 #endif
 
 /* Below this many touched elements a parallel region costs more than it saves. */
@@ -37,10 +41,77 @@ void fc_pool_win_table(int64_t n, int64_t n_out, int64_t k, int64_t s, int64_t p
                        int count_include_pad, fc_pool_win *t);
 /* Window table of an adaptive axis. */
 void fc_pool_adaptive_table(int64_t n, int64_t n_out, fc_pool_win *t);
+/* Row tables (H_out) then column tables (W_out) of g in one malloc'ed block (free() it),
+ * NULL when out of memory.  Fixed windows use g's dilation unless avg (no dilation). */
+fc_pool_win *fc_pool_tables(const fc_pool_geom *g, int adaptive, int avg,
+                            int count_include_pad);
 /* Inverse table (n entries) of a table of contiguous windows with non-decreasing lo and hi. */
 void fc_pool_inverse_table(int64_t n, int64_t n_out, const fc_pool_win *t, fc_pool_inv *inv);
 
-/* True when no two windows of an axis share an input index. */
-int fc_pool_axis_disjoint(int64_t k, int64_t s, int64_t d);
+/*
+ * Work split of P planes of `rows` rows each into items of consecutive rows of one plane:
+ * whole planes when there are enough of them to feed every thread, else row chunks.
+ */
+typedef struct {
+    int64_t rows, per, chunks, items;
+    int nt;     /* threads to start (1 when the work is too small to share) */
+} fc_pool_split;
+
+/* work: elements touched (decides whether threads pay off); max_per bounds the rows of an
+ * item (scratch sized per item), 0 for no bound. */
+void fc_pool_split_init(fc_pool_split *sp, int64_t P, int64_t rows, int64_t work,
+                        int64_t max_per);
+
+static inline void fc_pool_split_item(const fc_pool_split *sp, int64_t i, int64_t *p,
+                                      int64_t *r0, int64_t *r1)
+{
+    int64_t c = i % sp->chunks;
+    *p = i / sp->chunks;
+    *r0 = c * sp->per;
+    *r1 = (c + 1) * sp->per < sp->rows ? (c + 1) * sp->per : sp->rows;
+}
+
+/* Index of the calling thread in the current parallel region (0 without OpenMP). */
+int fc_pool_thread_id(void);
+
+/*
+ * Row micro-kernels (generic C in csrc/ukernels/generic/pool_generic.c, AVX2 in
+ * csrc/ukernels/avx2/pool_avx2.c).  "nanmax(a, b)" is PyTorch's scan rule with b the later
+ * tap: b if (b > a or b is NaN) else a.
+ *   vmax: out[c] = nanmax(a[c], b[c])          c < n   (out may alias a)
+ *   vsum: out[c] = a[c] + b[c]                  c < n   (out may alias a)
+ *   hmax: out[o] = nanmax over j < k, in order, of in[o*s + j*d]    o < n_out
+ *   hsum: out[o] = sum over j < k of in[o*s + j]                    o < n_out
+ * h*: `in` must be readable up to index (n_out - 1) * s + (k - 1) * d + FC_POOL_SLACK
+ * (vector loads may read a few elements past the last tap and discard them).
+ *   hlocate: tap[o] = the first t = i*k + j in scan order (i < nr, j < k) with
+ *            rows[i][o*s + j*d] == m[o], or -1 when there is none (m[o] NaN).  Reads no
+ *            element past the last tap of output n_out - 1 (rows are real input rows);
+ *            nr * k <= 64.
+ *   rmax / rsum: NaN-propagating max / sum of x[0..n), n >= 1 (global pooling).
+ *   bwd2x2: the gradient rows of n windows 2x2 / stride 2 (no padding), written once:
+ *            r0[2o + j] = (tap[o] == j) ? g[o] : 0, r1[2o + j] = (tap[o] == 2 + j) ? g[o] : 0.
+ */
+#define FC_POOL_SLACK 16
+
+#define FC_POOL_UKERNELS(SFX, T, ISA)                                                       \
+    void fc_##SFX##_pool_vmax__##ISA(T *out, const T *a, const T *b, int64_t n);            \
+    void fc_##SFX##_pool_vsum__##ISA(T *out, const T *a, const T *b, int64_t n);            \
+    void fc_##SFX##_pool_hmax__##ISA(T *out, const T *in, int64_t n_out, int64_t k,         \
+                                     int64_t s, int64_t d);                                 \
+    void fc_##SFX##_pool_hsum__##ISA(T *out, const T *in, int64_t n_out, int64_t k,         \
+                                     int64_t s);                                            \
+    void fc_##SFX##_pool_hlocate__##ISA(int32_t *tap, const T *const *rows, int64_t nr,     \
+                                        const T *m, int64_t n_out, int64_t k, int64_t s,    \
+                                        int64_t d);                                         \
+    void fc_##SFX##_pool_bwd2x2__##ISA(T *r0, T *r1, const int32_t *tap, const T *g,        \
+                                       int64_t n);                                          \
+    T fc_##SFX##_pool_rmax__##ISA(const T *x, int64_t n);                                   \
+    T fc_##SFX##_pool_rsum__##ISA(const T *x, int64_t n);
+
+FC_POOL_UKERNELS(f32, float, generic)
+FC_POOL_UKERNELS(f64, double, generic)
+FC_POOL_UKERNELS(f32, float, avx2)
+FC_POOL_UKERNELS(f64, double, avx2)
 
 #endif

@@ -41,10 +41,10 @@ static inline double hsum_pd(__m256d v)
 
 /* ---------------------------------------------------------------- tap kernels -- */
 
-#define AVX2_DCONV(T, DT, MR, NR, NV)                                                         \
-void fc_##DT##_dconv_##MR##x##NR##__avx2(int64_t ntaps, const int64_t *off, const T *x,       \
-                                         const T *w, const T *bias, T *y, int64_t ldy,        \
-                                         int64_t mr)                                          \
+#define AVX2_DCONV(T, DT, MR, NV)                                                             \
+void fc_##DT##_dconv_##MR##x##NV##v__avx2(int64_t ntaps, const int64_t *off, const T *x,      \
+                                          const T *w, const T *bias, T *y, int64_t ldy,       \
+                                          int64_t mr)                                         \
 {                                                                                             \
     V_##DT acc[MR][NV];                                                                       \
     _Pragma("GCC unroll 16") for (int m = 0; m < MR; m++) {                                                            \
@@ -54,8 +54,8 @@ void fc_##DT##_dconv_##MR##x##NR##__avx2(int64_t ntaps, const int64_t *off, cons
     for (int64_t t = 0; t < ntaps; t++) {                                                     \
         const T *xt = x + off[t];                                                             \
         const T *wt = w + t * MR;                                                             \
-        if (MR == 4) {                                                                        \
-            /* x first: NV + 1 + MR*NV = 16 registers */                                      \
+        if (MR * NV + NV + 1 <= 16) {                                                         \
+            /* x first: NV + 1 + MR*NV <= 16 registers */                                      \
             V_##DT xv[NV];                                                                    \
             _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                             \
                 xv[v] = LOAD_##DT(xt + L_##DT * v);                                           \
@@ -80,14 +80,8 @@ void fc_##DT##_dconv_##MR##x##NR##__avx2(int64_t ntaps, const int64_t *off, cons
             _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) STORE_##DT(y + m * ldy + L_##DT * v, acc[m][v]);     \
 }
 
-AVX2_DCONV(float, f32, 4, 24, 3)
-AVX2_DCONV(float, f32, 3, 32, 4)
-AVX2_DCONV(float, f32, 2, 48, 6)
-AVX2_DCONV(float, f32, 1, 64, 8)
-AVX2_DCONV(double, f64, 4, 12, 3)
-AVX2_DCONV(double, f64, 3, 16, 4)
-AVX2_DCONV(double, f64, 2, 24, 6)
-AVX2_DCONV(double, f64, 1, 32, 8)
+#define AVX2_DCONV_BOTH(MR, NV) AVX2_DCONV(float, f32, MR, NV) AVX2_DCONV(double, f64, MR, NV)
+FC_DCONV_SHAPES(AVX2_DCONV_BOTH)
 
 /* ------------------------------------------------------ weight-gradient kernels -- */
 

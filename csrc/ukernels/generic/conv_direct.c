@@ -2,11 +2,12 @@
  * lane-wise so that a compiler without special flags can still vectorise them. */
 #include "conv/direct_ukernels.h"
 
-#define GEN_DCONV(T, DT, MR, NR)                                                              \
-void fc_##DT##_dconv_##MR##x##NR##__generic(int64_t ntaps, const int64_t *off, const T *x,    \
-                                            const T *w, const T *bias, T *y, int64_t ldy,     \
-                                            int64_t mr)                                       \
+#define GEN_DCONV(T, DT, MR, NV, L)                                                           \
+void fc_##DT##_dconv_##MR##x##NV##v__generic(int64_t ntaps, const int64_t *off, const T *x,   \
+                                             const T *w, const T *bias, T *y, int64_t ldy,    \
+                                             int64_t mr)                                      \
 {                                                                                             \
+    enum { NR = NV * L };                                                                     \
     T acc[MR][NR];                                                                            \
     for (int m = 0; m < MR; m++) {                                                            \
         const T b = bias ? bias[m] : (T)0;                                                    \
@@ -61,14 +62,8 @@ void fc_##DT##_dconvgw_##MR##x##TB##__generic(int64_t nrows, int64_t len, const 
         }                                                                                     \
 }
 
-GEN_DCONV(float, f32, 4, 24)
-GEN_DCONV(float, f32, 3, 32)
-GEN_DCONV(float, f32, 2, 48)
-GEN_DCONV(float, f32, 1, 64)
-GEN_DCONV(double, f64, 4, 12)
-GEN_DCONV(double, f64, 3, 16)
-GEN_DCONV(double, f64, 2, 24)
-GEN_DCONV(double, f64, 1, 32)
+#define GEN_DCONV_BOTH(MR, NV) GEN_DCONV(float, f32, MR, NV, 8) GEN_DCONV(double, f64, MR, NV, 4)
+FC_DCONV_SHAPES(GEN_DCONV_BOTH)
 GEN_DCONVGW(float, f32, 4, 3, 8)
 GEN_DCONVGW(float, f32, 1, 9, 8)
 GEN_DCONVGW(double, f64, 4, 3, 4)

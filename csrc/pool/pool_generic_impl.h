@@ -1,0 +1,106 @@
+/* Portable row micro-kernels (contracts in pool_internal.h), written once for one element
+ * type; included by csrc/ukernels/generic/pool_generic.c with T and SFX defined.  Simple
+ * loops that the compiler vectorises where the layout allows (contiguous taps). */
+#include <math.h>
+#include "pool_internal.h"
+
+#define FC_GCAT_(a, b, c) a##_##b##_##c
+#define FC_GCAT(a, b, c) FC_GCAT_(a, b, c)
+#define GN(name) FC_GCAT(fc, SFX, name##__generic)
+
+void GN(pool_vmax)(T *out, const T *a, const T *b, int64_t n)
+{
+    for (int64_t c = 0; c < n; ++c) {
+        T x = a[c], y = b[c];
+        out[c] = (y > x || isnan(y)) ? y : x;
+    }
+}
+
+void GN(pool_vsum)(T *out, const T *a, const T *b, int64_t n)
+{
+    for (int64_t c = 0; c < n; ++c)
+        out[c] = a[c] + b[c];
+}
+
+void GN(pool_hmax)(T *out, const T *in, int64_t n_out, int64_t k, int64_t s, int64_t d)
+{
+    for (int64_t o = 0; o < n_out; ++o) {
+        const T *w = in + o * s;
+        T m = w[0];
+        for (int64_t j = 1; j < k; ++j) {
+            T v = w[j * d];
+            if (v > m || isnan(v))
+                m = v;
+        }
+        out[o] = m;
+    }
+}
+
+void GN(pool_hsum)(T *out, const T *in, int64_t n_out, int64_t k, int64_t s)
+{
+    if (s == 1 && k <= 4) {
+        /* the common small windows, unrolled so the compiler vectorises across o */
+        for (int64_t o = 0; o < n_out; ++o) {
+            T acc = in[o];
+            if (k > 1) acc += in[o + 1];
+            if (k > 2) acc += in[o + 2];
+            if (k > 3) acc += in[o + 3];
+            out[o] = acc;
+        }
+        return;
+    }
+    for (int64_t o = 0; o < n_out; ++o) {
+        const T *w = in + o * s;
+        T acc = w[0];
+        for (int64_t j = 1; j < k; ++j)
+            acc += w[j];
+        out[o] = acc;
+    }
+}
+
+void GN(pool_hlocate)(int32_t *tap, const T *const *rows, int64_t nr, const T *m,
+                      int64_t n_out, int64_t k, int64_t s, int64_t d)
+{
+    for (int64_t o = 0; o < n_out; ++o) {
+        int32_t t = -1;
+        const T mo = m[o];
+        for (int64_t i = 0; i < nr && t < 0; ++i) {
+            const T *w = rows[i] + o * s;
+            for (int64_t j = 0; j < k; ++j)
+                if (w[j * d] == mo) {
+                    t = (int32_t)(i * k + j);
+                    break;
+                }
+        }
+        tap[o] = t;
+    }
+}
+
+void GN(pool_bwd2x2)(T *r0, T *r1, const int32_t *tap, const T *g, int64_t n)
+{
+    for (int64_t o = 0; o < n; ++o) {
+        const int32_t t = tap[o];
+        const T v = g[o];
+        r0[2 * o] = t == 0 ? v : 0;
+        r0[2 * o + 1] = t == 1 ? v : 0;
+        r1[2 * o] = t == 2 ? v : 0;
+        r1[2 * o + 1] = t == 3 ? v : 0;
+    }
+}
+
+T GN(pool_rmax)(const T *x, int64_t n)
+{
+    T m = x[0];
+    for (int64_t i = 1; i < n; ++i)
+        if (x[i] > m || isnan(x[i]))
+            m = x[i];
+    return m;
+}
+
+T GN(pool_rsum)(const T *x, int64_t n)
+{
+    T acc = 0;
+    for (int64_t i = 0; i < n; ++i)
+        acc += x[i];
+    return acc;
+}

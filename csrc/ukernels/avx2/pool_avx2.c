@@ -1,0 +1,405 @@
+/* AVX2 pooling row micro-kernels (contracts in pool/pool_internal.h).  Vector paths for the
+ * strides that dominate real networks (1 and 2, any kernel and dilation); everything else,
+ * and the tails, go to the portable kernels. */
+#include <immintrin.h>
+#include "pool/pool_internal.h"
+
+/* PyTorch's rule, b being the later tap: MAXPS(b, a) is b > a ? b : a, and a NaN b wins. */
+static inline __m256 nanmax_ps(__m256 a, __m256 b)
+{
+    return _mm256_blendv_ps(_mm256_max_ps(b, a), b, _mm256_cmp_ps(b, b, _CMP_UNORD_Q));
+}
+
+static inline __m256d nanmax_pd(__m256d a, __m256d b)
+{
+    return _mm256_blendv_pd(_mm256_max_pd(b, a), b, _mm256_cmp_pd(b, b, _CMP_UNORD_Q));
+}
+
+/* p[0], p[2], ..., p[14] in the lane order (0 1 4 5 2 3 6 7); elementwise operations keep
+ * that order, and unshuffle_ps restores it once per output vector. */
+static inline __m256 even_ps(const float *p)
+{
+    return _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8),
+                             _MM_SHUFFLE(2, 0, 2, 0));
+}
+
+/* even_ps without reading past p[14]: the second load starts at p[7], its odd lanes are
+ * p[8], p[10], ... */
+static inline __m256 even_exact_ps(const float *p)
+{
+    return _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 7),
+                             _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+static inline __m256 unshuffle_ps(__m256 v)
+{
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v),
+                                                  _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+/* p[0], p[2], p[4], p[6] in the lane order (0 2 1 3). */
+static inline __m256d even_pd(const double *p)
+{
+    return _mm256_unpacklo_pd(_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4));
+}
+
+/* even_pd without reading past p[6]. */
+static inline __m256d even_exact_pd(const double *p)
+{
+    return _mm256_blend_pd(_mm256_loadu_pd(p), _mm256_loadu_pd(p + 3), 0xA);
+}
+
+static inline __m256d unshuffle_pd(__m256d v)
+{
+    return _mm256_permute4x64_pd(v, _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+void fc_f32_pool_vmax__avx2(float *out, const float *a, const float *b, int64_t n)
+{
+    int64_t c = 0;
+    for (; c + 8 <= n; c += 8)
+        _mm256_storeu_ps(out + c, nanmax_ps(_mm256_loadu_ps(a + c), _mm256_loadu_ps(b + c)));
+    if (c < n)
+        fc_f32_pool_vmax__generic(out + c, a + c, b + c, n - c);
+}
+
+void fc_f64_pool_vmax__avx2(double *out, const double *a, const double *b, int64_t n)
+{
+    int64_t c = 0;
+    for (; c + 4 <= n; c += 4)
+        _mm256_storeu_pd(out + c, nanmax_pd(_mm256_loadu_pd(a + c), _mm256_loadu_pd(b + c)));
+    if (c < n)
+        fc_f64_pool_vmax__generic(out + c, a + c, b + c, n - c);
+}
+
+void fc_f32_pool_vsum__avx2(float *out, const float *a, const float *b, int64_t n)
+{
+    int64_t c = 0;
+    for (; c + 8 <= n; c += 8)
+        _mm256_storeu_ps(out + c, _mm256_add_ps(_mm256_loadu_ps(a + c), _mm256_loadu_ps(b + c)));
+    if (c < n)
+        fc_f32_pool_vsum__generic(out + c, a + c, b + c, n - c);
+}
+
+void fc_f64_pool_vsum__avx2(double *out, const double *a, const double *b, int64_t n)
+{
+    int64_t c = 0;
+    for (; c + 4 <= n; c += 4)
+        _mm256_storeu_pd(out + c, _mm256_add_pd(_mm256_loadu_pd(a + c), _mm256_loadu_pd(b + c)));
+    if (c < n)
+        fc_f64_pool_vsum__generic(out + c, a + c, b + c, n - c);
+}
+
+void fc_f32_pool_hmax__avx2(float *out, const float *in, int64_t n_out, int64_t k, int64_t s,
+                            int64_t d)
+{
+    int64_t o = 0;
+    if (s == 1) {
+        for (; o + 8 <= n_out; o += 8) {
+            const float *w = in + o;
+            __m256 m = _mm256_loadu_ps(w);
+            for (int64_t j = 1; j < k; ++j)
+                m = nanmax_ps(m, _mm256_loadu_ps(w + j * d));
+            _mm256_storeu_ps(out + o, m);
+        }
+    } else if (s == 2) {
+        for (; o + 8 <= n_out; o += 8) {
+            const float *w = in + 2 * o;
+            __m256 m = even_ps(w);
+            for (int64_t j = 1; j < k; ++j)
+                m = nanmax_ps(m, even_ps(w + j * d));
+            _mm256_storeu_ps(out + o, unshuffle_ps(m));
+        }
+    }
+    if (o < n_out)
+        fc_f32_pool_hmax__generic(out + o, in + o * s, n_out - o, k, s, d);
+}
+
+void fc_f64_pool_hmax__avx2(double *out, const double *in, int64_t n_out, int64_t k,
+                            int64_t s, int64_t d)
+{
+    int64_t o = 0;
+    if (s == 1) {
+        for (; o + 4 <= n_out; o += 4) {
+            const double *w = in + o;
+            __m256d m = _mm256_loadu_pd(w);
+            for (int64_t j = 1; j < k; ++j)
+                m = nanmax_pd(m, _mm256_loadu_pd(w + j * d));
+            _mm256_storeu_pd(out + o, m);
+        }
+    } else if (s == 2) {
+        for (; o + 4 <= n_out; o += 4) {
+            const double *w = in + 2 * o;
+            __m256d m = even_pd(w);
+            for (int64_t j = 1; j < k; ++j)
+                m = nanmax_pd(m, even_pd(w + j * d));
+            _mm256_storeu_pd(out + o, unshuffle_pd(m));
+        }
+    }
+    if (o < n_out)
+        fc_f64_pool_hmax__generic(out + o, in + o * s, n_out - o, k, s, d);
+}
+
+void fc_f32_pool_hsum__avx2(float *out, const float *in, int64_t n_out, int64_t k, int64_t s)
+{
+    int64_t o = 0;
+    if (s == 1) {
+        for (; o + 8 <= n_out; o += 8) {
+            const float *w = in + o;
+            __m256 acc = _mm256_loadu_ps(w);
+            for (int64_t j = 1; j < k; ++j)
+                acc = _mm256_add_ps(acc, _mm256_loadu_ps(w + j));
+            _mm256_storeu_ps(out + o, acc);
+        }
+    } else if (s == 2) {
+        for (; o + 8 <= n_out; o += 8) {
+            const float *w = in + 2 * o;
+            __m256 acc = even_ps(w);
+            for (int64_t j = 1; j < k; ++j)
+                acc = _mm256_add_ps(acc, even_ps(w + j));
+            _mm256_storeu_ps(out + o, unshuffle_ps(acc));
+        }
+    }
+    if (o < n_out)
+        fc_f32_pool_hsum__generic(out + o, in + o * s, n_out - o, k, s);
+}
+
+void fc_f64_pool_hsum__avx2(double *out, const double *in, int64_t n_out, int64_t k,
+                            int64_t s)
+{
+    int64_t o = 0;
+    if (s == 1) {
+        for (; o + 4 <= n_out; o += 4) {
+            const double *w = in + o;
+            __m256d acc = _mm256_loadu_pd(w);
+            for (int64_t j = 1; j < k; ++j)
+                acc = _mm256_add_pd(acc, _mm256_loadu_pd(w + j));
+            _mm256_storeu_pd(out + o, acc);
+        }
+    } else if (s == 2) {
+        for (; o + 4 <= n_out; o += 4) {
+            const double *w = in + 2 * o;
+            __m256d acc = even_pd(w);
+            for (int64_t j = 1; j < k; ++j)
+                acc = _mm256_add_pd(acc, even_pd(w + j));
+            _mm256_storeu_pd(out + o, unshuffle_pd(acc));
+        }
+    }
+    if (o < n_out)
+        fc_f64_pool_hsum__generic(out + o, in + o * s, n_out - o, k, s);
+}
+
+/* Scan the taps backwards so that the first match in scan order is the one left. */
+void fc_f32_pool_hlocate__avx2(int32_t *tap, const float *const *rows, int64_t nr,
+                               const float *m, int64_t n_out, int64_t k, int64_t s, int64_t d)
+{
+    int64_t o = 0;
+    if (s == 1) {
+        for (; o + 8 <= n_out; o += 8) {
+            const __m256 mv = _mm256_loadu_ps(m + o);
+            __m256 t = _mm256_set1_ps(-1.0f);
+            for (int64_t i = nr - 1; i >= 0; --i)
+                for (int64_t j = k - 1; j >= 0; --j) {
+                    __m256 eq = _mm256_cmp_ps(_mm256_loadu_ps(rows[i] + o + j * d), mv,
+                                              _CMP_EQ_OQ);
+                    t = _mm256_blendv_ps(t, _mm256_set1_ps((float)(i * k + j)), eq);
+                }
+            _mm256_storeu_si256((__m256i *)(tap + o), _mm256_cvtps_epi32(t));
+        }
+    } else if (s == 2) {
+        for (; o + 8 <= n_out; o += 8) {
+            const __m256 mv = unshuffle_ps(_mm256_loadu_ps(m + o));   /* self-inverse */
+            __m256 t = _mm256_set1_ps(-1.0f);
+            for (int64_t i = nr - 1; i >= 0; --i)
+                for (int64_t j = k - 1; j >= 0; --j) {
+                    __m256 eq = _mm256_cmp_ps(even_exact_ps(rows[i] + 2 * o + j * d), mv,
+                                              _CMP_EQ_OQ);
+                    t = _mm256_blendv_ps(t, _mm256_set1_ps((float)(i * k + j)), eq);
+                }
+            _mm256_storeu_si256((__m256i *)(tap + o), _mm256_cvtps_epi32(unshuffle_ps(t)));
+        }
+    }
+    if (o < n_out) {
+        const float *r[64];
+        for (int64_t i = 0; i < nr; ++i)
+            r[i] = rows[i] + o * s;
+        fc_f32_pool_hlocate__generic(tap + o, r, nr, m + o, n_out - o, k, s, d);
+    }
+}
+
+void fc_f64_pool_hlocate__avx2(int32_t *tap, const double *const *rows, int64_t nr,
+                               const double *m, int64_t n_out, int64_t k, int64_t s, int64_t d)
+{
+    int64_t o = 0;
+    if (s == 1) {
+        for (; o + 4 <= n_out; o += 4) {
+            const __m256d mv = _mm256_loadu_pd(m + o);
+            __m256d t = _mm256_set1_pd(-1.0);
+            for (int64_t i = nr - 1; i >= 0; --i)
+                for (int64_t j = k - 1; j >= 0; --j) {
+                    __m256d eq = _mm256_cmp_pd(_mm256_loadu_pd(rows[i] + o + j * d), mv,
+                                               _CMP_EQ_OQ);
+                    t = _mm256_blendv_pd(t, _mm256_set1_pd((double)(i * k + j)), eq);
+                }
+            _mm_storeu_si128((__m128i *)(tap + o), _mm256_cvtpd_epi32(t));
+        }
+    } else if (s == 2) {
+        for (; o + 4 <= n_out; o += 4) {
+            const __m256d mv = unshuffle_pd(_mm256_loadu_pd(m + o));
+            __m256d t = _mm256_set1_pd(-1.0);
+            for (int64_t i = nr - 1; i >= 0; --i)
+                for (int64_t j = k - 1; j >= 0; --j) {
+                    __m256d eq = _mm256_cmp_pd(even_exact_pd(rows[i] + 2 * o + j * d), mv,
+                                               _CMP_EQ_OQ);
+                    t = _mm256_blendv_pd(t, _mm256_set1_pd((double)(i * k + j)), eq);
+                }
+            _mm_storeu_si128((__m128i *)(tap + o), _mm256_cvtpd_epi32(unshuffle_pd(t)));
+        }
+    }
+    if (o < n_out) {
+        const double *r[64];
+        for (int64_t i = 0; i < nr; ++i)
+            r[i] = rows[i] + o * s;
+        fc_f64_pool_hlocate__generic(tap + o, r, nr, m + o, n_out - o, k, s, d);
+    }
+}
+
+/* (a[o], b[o]) pairs for o < 8, in order, as two vectors. */
+static inline void interleave_store_ps(float *out, __m256 a, __m256 b)
+{
+    __m256 lo = _mm256_unpacklo_ps(a, b), hi = _mm256_unpackhi_ps(a, b);
+    _mm256_storeu_ps(out, _mm256_permute2f128_ps(lo, hi, 0x20));
+    _mm256_storeu_ps(out + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+
+static inline void interleave_store_pd(double *out, __m256d a, __m256d b)
+{
+    __m256d lo = _mm256_unpacklo_pd(a, b), hi = _mm256_unpackhi_pd(a, b);
+    _mm256_storeu_pd(out, _mm256_permute2f128_pd(lo, hi, 0x20));
+    _mm256_storeu_pd(out + 4, _mm256_permute2f128_pd(lo, hi, 0x31));
+}
+
+void fc_f32_pool_bwd2x2__avx2(float *r0, float *r1, const int32_t *tap, const float *g,
+                              int64_t n)
+{
+    int64_t o = 0;
+    for (; o + 8 <= n; o += 8) {
+        const __m256i t = _mm256_loadu_si256((const __m256i *)(tap + o));
+        const __m256 v = _mm256_loadu_ps(g + o);
+        __m256 m0 = _mm256_castsi256_ps(_mm256_cmpeq_epi32(t, _mm256_set1_epi32(0)));
+        __m256 m1 = _mm256_castsi256_ps(_mm256_cmpeq_epi32(t, _mm256_set1_epi32(1)));
+        __m256 m2 = _mm256_castsi256_ps(_mm256_cmpeq_epi32(t, _mm256_set1_epi32(2)));
+        __m256 m3 = _mm256_castsi256_ps(_mm256_cmpeq_epi32(t, _mm256_set1_epi32(3)));
+        interleave_store_ps(r0 + 2 * o, _mm256_and_ps(m0, v), _mm256_and_ps(m1, v));
+        interleave_store_ps(r1 + 2 * o, _mm256_and_ps(m2, v), _mm256_and_ps(m3, v));
+    }
+    if (o < n)
+        fc_f32_pool_bwd2x2__generic(r0 + 2 * o, r1 + 2 * o, tap + o, g + o, n - o);
+}
+
+void fc_f64_pool_bwd2x2__avx2(double *r0, double *r1, const int32_t *tap, const double *g,
+                              int64_t n)
+{
+    int64_t o = 0;
+    for (; o + 4 <= n; o += 4) {
+        /* widen the 4 int32 tap numbers to 64-bit lanes for the double masks */
+        const __m256i t = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(tap + o)));
+        const __m256d v = _mm256_loadu_pd(g + o);
+        __m256d m0 = _mm256_castsi256_pd(_mm256_cmpeq_epi64(t, _mm256_set1_epi64x(0)));
+        __m256d m1 = _mm256_castsi256_pd(_mm256_cmpeq_epi64(t, _mm256_set1_epi64x(1)));
+        __m256d m2 = _mm256_castsi256_pd(_mm256_cmpeq_epi64(t, _mm256_set1_epi64x(2)));
+        __m256d m3 = _mm256_castsi256_pd(_mm256_cmpeq_epi64(t, _mm256_set1_epi64x(3)));
+        interleave_store_pd(r0 + 2 * o, _mm256_and_pd(m0, v), _mm256_and_pd(m1, v));
+        interleave_store_pd(r1 + 2 * o, _mm256_and_pd(m2, v), _mm256_and_pd(m3, v));
+    }
+    if (o < n)
+        fc_f64_pool_bwd2x2__generic(r0 + 2 * o, r1 + 2 * o, tap + o, g + o, n - o);
+}
+
+/* Global reductions: four independent accumulators hide the add/max latency. */
+float fc_f32_pool_rmax__avx2(const float *x, int64_t n)
+{
+    if (n < 32)
+        return fc_f32_pool_rmax__generic(x, n);
+    __m256 a0 = _mm256_loadu_ps(x), a1 = _mm256_loadu_ps(x + 8);
+    __m256 a2 = _mm256_loadu_ps(x + 16), a3 = _mm256_loadu_ps(x + 24);
+    int64_t i = 32;
+    for (; i + 32 <= n; i += 32) {
+        a0 = nanmax_ps(a0, _mm256_loadu_ps(x + i));
+        a1 = nanmax_ps(a1, _mm256_loadu_ps(x + i + 8));
+        a2 = nanmax_ps(a2, _mm256_loadu_ps(x + i + 16));
+        a3 = nanmax_ps(a3, _mm256_loadu_ps(x + i + 24));
+    }
+    a0 = nanmax_ps(nanmax_ps(a0, a1), nanmax_ps(a2, a3));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, a0);
+    float m = fc_f32_pool_rmax__generic(lanes, 8);
+    if (i < n) {
+        float t = fc_f32_pool_rmax__generic(x + i, n - i);
+        m = (t > m || t != t) ? t : m;
+    }
+    return m;
+}
+
+double fc_f64_pool_rmax__avx2(const double *x, int64_t n)
+{
+    if (n < 16)
+        return fc_f64_pool_rmax__generic(x, n);
+    __m256d a0 = _mm256_loadu_pd(x), a1 = _mm256_loadu_pd(x + 4);
+    __m256d a2 = _mm256_loadu_pd(x + 8), a3 = _mm256_loadu_pd(x + 12);
+    int64_t i = 16;
+    for (; i + 16 <= n; i += 16) {
+        a0 = nanmax_pd(a0, _mm256_loadu_pd(x + i));
+        a1 = nanmax_pd(a1, _mm256_loadu_pd(x + i + 4));
+        a2 = nanmax_pd(a2, _mm256_loadu_pd(x + i + 8));
+        a3 = nanmax_pd(a3, _mm256_loadu_pd(x + i + 12));
+    }
+    a0 = nanmax_pd(nanmax_pd(a0, a1), nanmax_pd(a2, a3));
+    double lanes[4];
+    _mm256_storeu_pd(lanes, a0);
+    double m = fc_f64_pool_rmax__generic(lanes, 4);
+    if (i < n) {
+        double t = fc_f64_pool_rmax__generic(x + i, n - i);
+        m = (t > m || t != t) ? t : m;
+    }
+    return m;
+}
+
+float fc_f32_pool_rsum__avx2(const float *x, int64_t n)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + i));
+        a1 = _mm256_add_ps(a1, _mm256_loadu_ps(x + i + 8));
+        a2 = _mm256_add_ps(a2, _mm256_loadu_ps(x + i + 16));
+        a3 = _mm256_add_ps(a3, _mm256_loadu_ps(x + i + 24));
+    }
+    for (; i + 8 <= n; i += 8)
+        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + i));
+    a0 = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h) + fc_f32_pool_rsum__generic(x + i, n - i);
+}
+
+double fc_f64_pool_rsum__avx2(const double *x, int64_t n)
+{
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+    __m256d a2 = _mm256_setzero_pd(), a3 = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_add_pd(a0, _mm256_loadu_pd(x + i));
+        a1 = _mm256_add_pd(a1, _mm256_loadu_pd(x + i + 4));
+        a2 = _mm256_add_pd(a2, _mm256_loadu_pd(x + i + 8));
+        a3 = _mm256_add_pd(a3, _mm256_loadu_pd(x + i + 12));
+    }
+    for (; i + 4 <= n; i += 4)
+        a0 = _mm256_add_pd(a0, _mm256_loadu_pd(x + i));
+    a0 = _mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3));
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(a0), _mm256_extractf128_pd(a0, 1));
+    h = _mm_add_sd(h, _mm_unpackhi_pd(h, h));
+    return _mm_cvtsd_f64(h) + fc_f64_pool_rsum__generic(x + i, n - i);
+}
