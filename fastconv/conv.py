@@ -27,8 +27,9 @@ def _algorithm(algorithm):
 
 
 def _c(a):
-    """C-contiguous view or copy; never writes to ``a``."""
-    return None if a is None else np.ascontiguousarray(a)
+    """C-contiguous, aligned view or copy (np.ascontiguousarray keeps a misaligned array
+    as it is); never writes to ``a``."""
+    return None if a is None else np.require(a, requirements="CA")
 
 
 _NP_PAD_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}

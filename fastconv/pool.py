@@ -15,7 +15,7 @@ __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backwa
 
 def _planes(a):
     """C-contiguous (N*C, H, W) view (a copy only when the layout needs one)."""
-    a = np.ascontiguousarray(a)
+    a = np.require(a, requirements="CA")  # aligned too: the kernels load doubles directly
     return a.reshape((a.shape[0] * a.shape[1],) + a.shape[2:])
 
 
