@@ -5,6 +5,7 @@
 #endif
 
 static int g_num_threads = 0;   /* 0: not set, use the OpenMP default */
+static int g_default_threads = 0; /* omp_get_max_threads() of the importing thread */
 
 #ifdef FC_HAVE_OPENMP
 /* More threads than this only adds overhead, and a huge request (OMP_NUM_THREADS=65536 or
@@ -31,15 +32,29 @@ void fc_set_num_threads(int n)
 #endif
 }
 
+void fc_runtime_init(void)
+{
+#ifdef FC_HAVE_OPENMP
+    if (g_default_threads == 0)
+        g_default_threads = omp_get_max_threads();
+#endif
+}
+
 int fc_get_num_threads(void)
 {
 #ifdef FC_HAVE_OPENMP
-    /* omp_get_max_threads() is per calling thread and is what threadpoolctl lowers. */
+    /* omp_get_max_threads() is per calling thread: set_num_threads() must reach every
+     * Python thread, yet a limit the caller put on its own thread (threadpoolctl,
+     * omp_set_num_threads) must still win. */
     int omp = omp_get_max_threads();
     int cap = max_useful_threads();
-    if (g_num_threads > 0 && g_num_threads < omp)
-        omp = g_num_threads;
-    return omp < cap ? omp : cap;
+    int n = omp;
+    if (g_num_threads > 0) {
+        n = g_num_threads;
+        if (g_default_threads > 0 && omp < g_default_threads && omp < n)
+            n = omp;
+    }
+    return n < cap ? n : cap;
 #else
     return 1;
 #endif

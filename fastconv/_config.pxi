@@ -16,6 +16,9 @@ cdef extern from "fastconv.h":
     void fc_set_num_threads(int n) nogil
     int fc_get_num_threads() nogil
     int fc_have_openmp() nogil
+    void fc_runtime_init() nogil
+
+fc_runtime_init()
 
 _ISA_BY_NAME = {"generic": FC_ISA_GENERIC, "avx2": FC_ISA_AVX2}
 

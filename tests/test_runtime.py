@@ -114,3 +114,21 @@ def test_omp_num_threads_huge_is_capped():
     n, total = r.stdout.split()
     assert 1 <= int(n) <= 4 * (os.cpu_count() or 1)
     assert float(total) == 2 * 4 * 6 * 6 * 27.0
+
+
+def test_set_num_threads_reaches_other_python_threads():
+    """OpenMP's own setting is per thread; fastconv's must apply to every Python thread."""
+    import threading
+    if not _kernels.have_openmp():
+        pytest.skip("built without OpenMP")
+    before = fastconv.get_num_threads()
+    seen = []
+    try:
+        for n in (1, 3):
+            fastconv.set_num_threads(n)
+            t = threading.Thread(target=lambda: seen.append(fastconv.get_num_threads()))
+            t.start()
+            t.join()
+    finally:
+        fastconv.set_num_threads(before)
+    assert seen == [1, 3]

@@ -38,8 +38,11 @@ fc_isa fc_get_isa(void);
 fc_status fc_set_isa(fc_isa isa);
 const char *fc_isa_name(fc_isa isa);
 
-/* Threads used by every parallel region: min(value set here, omp_get_max_threads() of the
- * calling thread), so that threadpoolctl limits and OMP_NUM_THREADS are honoured. */
+/* Records the OpenMP default thread count; called once at import. */
+void fc_runtime_init(void);
+/* Threads used by every parallel region: the value set here for every Python thread (else
+ * the OpenMP default, which honours OMP_NUM_THREADS), lowered by a limit the calling thread
+ * put on itself (threadpoolctl), at most 4x the processors. */
 void fc_set_num_threads(int n);
 int fc_get_num_threads(void);
 /* 1 when built with OpenMP. */
