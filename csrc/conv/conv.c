@@ -40,14 +40,16 @@ fc_conv_algo fc_conv2d_choose_algo(const fc_conv_geom *g, int pass, int itemsize
     switch (pass) {
     case 0:
         if (KK == 1 || (strided && Cig * KK >= 512)) return FC_ALGO_IM2COL;
+        /* quiet-machine re-measure (2 threads): im2col ahead on resnet_128/256/512 fwd */
+        if (Cig * KK >= 1152 && Cog >= 128) return FC_ALGO_IM2COL;
         return FC_ALGO_DIRECT;
     case 1:
         /* few gradient channels (the stem's 3): direct's phase-split gather wins */
         if (Cig < 32) return FC_ALGO_DIRECT;
-        if (KK == 1 || (strided && Cog * KK >= 512) || Cog * KK >= 2048) return FC_ALGO_IM2COL;
+        if (KK == 1 || (strided && Cog * KK >= 512) || Cog * KK >= 1152) return FC_ALGO_IM2COL;
         return FC_ALGO_DIRECT;
     default:
-        if (KK == 1 || g->C_out * Cig * KK >= 200000) return FC_ALGO_IM2COL;
+        if (KK == 1 || g->C_out * Cig * KK >= 100000) return FC_ALGO_IM2COL;
         return FC_ALGO_DIRECT;
     }
 }
