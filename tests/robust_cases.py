@@ -24,7 +24,20 @@ import traceback
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def package_root():
+    """The directory holding the fastconv that the tests exercise, for subprocesses to
+    import: the installed package when pytest runs against an install (CI), the checkout
+    when it runs with the checkout on sys.path (python -m pytest after an in-place build)."""
+    import importlib.util
+    spec = importlib.util.find_spec("fastconv")
+    if spec is not None and spec.origin:
+        return os.path.dirname(os.path.dirname(os.path.abspath(spec.origin)))
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+ROOT = package_root()
 
 OK = "ok"
 VE, TE, ME = "ValueError", "TypeError", "MemoryError"

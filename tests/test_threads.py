@@ -18,7 +18,8 @@ import pytest
 import fastconv
 from fastconv import _kernels
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The directory holding the fastconv this run imported, for the subprocesses to import too.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
 N_THREADS = 8
 
 
