@@ -382,8 +382,20 @@ def pool_out_size(size, k, s, p, d, ceil_mode):
     return out
 
 
+class _PlaneShapes:
+    """4-D input and output shapes of a pooling call (fields N, C, H, W, H_out, W_out)."""
+
+    @property
+    def in_shape(self):
+        return (self.N, self.C, self.H, self.W)
+
+    @property
+    def out_shape(self):
+        return (self.N, self.C, self.H_out, self.W_out)
+
+
 @dataclass(frozen=True)
-class PoolArgs:
+class PoolArgs(_PlaneShapes):
     """A validated max/avg pooling call."""
     x: np.ndarray              # 4-D view of the input (or None for avg backward)
     unbatched: bool
@@ -401,14 +413,6 @@ class PoolArgs:
     dtype: np.dtype
     count_include_pad: bool = True
     divisor_override: Optional[int] = None
-
-    @property
-    def in_shape(self):
-        return (self.N, self.C, self.H, self.W)
-
-    @property
-    def out_shape(self):
-        return (self.N, self.C, self.H_out, self.W_out)
 
     def geom(self):
         """(N, C, H, W, H_out, W_out, kH, kW, sH, sW, pH, pW, dH, dW)"""
@@ -545,7 +549,7 @@ def avg_pool2d_backward_args(grad_output, input_shape, kernel_size, stride=None,
 # ------------------------------------------------------------------ adaptive pooling --
 
 @dataclass(frozen=True)
-class AdaptiveArgs:
+class AdaptiveArgs(_PlaneShapes):
     x: Optional[np.ndarray]
     unbatched: bool
     N: int
@@ -555,14 +559,6 @@ class AdaptiveArgs:
     H_out: int
     W_out: int
     dtype: np.dtype
-
-    @property
-    def in_shape(self):
-        return (self.N, self.C, self.H, self.W)
-
-    @property
-    def out_shape(self):
-        return (self.N, self.C, self.H_out, self.W_out)
 
     def geom(self):
         """(N, C, H, W, H_out, W_out)"""
