@@ -42,8 +42,12 @@ cdef inline void *_ptr(cnp.ndarray a):
 
 cdef _require(cnp.ndarray a, dtype, Py_ssize_t size, name):
     # O(1) guard against an internal misuse turning into an out-of-bounds access.
-    if (not cnp.PyArray_IS_C_CONTIGUOUS(a) or a.dtype != dtype or a.size != size):
-        raise ValueError(f"internal: {name} must be a C-contiguous {dtype} array of size {size}")
+    # Alignment too: the kernels load whole elements (a misaligned double is undefined
+    # behaviour, seen by UBSan).
+    if (not cnp.PyArray_IS_C_CONTIGUOUS(a) or not cnp.PyArray_ISALIGNED(a)
+            or a.dtype != dtype or a.size != size):
+        raise ValueError(f"internal: {name} must be a C-contiguous, aligned {dtype} array of "
+                         f"size {size}")
 
 
 def choose_conv_algo(tuple geom, int pass_, int itemsize):
