@@ -466,7 +466,9 @@ def log_softmax(x, dim):
     return shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
 
 
-class Softmax(Module):
+class _SoftmaxBase(Module):
+    """Softmax and LogSoftmax: same arguments and caching, different map and backward."""
+
     def __init__(self, dim=None):
         super().__init__()
         self.dim = dim
@@ -477,29 +479,25 @@ class Softmax(Module):
     def forward(self, x):
         x = np.asarray(x)
         dim = _softmax_dim(self.dim, x.ndim)
-        out = np.exp(log_softmax(x, dim))
+        out = self._map(x, dim)
         self._save(out, dim)
         return out
+
+
+class Softmax(_SoftmaxBase):
+    @staticmethod
+    def _map(x, dim):
+        return np.exp(log_softmax(x, dim))
 
     def backward(self, grad_output):
         out, dim = self._take()
         return out * (grad_output - np.sum(grad_output * out, axis=dim, keepdims=True))
 
 
-class LogSoftmax(Module):
-    def __init__(self, dim=None):
-        super().__init__()
-        self.dim = dim
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
-
-    def forward(self, x):
-        x = np.asarray(x)
-        dim = _softmax_dim(self.dim, x.ndim)
-        out = log_softmax(x, dim)
-        self._save(out, dim)
-        return out
+class LogSoftmax(_SoftmaxBase):
+    @staticmethod
+    def _map(x, dim):
+        return log_softmax(x, dim)
 
     def backward(self, grad_output):
         out, dim = self._take()
