@@ -218,6 +218,21 @@ static T *F(alloc_bands)(int nt, int64_t n, int64_t slack)
     return buf;
 }
 
+/* Work item k of a forward or backward-data pass, ordered (image, group, channel-block
+ * chunk, row band) with the band fastest: its image n, group gi, first row i0 and channel
+ * blocks [b0, b1). */
+static inline void F(decode_item)(int64_t k, int64_t nband, int64_t nbc, int64_t G, int64_t R,
+                                  int64_t bpc, int64_t nblk, int64_t *n, int64_t *gi,
+                                  int64_t *i0, int64_t *b0, int64_t *b1)
+{
+    const int64_t band = k % nband, bc = (k / nband) % nbc;
+    *gi = (k / (nband * nbc)) % G;
+    *n = k / (nband * nbc * G);
+    *i0 = band * R;
+    *b0 = bc * bpc;
+    *b1 = *b0 + bpc < nblk ? *b0 + bpc : nblk;
+}
+
 static T *F(my_band)(T *buf, int64_t n, int64_t slack)
 {
 #ifdef FC_HAVE_OPENMP
@@ -288,9 +303,8 @@ fc_status F(fc_conv2d_fwd_direct)(const fc_conv_geom *g, const T *x, const T *w,
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
 #endif
     for (k = 0; k < items; k++) {
-        const int64_t band = k % nband, bc = (k / nband) % nbc, gi = (k / (nband * nbc)) % G;
-        const int64_t n = k / (nband * nbc * G);
-        const int64_t i0 = band * R, b0 = bc * bpc, b1 = b0 + bpc < nblk ? b0 + bpc : nblk;
+        int64_t n, gi, i0, b0, b1;
+        F(decode_item)(k, nband, nbc, G, R, bpc, nblk, &n, &gi, &i0, &b0, &b1);
         T *xb = F(my_band)(bands, band_n, slack);
         for (int64_t icg = 0; icg < Cig; icg++)
             F(repack)(x + (n * g->C_in + gi * Cig + icg) * HW,
@@ -387,9 +401,8 @@ fc_status F(fc_conv2d_bwd_data_direct)(const fc_conv_geom *g, const T *gy, const
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
 #endif
     for (k = 0; k < items; k++) {
-        const int64_t band = k % nband, bc = (k / nband) % nbc, gi = (k / (nband * nbc)) % G;
-        const int64_t n = k / (nband * nbc * G);
-        const int64_t i0 = band * R, b0 = bc * bpc, b1 = b0 + bpc < nblk ? b0 + bpc : nblk;
+        int64_t n, gi, i0, b0, b1;
+        F(decode_item)(k, nband, nbc, G, R, bpc, nblk, &n, &gi, &i0, &b0, &b1);
         T *xb = F(my_band)(bands, band_n, slack);
         for (int64_t ocg = 0; ocg < Cog; ocg++)
             F(repack)(gy + (n * g->C_out + gi * Cog + ocg) * HWo, xb + ocg * P->plane, P, i0,
