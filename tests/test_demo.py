@@ -1,5 +1,6 @@
 """`python -m fastconv demo` end to end (few epochs), its options and its error message."""
 import io
+import os
 import subprocess
 import sys
 
@@ -62,8 +63,12 @@ def test_missing_scikit_learn_message(monkeypatch, capsys):
 
 
 def test_python_dash_m_runs():
+    # `-m` puts the working directory first on sys.path: run beside the fastconv this test
+    # run imported (the installed one in CI), not in an unbuilt checkout.
+    import fastconv
+    here = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
     proc = subprocess.run([sys.executable, "-m", "fastconv", "--help"], capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, cwd=here)
     assert proc.returncode == 0 and "demo" in proc.stdout
 
 
