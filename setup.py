@@ -100,6 +100,9 @@ def extensions():
         sources=[os.path.join("fastconv", "_kernels.pyx")] + c_sources(),
         include_dirs=[np.get_include(), os.path.join(CSRC, "include"), CSRC],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        # The *_impl.h templates hold most of the kernel code: an edit to any header must
+        # rebuild, which setuptools only knows through `depends`.
+        depends=sorted(glob.glob(os.path.join(CSRC, "**", "*.h"), recursive=True)),
         language="c",
     )
     return cythonize([ext], language_level=3, compiler_directives={

@@ -466,9 +466,18 @@ def max_pool2d_args(input, kernel_size, stride=None, padding=0, dilation=1, ceil
     return PoolArgs(x, unbatched, *shape, k, s, p, d, c, H_out, W_out, x.dtype)
 
 
-def check_indices(indices, out_shape4, unbatched, plane_size):
-    """Pooling indices: int64, the output's shape, every value in [0, H*W).  Checked
-    before any kernel writes through them."""
+def indices_range_error(indices, plane_size):
+    """The ValueError for pooling indices with some value outside [0, plane_size)."""
+    lo, hi = int(indices.min()), int(indices.max())
+    bad = lo if lo < 0 else hi
+    return ValueError(f"indices must lie in [0, {plane_size}) (flat positions in the "
+                      f"input plane), found {bad}")
+
+
+def check_indices(indices, out_shape4, unbatched, plane_size, check_range=True):
+    """Pooling indices: int64, the output's shape, every value in [0, H*W).  check_range
+    False leaves the values to the C kernels, which check each plane's indices before
+    writing through them (one pass over the indices instead of three)."""
     if not isinstance(indices, np.ndarray):
         raise TypeError(f"indices must be a numpy.ndarray of dtype int64, got "
                         f"{type(indices).__name__}")
@@ -478,24 +487,23 @@ def check_indices(indices, out_shape4, unbatched, plane_size):
     if tuple(indices.shape) != expected:
         raise ValueError(f"expected indices of shape {_shape_str(expected)} (the output's), "
                          f"got {_shape_str(indices.shape)}")
-    if indices.size:
+    if check_range and indices.size:
         lo, hi = int(indices.min()), int(indices.max())
         if lo < 0 or hi >= plane_size:
-            bad = lo if lo < 0 else hi
-            raise ValueError(f"indices must lie in [0, {plane_size}) (flat positions in the "
-                             f"input plane), found {bad}")
+            raise indices_range_error(indices, plane_size)
     return indices[np.newaxis] if unbatched else indices
 
 
 def max_pool2d_backward_args(grad_output, input, kernel_size, stride=None, padding=0,
-                             dilation=1, ceil_mode=False, indices=None):
-    """-> (PoolArgs, 4-D grad_output, 4-D indices or None)."""
+                             dilation=1, ceil_mode=False, indices=None, check_range=True):
+    """-> (PoolArgs, 4-D grad_output, 4-D indices or None); check_range: see
+    check_indices."""
     a = max_pool2d_args(input, kernel_size, stride, padding, dilation, ceil_mode)
     gy = check_grad_output(grad_output, a.dtype, a.out_shape, a.unbatched,
                            "max_pool2d_backward")
     idx = None
     if indices is not None:
-        idx = check_indices(indices, a.out_shape, a.unbatched, a.H * a.W)
+        idx = check_indices(indices, a.out_shape, a.unbatched, a.H * a.W, check_range)
     return a, gy, idx
 
 
@@ -624,14 +632,16 @@ def adaptive_avg_pool2d_backward_args(grad_output, input_shape):
     return a, gy
 
 
-def adaptive_max_pool2d_backward_args(grad_output, input, output_size, indices=None):
-    """-> (AdaptiveArgs, 4-D grad_output, 4-D indices or None)."""
+def adaptive_max_pool2d_backward_args(grad_output, input, output_size, indices=None,
+                                      check_range=True):
+    """-> (AdaptiveArgs, 4-D grad_output, 4-D indices or None); check_range: see
+    check_indices."""
     a = adaptive_max_pool2d_args(input, output_size)
     gy = check_grad_output(grad_output, a.dtype, a.out_shape, a.unbatched,
                            "adaptive_max_pool2d_backward")
     idx = None
     if indices is not None:
-        idx = check_indices(indices, a.out_shape, a.unbatched, a.H * a.W)
+        idx = check_indices(indices, a.out_shape, a.unbatched, a.H * a.W, check_range)
     return a, gy, idx
 
 

@@ -6,6 +6,7 @@ cdef extern from "fastconv.h":
         FC_ERR_NOMEM
         FC_ERR_NOTIMPL
         FC_ERR_ARG
+        FC_ERR_INDEX
     ctypedef enum fc_isa:
         FC_ISA_GENERIC
         FC_ISA_AVX2
@@ -31,6 +32,8 @@ cdef int check_status(fc_status st) except -1:
         raise MemoryError("fastconv: could not allocate a kernel workspace")
     if st == FC_ERR_NOTIMPL:
         raise NotImplementedError("fastconv: this kernel is not available in this build")
+    if st == FC_ERR_INDEX:
+        raise ValueError("fastconv: a pooling index lies outside its input plane")
     raise ValueError("fastconv: inconsistent arguments reached a kernel (internal error)")
 
 

@@ -51,8 +51,10 @@ def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
                         ceil_mode=False, *, indices=None):
     """Gradient of max_pool2d for its input: grad_output added at each window's argmax
     (the given indices, else recomputed from input)."""
+    # the kernel checks the index range itself, plane by plane, before writing
     a, gy, idx = _args.max_pool2d_backward_args(grad_output, input, kernel_size, stride,
-                                                 padding, dilation, ceil_mode, indices)
+                                                 padding, dilation, ceil_mode, indices,
+                                                 check_range=False)
     x = None if idx is not None else _planes(a.x)
     idx = None if idx is None else _planes(idx)
     gx = _kernels.max_pool2d_backward(_planes(gy), x, idx, _pool_geom(a), False)
@@ -108,7 +110,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 def adaptive_max_pool2d_backward(grad_output, input, output_size, *, indices=None):
     """Gradient of adaptive_max_pool2d for its input."""
     a, gy, idx = _args.adaptive_max_pool2d_backward_args(grad_output, input, output_size,
-                                                         indices)
+                                                         indices, check_range=False)
     x = None if idx is not None else _planes(a.x)
     idx = None if idx is None else _planes(idx)
     gx = _kernels.max_pool2d_backward(_planes(gy), x, idx, _adaptive_geom(a), True)

@@ -22,7 +22,8 @@ typedef enum {
     FC_OK = 0,
     FC_ERR_NOMEM = 1,     /* a workspace allocation failed: Python raises MemoryError */
     FC_ERR_NOTIMPL = 2,   /* not built / not implemented: Python raises NotImplementedError */
-    FC_ERR_ARG = 3        /* inconsistent geometry (a bug in the caller): Python raises ValueError */
+    FC_ERR_ARG = 3,       /* inconsistent geometry (a bug in the caller): Python raises ValueError */
+    FC_ERR_INDEX = 4      /* a pooling index outside its plane: Python raises ValueError */
 } fc_status;
 
 /* ---------------------------------------------------------------- runtime ---- */
@@ -122,7 +123,8 @@ fc_status fc_max_pool2d_forward_f32(const fc_pool_geom *g, const float *x, float
 fc_status fc_max_pool2d_forward_f64(const fc_pool_geom *g, const double *x, double *y,
                                     int64_t *indices);
 /* gx = scatter-add of gy at indices, or (indices NULL) at the argmax recomputed from x.
- * indices must all be in [0, H*W) (see fc_pool_indices_in_range).  Overwrites gx. */
+ * Overwrites gx.  Every index is checked against [0, H*W) before anything is written
+ * through it: FC_ERR_INDEX when one is outside (gx is then partly written). */
 fc_status fc_max_pool2d_backward_f32(const fc_pool_geom *g, const float *gy,
                                      const int64_t *indices, const float *x, float *gx);
 fc_status fc_max_pool2d_backward_f64(const fc_pool_geom *g, const double *gy,

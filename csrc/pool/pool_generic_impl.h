@@ -2,6 +2,7 @@
  * type; included by csrc/ukernels/generic/pool_generic.c with T and SFX defined.  Simple
  * loops that the compiler vectorises where the layout allows (contiguous taps). */
 #include <math.h>
+#include <string.h>
 #include "pool_internal.h"
 
 #define FC_GCAT_(a, b, c) a##_##b##_##c
@@ -88,6 +89,37 @@ void GN(pool_bwd2x2)(T *r0, T *r1, const int32_t *tap, const T *g, int64_t n)
     }
 }
 
+int GN(pool_bwd2x2i)(T *r0, T *r1, const int64_t *idx, int64_t base, int64_t W,
+                    const T *g, int64_t n)
+{
+    int bad = 0;
+    for (int64_t o = 0; o < n; ++o) {
+        /* unsigned: a negative offset wraps to a huge one and fails both tests */
+        const uint64_t a = (uint64_t)(idx[o] - (base + 2 * o));
+        const uint64_t b = a - (uint64_t)W;
+        const T v = g[o];
+        bad |= a > 1 && b > 1;
+        r0[2 * o] = a == 0 ? v : 0;
+        r0[2 * o + 1] = a == 1 ? v : 0;
+        r1[2 * o] = b == 0 ? v : 0;
+        r1[2 * o + 1] = b == 1 ? v : 0;
+    }
+    return !bad;
+}
+
+void GN(pool_vdiv)(T *out, const T *a, T r, const T *b, int64_t n)
+{
+    for (int64_t c = 0; c < n; ++c)
+        out[c] = a[c] / (r * b[c]);
+}
+
+void GN(pool_copyz)(T *dst, T *src, int64_t n, int stream)
+{
+    (void)stream;
+    memcpy(dst, src, (size_t)n * sizeof(T));
+    memset(src, 0, (size_t)n * sizeof(T));
+}
+
 T GN(pool_rmax)(const T *x, int64_t n)
 {
     T m = x[0];
@@ -103,4 +135,10 @@ T GN(pool_rsum)(const T *x, int64_t n)
     for (int64_t i = 0; i < n; ++i)
         acc += x[i];
     return acc;
+}
+
+void GN(pool_rsums)(T *y, const T *x, int64_t np, int64_t n, T dv)
+{
+    for (int64_t p = 0; p < np; ++p)
+        y[p] = GN(pool_rsum)(x + p * n, n) / dv;
 }

@@ -37,8 +37,13 @@ typedef struct {
     void (*hlocate)(int32_t *, const T *const *, int64_t, const T *, int64_t, int64_t,
                     int64_t, int64_t);
     void (*bwd2x2)(T *, T *, const int32_t *, const T *, int64_t);
+    int (*bwd2x2i)(T *, T *, const int64_t *, int64_t, int64_t, const T *, int64_t);
+    void (*vdiv)(T *, const T *, T, const T *, int64_t);
+    void (*copyz)(T *, T *, int64_t, int);
+    int (*irange)(const int64_t *, int64_t, int64_t);
     T (*rmax)(const T *, int64_t);
     T (*rsum)(const T *, int64_t);
+    void (*rsums)(T *, const T *, int64_t, int64_t, T);
 } FN(fc_pool_uk);
 
 #define FC_POOL_PICK(u, isa)                                                                \
@@ -49,8 +54,13 @@ typedef struct {
         (u).hsum = FC_UK(hsum, isa);                                                        \
         (u).hlocate = FC_UK(hlocate, isa);                                                  \
         (u).bwd2x2 = FC_UK(bwd2x2, isa);                                                    \
+        (u).bwd2x2i = FC_UK(bwd2x2i, isa);                                                  \
+        (u).vdiv = FC_UK(vdiv, isa);                                                        \
+        (u).copyz = FC_UK(copyz, isa);                                                      \
+        (u).irange = fc_pool_irange__##isa;                                                 \
         (u).rmax = FC_UK(rmax, isa);                                                        \
         (u).rsum = FC_UK(rsum, isa);                                                        \
+        (u).rsums = FC_UK(rsums, isa);                                                      \
     } while (0)
 
 static FN(fc_pool_uk) FN(pick_ukernels)(void)
@@ -145,9 +155,7 @@ static void FN(fwd_values_row)(const FN(fc_pool_fwd) *c, const T *xp, int64_t oh
         } else {
             /* both factors are exact small integers: the product rounds once, as
              * PyTorch's integer divisor does */
-            const T rd = (T)r.div;
-            for (int64_t ow = 0; ow < Wo; ++ow)
-                yr[ow] /= rd * c->cdiv[ow];
+            c->uk.vdiv(yr, yr, (T)r.div, c->cdiv, Wo);
         }
     }
 }
@@ -288,15 +296,26 @@ static fc_status FN(fwd_global)(const FN(fc_pool_fwd) *c, int64_t P, const T *x,
     fc_pool_split_init(&sp, P, 1, P * n, 0);
     (void)uk;
     (void)dv;
+    if (!c->is_max) {
+        /* blocks of planes: small planes (7x7 before a classifier) cost more in per-plane
+         * calls and horizontal sums than in arithmetic; rsums shares both */
+        const int64_t blk = 256, nb = (P + blk - 1) / blk;
+        (void)nb;
+        FC_OMP_PARALLEL(sp.nt)
+        {
+            FC_OMP_LOOP
+            for (int64_t b = 0; b < nb; ++b) {
+                const int64_t p0 = b * blk, np = P - p0 < blk ? P - p0 : blk;
+                uk.rsums(y + p0, x + p0 * n, np, n, dv);
+            }
+        }
+        return FC_OK;
+    }
     FC_OMP_PARALLEL(sp.nt)
     {
         FC_OMP_LOOP
         for (int64_t p = 0; p < P; ++p) {
             const T *xp = x + p * n;
-            if (!c->is_max) {
-                y[p] = uk.rsum(xp, n) / dv;
-                continue;
-            }
             T m = uk.rmax(xp, n);
             if (ind) {
                 fc_pool_win r = {0, c->H, 0}, w = {0, c->W, 0};
@@ -343,8 +362,8 @@ static fc_status FN(fwd_values)(FN(fc_pool_fwd) *c, int64_t P, const T *x, T *y,
 /*
  * Max backward of the 2x2 / stride 2 windows without padding that tile the plane: each
  * input element is written exactly once (no zero fill, no read-modify-write).  Returns 0
- * when given indices point outside their own window; the caller then falls back to the
- * zero-and-scatter path, which overwrites the whole plane.
+ * when given indices point outside their own window (which also catches any index out of
+ * range); the caller then checks and scatters, overwriting the whole plane.
  */
 static int FN(max_bwd_2x2_plane)(const FN(fc_pool_fwd) *c, const T *gyp, const int64_t *ip,
                                  const T *xp, T *gp, T *tmp)
@@ -356,17 +375,7 @@ static int FN(max_bwd_2x2_plane)(const FN(fc_pool_fwd) *c, const T *gyp, const i
     for (int64_t oh = 0; oh < Ho; ++oh) {
         T *r0 = gp + 2 * oh * W, *r1 = r0 + W;
         if (ip) {
-            const int64_t *ir = ip + oh * Wo;
-            int bad = 0;
-            /* branch-free: the tap is a random one of four, a branch would mispredict */
-            for (int64_t ow = 0; ow < Wo; ++ow) {
-                int64_t a = ir[ow] - (2 * oh * W + 2 * ow);
-                int64_t row = a >= W;
-                int64_t col = a - row * W;
-                bad |= (uint64_t)col > 1;
-                taps[ow] = (int32_t)(2 * row + col);
-            }
-            if (bad)
+            if (!c->uk.bwd2x2i(r0, r1, ip + oh * Wo, 2 * oh * W, W, gyp + oh * Wo, Wo))
                 return 0;
         } else {
             const T *rows[2] = {xp + 2 * oh * W, xp + (2 * oh + 1) * W};
@@ -379,7 +388,8 @@ static int FN(max_bwd_2x2_plane)(const FN(fc_pool_fwd) *c, const T *gyp, const i
                     taps[ow] = (int32_t)(a >= W ? 2 + (a - W) : a);
                 }
         }
-        c->uk.bwd2x2(r0, r1, taps, gyp + oh * Wo, Wo);
+        if (!ip)
+            c->uk.bwd2x2(r0, r1, taps, gyp + oh * Wo, Wo);
         for (int64_t iw = 2 * Wo; iw < W; ++iw)
             r0[iw] = r1[iw] = 0;
     }
@@ -388,65 +398,120 @@ static int FN(max_bwd_2x2_plane)(const FN(fc_pool_fwd) *c, const T *gyp, const i
     return 1;
 }
 
+/* Planes up to this size are scattered in a per-thread copy that stays in L2, then written
+ * to gx in one pass; larger ones are zeroed and scattered in place. */
+#define FC_POOL_PLANE_SCRATCH_BYTES (256 * 1024)
+/* From this much gx on, the write-out uses non-temporal stores: gx will not fit in the
+ * last-level cache beside the inputs, so fetching its lines first only doubles traffic. */
+#define FC_POOL_STREAM_BYTES (8 * 1024 * 1024)
+
 /*
  * Max backward: per plane (overlapping windows add up, so planes are the unit of work),
- * zero the plane, then add each gy at its window's argmax -- the given index, or the one
- * recomputed as in the forward pass.  The plane stays in cache between the two steps.
+ * add each gy at its window's argmax -- the given index, or the one recomputed as in the
+ * forward pass -- into a zeroed plane.  Given indices are checked per plane before
+ * anything is written through them; any out-of-range index fails the call with
+ * FC_ERR_INDEX (gx is then partly written).
  */
 static fc_status FN(max_bwd)(FN(fc_pool_fwd) *c, int64_t P, const T *gy,
                              const int64_t *ind, const T *x, T *gx)
 {
     const int64_t H = c->H, W = c->W, Ho = c->Ho, Wo = c->Wo;
+    const int64_t HW = H * W, HoWo = Ho * Wo;
     if (P == 0)
         return FC_OK;
     fc_pool_split sp;
-    fc_pool_split_init(&sp, P, 1, P * (H * W + Ho * Wo), 0);
+    fc_pool_split_init(&sp, P, 1, P * (HW + HoWo), 0);
     const int k2s2 = c->fixed && c->kh == 2 && c->kw == 2 && c->sh == 2 && c->sw == 2 &&
                      c->dh == 1 && c->dw == 1 && c->ph == 0 && c->pw == 0 &&
                      2 * Ho <= H && 2 * Wo <= W && Ho > 0 && Wo > 0;
+    c->uk = FN(pick_ukernels)();
     T *scratch = NULL;
     if ((!ind || k2s2) && Ho > 0 && Wo > 0) {
         scratch = FN(fwd_prepare)(c, sp.nt);
         if (!scratch)
             return FC_ERR_NOMEM;
     }
+    void *planes_mem = NULL;
+    T *planes = NULL;
+    int64_t pstride = 0;
+    if (HoWo > 0 && HW * (int64_t)sizeof(T) <= FC_POOL_PLANE_SCRATCH_BYTES) {
+        pstride = (HW + 31) / 32 * 32;   /* whole cache lines per thread */
+        planes_mem = malloc((size_t)(sp.nt * pstride) * sizeof(T) + 64);
+        if (!planes_mem) {
+            free(scratch);
+            return FC_ERR_NOMEM;
+        }
+        planes = (T *)(((uintptr_t)planes_mem + 63) & ~(uintptr_t)63);
+        /* zero once: every plane is handed back zeroed (copyz) */
+        memset(planes, 0, (size_t)(sp.nt * pstride) * sizeof(T));
+    }
+    const int stream = P * HW * (int64_t)sizeof(T) >= FC_POOL_STREAM_BYTES;
+    int bad = 0;
     const FN(fc_pool_fwd) *cc = c;
     (void)cc;
     FC_OMP_PARALLEL(sp.nt)
     {
-        T *tmp = scratch ? scratch + fc_pool_thread_id() * cc->tstride : NULL;
+        const int tid = fc_pool_thread_id();
+        T *tmp = scratch ? scratch + tid * cc->tstride : NULL;
+        T *pl = planes ? planes + tid * pstride : NULL;
         FC_OMP_LOOP
         for (int64_t p = 0; p < P; ++p) {
-            T *gp = gx + p * H * W;
-            const T *gyp = gy + p * Ho * Wo;
-            if (k2s2 && FN(max_bwd_2x2_plane)(cc, gyp, ind ? ind + p * Ho * Wo : NULL,
-                                              x ? x + p * H * W : NULL, gp, tmp))
+            T *gp = gx + p * HW;
+            const T *gyp = gy + p * HoWo;
+            const int64_t *ip = ind ? ind + p * HoWo : NULL;
+            if (k2s2 && FN(max_bwd_2x2_plane)(cc, gyp, ip, x ? x + p * HW : NULL, gp, tmp))
                 continue;
-            memset(gp, 0, (size_t)(H * W) * sizeof(T));
-            if (ind) {
-                const int64_t *ip = ind + p * Ho * Wo;
-                for (int64_t k = 0; k < Ho * Wo; ++k)
-                    gp[ip[k]] += gyp[k];
+            if (ip && pl) {
+                /* One pass over the indices: a bad one is redirected to element 0 of the
+                 * private plane, which is then dropped instead of written out. */
+                uint64_t out = 0;
+                for (int64_t k = 0; k < HoWo; ++k) {
+                    const uint64_t i = (uint64_t)ip[k];
+                    const uint64_t o = i >= (uint64_t)HW;
+                    out |= o;
+                    pl[o ? 0 : i] += gyp[k];
+                }
+                if (out) {
+                    memset(pl, 0, (size_t)HW * sizeof(T));
+                    FC_OMP_ATOMIC_WRITE
+                    bad = 1;
+                    continue;
+                }
+                cc->uk.copyz(gp, pl, HW, stream);
                 continue;
             }
-            if (!tmp)
+            if (ip && !cc->uk.irange(ip, HoWo, HW)) {
+                FC_OMP_ATOMIC_WRITE
+                bad = 1;
                 continue;
-            const T *xp = x + p * H * W;
-            const int64_t wo2 = (Wo + 1) / 2 * 2;
-            T *yr = tmp + cc->lbuf;
-            int64_t *at = (int64_t *)(tmp + cc->lbuf + wo2);
-            int32_t *taps = (int32_t *)(tmp + cc->lbuf + 3 * wo2);
-            for (int64_t oh = 0; oh < Ho; ++oh) {
-                FN(fwd_values_row)(cc, xp, oh, yr, tmp);
-                FN(locate_row)(cc, xp, oh, yr, at, taps);
-                const T *g = gyp + oh * Wo;
-                for (int64_t ow = 0; ow < Wo; ++ow)
-                    gp[at[ow]] += g[ow];
             }
+            T *dst = pl ? pl : gp;
+            if (!pl)
+                memset(dst, 0, (size_t)HW * sizeof(T));
+            if (ip) {
+                for (int64_t k = 0; k < HoWo; ++k)
+                    dst[ip[k]] += gyp[k];
+            } else if (tmp) {
+                const T *xp = x + p * HW;
+                const int64_t wo2 = (Wo + 1) / 2 * 2;
+                T *yr = tmp + cc->lbuf;
+                int64_t *at = (int64_t *)(tmp + cc->lbuf + wo2);
+                int32_t *taps = (int32_t *)(tmp + cc->lbuf + 3 * wo2);
+                for (int64_t oh = 0; oh < Ho; ++oh) {
+                    FN(fwd_values_row)(cc, xp, oh, yr, tmp);
+                    FN(locate_row)(cc, xp, oh, yr, at, taps);
+                    const T *g = gyp + oh * Wo;
+                    for (int64_t ow = 0; ow < Wo; ++ow)
+                        dst[at[ow]] += g[ow];
+                }
+            }
+            if (pl)
+                cc->uk.copyz(gp, pl, HW, stream);
         }
     }
+    free(planes_mem);
     free(scratch);
-    return FC_OK;
+    return bad ? FC_ERR_INDEX : FC_OK;
 }
 
 /* ------------------------------------------------------- average backward (gather) -- */
@@ -464,6 +529,9 @@ typedef struct {
     const T *cdiv;
     int64_t divisor;
     int64_t urows;              /* u rows an item needs at most */
+    int fixed;                  /* fixed windows kw, sw, pw along the columns (not adaptive) */
+    int64_t kw, sw, pw;
+    int64_t tlen;               /* the scaled gy row buffer (see avg_bwd_rows) */
     FN(fc_pool_uk) uk;
 } FN(fc_pool_bwd);
 
@@ -471,25 +539,40 @@ static void FN(avg_bwd_rows)(const FN(fc_pool_bwd) *c, const T *gyp, T *gxp, int
                              int64_t ih1, T *u, T *t)
 {
     const int64_t W = c->W, Wo = c->Wo;
+    /* Stride 1: t sits at offset kw - 1 of zeros, so the column spread is a plain window
+     * sum u[iw] = t[iw + pw - kw + 1] + ... + t[iw + pw] (hsum); zeros stand for the
+     * windows that do not exist. */
+    const int s1 = c->fixed && c->sw == 1;
+    T *tt = s1 ? t + c->kw - 1 : t;
     int64_t a = c->ir[ih0].first, b = c->ir[ih1 - 1].last;
     for (int64_t oh = a; oh < b; ++oh) {
         const T *g = gyp + oh * Wo;
         if (c->divisor != 0) {
             const T dv = (T)c->divisor;
             for (int64_t ow = 0; ow < Wo; ++ow)
-                t[ow] = g[ow] / dv;
+                tt[ow] = g[ow] / dv;
         } else {
-            const T rd = (T)c->rw[oh].div;
-            for (int64_t ow = 0; ow < Wo; ++ow)
-                t[ow] = g[ow] / (rd * c->cdiv[ow]);
+            c->uk.vdiv(tt, g, (T)c->rw[oh].div, c->cdiv, Wo);
         }
         T *ur = u + (oh - a) * W;
-        for (int64_t iw = 0; iw < W; ++iw) {
-            const fc_pool_inv q = c->ic[iw];
-            T acc = 0;
-            for (int64_t ow = q.first; ow < q.last; ++ow)
-                acc += t[ow];
-            ur[iw] = acc;
+        if (s1) {
+            c->uk.hsum(ur, t + c->pw, W, c->kw, 1);
+        } else if (c->fixed && c->sw >= c->kw) {
+            /* disjoint windows: each input column gets at most one share */
+            memset(ur, 0, (size_t)W * sizeof(T));
+            for (int64_t ow = 0; ow < Wo; ++ow) {
+                const fc_pool_win w = c->cw[ow];
+                for (int64_t iw = w.lo; iw < w.hi; ++iw)
+                    ur[iw] = tt[ow];
+            }
+        } else {
+            for (int64_t iw = 0; iw < W; ++iw) {
+                const fc_pool_inv q = c->ic[iw];
+                T acc = 0;
+                for (int64_t ow = q.first; ow < q.last; ++ow)
+                    acc += tt[ow];
+                ur[iw] = acc;
+            }
         }
     }
     for (int64_t ih = ih0; ih < ih1; ++ih) {
@@ -543,7 +626,9 @@ static fc_status FN(avg_bwd)(FN(fc_pool_bwd) *c, int64_t P, const T *gy, T *gx)
         if (n > urows)
             urows = n;
     }
-    int64_t per_thread = urows * W + Wo;
+    /* stride 1 reads t (zero-padded) up to pw + W + kw - 1 + FC_POOL_SLACK */
+    c->tlen = Wo + 2 * c->kw + c->pw + W + FC_POOL_SLACK;
+    int64_t per_thread = urows * W + c->tlen;
     T *scratch = (T *)malloc((size_t)(sp.nt * per_thread + Wo + 1) * sizeof(T));
     if (!scratch)
         return FC_ERR_NOMEM;
@@ -557,6 +642,8 @@ static fc_status FN(avg_bwd)(FN(fc_pool_bwd) *c, int64_t P, const T *gy, T *gx)
     {
         T *u = scratch + fc_pool_thread_id() * per_thread;
         T *t = u + urows * W;
+        for (int64_t i = 0; i < cc->tlen; ++i)
+            t[i] = 0;
         FC_OMP_LOOP
         for (int64_t i = 0; i < sp.items; ++i) {
             int64_t p, r0, r1;
@@ -634,6 +721,10 @@ static fc_status FN(run_avg_bwd)(const fc_pool_geom *g, int adaptive, int cip,
         c.H = g->H; c.W = g->W; c.Ho = g->H_out; c.Wo = g->W_out;
         c.rw = rw; c.cw = rw + g->H_out; c.ir = ir; c.ic = ic;
         c.divisor = divisor;
+        if (!adaptive) {
+            c.fixed = 1;
+            c.kw = g->kW; c.sw = g->sW; c.pw = g->pW;
+        }
         st = FN(avg_bwd)(&c, g->P, gy, gx);
     }
     free(ir);

@@ -11,7 +11,9 @@
 #define FC_OMP_FOR(nt, cond) FC_PRAGMA(omp parallel for schedule(static) num_threads(nt) if(cond))
 #define FC_OMP_PARALLEL(nt) FC_PRAGMA(omp parallel num_threads(nt))
 #define FC_OMP_LOOP FC_PRAGMA(omp for schedule(static))
+#define FC_OMP_ATOMIC_WRITE FC_PRAGMA(omp atomic write)
 #else
+#define FC_OMP_ATOMIC_WRITE
 #define FC_OMP_FOR(nt, cond)
 #define FC_OMP_PARALLEL(nt)
 #define FC_OMP_LOOP
@@ -89,8 +91,19 @@ int fc_pool_thread_id(void);
  *            element past the last tap of output n_out - 1 (rows are real input rows);
  *            nr * k <= 64.
  *   rmax / rsum: NaN-propagating max / sum of x[0..n), n >= 1 (global pooling).
+ *   rsums:   y[p] = (sum of x[p*n .. p*n + n)) / dv for p < np, n >= 1 (global average
+ *            pooling of np consecutive planes).
  *   bwd2x2: the gradient rows of n windows 2x2 / stride 2 (no padding), written once:
  *            r0[2o + j] = (tap[o] == j) ? g[o] : 0, r1[2o + j] = (tap[o] == 2 + j) ? g[o] : 0.
+ *   bwd2x2i: bwd2x2 with the taps read from flat plane indices: r0 starts at plane offset
+ *            base, r1 = r0 + W (W >= 2), and idx[o] must be base + 2o + {0, 1, W, W + 1}.
+ *            Returns 0 (r0, r1 partly written) when some idx[o] is not in its window.
+ *   vdiv:    out[c] = a[c] / (r * b[c])  c < n  (out may alias a; r * b[c] is computed
+ *            first, as the average's exact integer divisor)
+ *   irange:  1 when every one of the n indices lies in [0, limit), else 0.
+ *   copyz:   dst[0..n) = src[0..n), then src[0..n) = 0 (a private scratch plane handed
+ *            back clean).  stream: dst is not read back soon, use non-temporal stores
+ *            where the ISA has them (ordered before the call returns).
  */
 #define FC_POOL_SLACK 16
 
@@ -106,12 +119,19 @@ int fc_pool_thread_id(void);
                                         int64_t d);                                         \
     void fc_##SFX##_pool_bwd2x2__##ISA(T *r0, T *r1, const int32_t *tap, const T *g,        \
                                        int64_t n);                                          \
+    int fc_##SFX##_pool_bwd2x2i__##ISA(T *r0, T *r1, const int64_t *idx, int64_t base,      \
+                                       int64_t W, const T *g, int64_t n);                   \
+    void fc_##SFX##_pool_vdiv__##ISA(T *out, const T *a, T r, const T *b, int64_t n);       \
+    void fc_##SFX##_pool_copyz__##ISA(T *dst, T *src, int64_t n, int stream);               \
     T fc_##SFX##_pool_rmax__##ISA(const T *x, int64_t n);                                   \
-    T fc_##SFX##_pool_rsum__##ISA(const T *x, int64_t n);
+    T fc_##SFX##_pool_rsum__##ISA(const T *x, int64_t n);                                   \
+    void fc_##SFX##_pool_rsums__##ISA(T *y, const T *x, int64_t np, int64_t n, T dv);
 
 FC_POOL_UKERNELS(f32, float, generic)
 FC_POOL_UKERNELS(f64, double, generic)
 FC_POOL_UKERNELS(f32, float, avx2)
 FC_POOL_UKERNELS(f64, double, avx2)
+int fc_pool_irange__generic(const int64_t *idx, int64_t n, int64_t limit);
+int fc_pool_irange__avx2(const int64_t *idx, int64_t n, int64_t limit);
 
 #endif

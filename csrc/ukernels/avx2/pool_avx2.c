@@ -2,6 +2,7 @@
  * strides that dominate real networks (1 and 2, any kernel and dilation); everything else,
  * and the tails, go to the portable kernels. */
 #include <immintrin.h>
+#include <string.h>
 #include "pool/pool_internal.h"
 
 /* PyTorch's rule, b being the later tap: MAXPS(b, a) is b > a ? b : a, and a NaN b wins. */
@@ -402,4 +403,233 @@ double fc_f64_pool_rsum__avx2(const double *x, int64_t n)
     __m128d h = _mm_add_pd(_mm256_castpd256_pd128(a0), _mm256_extractf128_pd(a0, 1));
     h = _mm_add_sd(h, _mm_unpackhi_pd(h, h));
     return _mm_cvtsd_f64(h) + fc_f64_pool_rsum__generic(x + i, n - i);
+}
+
+/* Max backward of 2x2 / stride 2 windows straight from flat indices.  The offset a of an
+ * index from its window's corner must be 0, 1, W or W + 1; one 64-bit compare per
+ * candidate gives both the validity and the (r0 | r1, even | odd) masks.  float: a pair of
+ * lanes per output, so the masks of taps 0 and 1 interleave with one blend. */
+int fc_f32_pool_bwd2x2i__avx2(float *r0, float *r1, const int64_t *idx, int64_t base,
+                              int64_t W, const float *g, int64_t n)
+{
+    const __m256i one = _mm256_set1_epi64x(1), wv = _mm256_set1_epi64x(W);
+    const __m256i w1 = _mm256_set1_epi64x(W + 1), step = _mm256_set1_epi64x(8);
+    const __m256i dup = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+    __m256i pos = _mm256_setr_epi64x(base, base + 2, base + 4, base + 6);
+    __m256i ok = _mm256_set1_epi64x(-1);
+    int64_t o = 0;
+    for (; o + 4 <= n; o += 4) {
+        const __m256i a = _mm256_sub_epi64(_mm256_loadu_si256((const __m256i *)(idx + o)),
+                                           pos);
+        pos = _mm256_add_epi64(pos, step);
+        const __m256i e0 = _mm256_cmpeq_epi64(a, _mm256_setzero_si256());
+        const __m256i e1 = _mm256_cmpeq_epi64(a, one);
+        const __m256i e2 = _mm256_cmpeq_epi64(a, wv);
+        const __m256i e3 = _mm256_cmpeq_epi64(a, w1);
+        ok = _mm256_and_si256(ok, _mm256_or_si256(_mm256_or_si256(e0, e1),
+                                                  _mm256_or_si256(e2, e3)));
+        const __m256 v = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(g + o)),
+                                                  dup);
+        const __m256 m01 = _mm256_castsi256_ps(_mm256_blend_epi32(e0, e1, 0xAA));
+        const __m256 m23 = _mm256_castsi256_ps(_mm256_blend_epi32(e2, e3, 0xAA));
+        _mm256_storeu_ps(r0 + 2 * o, _mm256_and_ps(m01, v));
+        _mm256_storeu_ps(r1 + 2 * o, _mm256_and_ps(m23, v));
+    }
+    int good = _mm256_movemask_epi8(ok) == -1;
+    if (o < n)
+        good &= fc_f32_pool_bwd2x2i__generic(r0 + 2 * o, r1 + 2 * o, idx + o, base + 2 * o,
+                                             W, g + o, n - o);
+    return good;
+}
+
+int fc_f64_pool_bwd2x2i__avx2(double *r0, double *r1, const int64_t *idx, int64_t base,
+                              int64_t W, const double *g, int64_t n)
+{
+    const __m256i one = _mm256_set1_epi64x(1), wv = _mm256_set1_epi64x(W);
+    const __m256i w1 = _mm256_set1_epi64x(W + 1), step = _mm256_set1_epi64x(8);
+    __m256i pos = _mm256_setr_epi64x(base, base + 2, base + 4, base + 6);
+    __m256i ok = _mm256_set1_epi64x(-1);
+    int64_t o = 0;
+    for (; o + 4 <= n; o += 4) {
+        const __m256i a = _mm256_sub_epi64(_mm256_loadu_si256((const __m256i *)(idx + o)),
+                                           pos);
+        pos = _mm256_add_epi64(pos, step);
+        const __m256i e0 = _mm256_cmpeq_epi64(a, _mm256_setzero_si256());
+        const __m256i e1 = _mm256_cmpeq_epi64(a, one);
+        const __m256i e2 = _mm256_cmpeq_epi64(a, wv);
+        const __m256i e3 = _mm256_cmpeq_epi64(a, w1);
+        ok = _mm256_and_si256(ok, _mm256_or_si256(_mm256_or_si256(e0, e1),
+                                                  _mm256_or_si256(e2, e3)));
+        const __m256d v = _mm256_loadu_pd(g + o);
+        interleave_store_pd(r0 + 2 * o, _mm256_and_pd(_mm256_castsi256_pd(e0), v),
+                            _mm256_and_pd(_mm256_castsi256_pd(e1), v));
+        interleave_store_pd(r1 + 2 * o, _mm256_and_pd(_mm256_castsi256_pd(e2), v),
+                            _mm256_and_pd(_mm256_castsi256_pd(e3), v));
+    }
+    int good = _mm256_movemask_epi8(ok) == -1;
+    if (o < n)
+        good &= fc_f64_pool_bwd2x2i__generic(r0 + 2 * o, r1 + 2 * o, idx + o, base + 2 * o,
+                                             W, g + o, n - o);
+    return good;
+}
+
+void fc_f32_pool_vdiv__avx2(float *out, const float *a, float r, const float *b, int64_t n)
+{
+    const __m256 rv = _mm256_set1_ps(r);
+    int64_t c = 0;
+    for (; c + 8 <= n; c += 8)
+        _mm256_storeu_ps(out + c, _mm256_div_ps(_mm256_loadu_ps(a + c),
+                                                _mm256_mul_ps(rv, _mm256_loadu_ps(b + c))));
+    if (c < n)
+        fc_f32_pool_vdiv__generic(out + c, a + c, r, b + c, n - c);
+}
+
+void fc_f64_pool_vdiv__avx2(double *out, const double *a, double r, const double *b,
+                            int64_t n)
+{
+    const __m256d rv = _mm256_set1_pd(r);
+    int64_t c = 0;
+    for (; c + 4 <= n; c += 4)
+        _mm256_storeu_pd(out + c, _mm256_div_pd(_mm256_loadu_pd(a + c),
+                                                _mm256_mul_pd(rv, _mm256_loadu_pd(b + c))));
+    if (c < n)
+        fc_f64_pool_vdiv__generic(out + c, a + c, r, b + c, n - c);
+}
+
+/* Streaming stores: a backward plane is written once and not read again by this call, so
+ * it need not be fetched into the cache first (half the memory traffic of a plain store
+ * to a line that is not cached).  The source is zeroed behind the copy while its lines
+ * are still in L1.  Bits are bits: both element types go through 4-byte units. */
+static void copyz_u32(char *dst, char *src, int64_t units, int stream)
+{
+    const __m256i z = _mm256_setzero_si256();
+    int64_t i = 0;
+    if (stream)
+        for (; i < units && ((uintptr_t)(dst + 4 * i) & 31) != 0; ++i) {
+            memcpy(dst + 4 * i, src + 4 * i, 4);
+            memset(src + 4 * i, 0, 4);
+        }
+    for (; i + 16 <= units; i += 16) {
+        __m256i *d = (__m256i *)(dst + 4 * i), *s = (__m256i *)(src + 4 * i);
+        const __m256i v0 = _mm256_loadu_si256(s), v1 = _mm256_loadu_si256(s + 1);
+        if (stream) {
+            _mm256_stream_si256(d, v0);
+            _mm256_stream_si256(d + 1, v1);
+        } else {
+            _mm256_storeu_si256(d, v0);
+            _mm256_storeu_si256(d + 1, v1);
+        }
+        _mm256_storeu_si256(s, z);
+        _mm256_storeu_si256(s + 1, z);
+    }
+    if (i < units) {
+        memcpy(dst + 4 * i, src + 4 * i, (size_t)(units - i) * 4);
+        memset(src + 4 * i, 0, (size_t)(units - i) * 4);
+    }
+    if (stream)
+        _mm_sfence();
+}
+
+void fc_f32_pool_copyz__avx2(float *dst, float *src, int64_t n, int stream)
+{
+    copyz_u32((char *)dst, (char *)src, n, stream);
+}
+
+void fc_f64_pool_copyz__avx2(double *dst, double *src, int64_t n, int stream)
+{
+    copyz_u32((char *)dst, (char *)src, 2 * n, stream);
+}
+
+/* Unsigned range test as a signed compare: flipping the sign bit maps [0, 2^64) onto
+ * [INT64_MIN, INT64_MAX) in order. */
+int fc_pool_irange__avx2(const int64_t *idx, int64_t n, int64_t limit)
+{
+    if (limit <= 0)
+        return n == 0;
+    const __m256i sign = _mm256_set1_epi64x(INT64_MIN);
+    const __m256i lim = _mm256_set1_epi64x((limit - 1) ^ INT64_MIN);
+    __m256i bad = _mm256_setzero_si256();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i a = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(idx + i)), sign);
+        __m256i b = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(idx + i + 4)), sign);
+        bad = _mm256_or_si256(bad, _mm256_or_si256(_mm256_cmpgt_epi64(a, lim),
+                                                   _mm256_cmpgt_epi64(b, lim)));
+    }
+    int ok = _mm256_testz_si256(bad, bad);
+    if (i < n)
+        ok &= fc_pool_irange__generic(idx + i, n - i, limit);
+    return ok;
+}
+
+/* Global average of many small planes: 8 (float) or 4 (double) planes at a time, each
+ * summed in one vector (a masked load takes the ragged end), then one transposing
+ * reduction yields all their sums in one vector. */
+static inline __m256 plane_sum8_ps(const float *x, int64_t nf, __m256i tail, int has_tail)
+{
+    __m256 a = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nf; i += 8)
+        a = _mm256_add_ps(a, _mm256_loadu_ps(x + i));
+    if (has_tail)
+        a = _mm256_add_ps(a, _mm256_maskload_ps(x + nf, tail));
+    return a;
+}
+
+void fc_f32_pool_rsums__avx2(float *y, const float *x, int64_t np, int64_t n, float dv)
+{
+    const int64_t nf = n / 8 * 8;
+    const int r = (int)(n - nf);
+    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(r),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256 dvv = _mm256_set1_ps(dv);
+    int64_t p = 0;
+    for (; p + 8 <= np; p += 8) {
+        const float *b = x + p * n;
+        __m256 a0 = plane_sum8_ps(b, nf, tail, r), a1 = plane_sum8_ps(b + n, nf, tail, r);
+        __m256 a2 = plane_sum8_ps(b + 2 * n, nf, tail, r);
+        __m256 a3 = plane_sum8_ps(b + 3 * n, nf, tail, r);
+        __m256 a4 = plane_sum8_ps(b + 4 * n, nf, tail, r);
+        __m256 a5 = plane_sum8_ps(b + 5 * n, nf, tail, r);
+        __m256 a6 = plane_sum8_ps(b + 6 * n, nf, tail, r);
+        __m256 a7 = plane_sum8_ps(b + 7 * n, nf, tail, r);
+        __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+        __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(a4, a5), _mm256_hadd_ps(a6, a7));
+        __m256 v = _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20),
+                                 _mm256_permute2f128_ps(u0, u1, 0x31));
+        _mm256_storeu_ps(y + p, _mm256_div_ps(v, dvv));
+    }
+    for (; p < np; ++p)
+        y[p] = fc_f32_pool_rsum__avx2(x + p * n, n) / dv;
+}
+
+static inline __m256d plane_sum4_pd(const double *x, int64_t nf, __m256i tail, int has_tail)
+{
+    __m256d a = _mm256_setzero_pd();
+    for (int64_t i = 0; i < nf; i += 4)
+        a = _mm256_add_pd(a, _mm256_loadu_pd(x + i));
+    if (has_tail)
+        a = _mm256_add_pd(a, _mm256_maskload_pd(x + nf, tail));
+    return a;
+}
+
+void fc_f64_pool_rsums__avx2(double *y, const double *x, int64_t np, int64_t n, double dv)
+{
+    const int64_t nf = n / 4 * 4;
+    const int r = (int)(n - nf);
+    const __m256i tail = _mm256_cmpgt_epi64(_mm256_set1_epi64x(r),
+                                            _mm256_setr_epi64x(0, 1, 2, 3));
+    const __m256d dvv = _mm256_set1_pd(dv);
+    int64_t p = 0;
+    for (; p + 4 <= np; p += 4) {
+        const double *b = x + p * n;
+        __m256d a0 = plane_sum4_pd(b, nf, tail, r), a1 = plane_sum4_pd(b + n, nf, tail, r);
+        __m256d a2 = plane_sum4_pd(b + 2 * n, nf, tail, r);
+        __m256d a3 = plane_sum4_pd(b + 3 * n, nf, tail, r);
+        __m256d t0 = _mm256_hadd_pd(a0, a1), t1 = _mm256_hadd_pd(a2, a3);
+        __m256d v = _mm256_add_pd(_mm256_permute2f128_pd(t0, t1, 0x20),
+                                  _mm256_permute2f128_pd(t0, t1, 0x31));
+        _mm256_storeu_pd(y + p, _mm256_div_pd(v, dvv));
+    }
+    for (; p < np; ++p)
+        y[p] = fc_f64_pool_rsum__avx2(x + p * n, n) / dv;
 }
