@@ -1,7 +1,7 @@
 """Pooling code paths chosen by size, each against an independent oracle.
 
 The kernels pick a path per call: max backward scatters small planes in a private copy
-(then writes the plane out, with streaming stores once gx passes 8 MiB) and large planes
+(then writes the plane out, with streaming stores once gx passes 16 MiB) and large planes
 in place; 2x2/stride-2 windows take their taps straight from the indices; average
 backward spreads columns as a window sum for stride 1, as a copy for disjoint windows,
 and through the inverse table otherwise; global average pooling sums planes in blocks.
@@ -17,7 +17,7 @@ DTYPES = [np.float32, np.float64]
 
 # Plane sizes around the private-copy limit (256 KiB) and a gx over the streaming limit.
 PLANE_SCRATCH_BYTES = 256 * 1024
-STREAM_BYTES = 8 * 1024 * 1024
+STREAM_BYTES = 16 * 1024 * 1024
 
 
 def scatter_oracle(gy, ind, plane_shape):
@@ -94,15 +94,17 @@ def test_bad_index_on_every_path(isa, path, where, bad):
     if isinstance(side, str):
         side = plane_side(np.float32, side == "above")
     rng = np.random.default_rng(13)
-    x = rng.standard_normal((N, C, side, side)).astype(np.float32)
+    # W = side + 1: an odd output count, so the last index sits in a vector tail
+    x = rng.standard_normal((N, C, side, side + 1)).astype(np.float32)
     _, ind = R.max_pool2d(x, k, s, p, return_indices=True)
-    bad = side * side if bad == "size" else bad
+    size = side * (side + 1)
+    bad = size if bad == "size" else bad
     ind = ind.copy()
     loc = (0, 0, 1, 1) if where == "first plane" else (N - 1, C - 1, -1, -1)
     ind[loc] = bad
     before = ind.copy()
     gy = np.ones(ind.shape, np.float32)
-    with pytest.raises(ValueError, match=rf"indices must lie in \[0, {side * side}\).*"
+    with pytest.raises(ValueError, match=rf"indices must lie in \[0, {size}\).*"
                                          rf"found {bad}"):
         P.max_pool2d_backward(gy, x, k, s, p, indices=ind)
     np.testing.assert_array_equal(ind, before)

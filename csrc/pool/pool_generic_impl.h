@@ -107,6 +107,19 @@ int GN(pool_bwd2x2i)(T *r0, T *r1, const int64_t *idx, int64_t base, int64_t W,
     return !bad;
 }
 
+int GN(pool_scatter)(T *pl, const int64_t *idx, const T *g, int64_t n, int64_t limit)
+{
+    uint64_t out = 0;
+    for (int64_t k = 0; k < n; ++k) {
+        /* a bad index is redirected to element 0 and reported: no branch in the loop */
+        const uint64_t i = (uint64_t)idx[k];
+        const uint64_t o = i >= (uint64_t)limit;
+        out |= o;
+        pl[o ? 0 : i] += g[k];
+    }
+    return !out;
+}
+
 void GN(pool_vdiv)(T *out, const T *a, T r, const T *b, int64_t n)
 {
     for (int64_t c = 0; c < n; ++c)

@@ -41,6 +41,7 @@ typedef struct {
     void (*vdiv)(T *, const T *, T, const T *, int64_t);
     void (*copyz)(T *, T *, int64_t, int);
     int (*irange)(const int64_t *, int64_t, int64_t);
+    int (*scatter)(T *, const int64_t *, const T *, int64_t, int64_t);
     T (*rmax)(const T *, int64_t);
     T (*rsum)(const T *, int64_t);
     void (*rsums)(T *, const T *, int64_t, int64_t, T);
@@ -58,6 +59,7 @@ typedef struct {
         (u).vdiv = FC_UK(vdiv, isa);                                                        \
         (u).copyz = FC_UK(copyz, isa);                                                      \
         (u).irange = fc_pool_irange__##isa;                                                 \
+        (u).scatter = FC_UK(scatter, isa);                                                  \
         (u).rmax = FC_UK(rmax, isa);                                                        \
         (u).rsum = FC_UK(rsum, isa);                                                        \
         (u).rsums = FC_UK(rsums, isa);                                                      \
@@ -403,7 +405,7 @@ static int FN(max_bwd_2x2_plane)(const FN(fc_pool_fwd) *c, const T *gyp, const i
 #define FC_POOL_PLANE_SCRATCH_BYTES (256 * 1024)
 /* From this much gx on, the write-out uses non-temporal stores: gx will not fit in the
  * last-level cache beside the inputs, so fetching its lines first only doubles traffic. */
-#define FC_POOL_STREAM_BYTES (8 * 1024 * 1024)
+#define FC_POOL_STREAM_BYTES (16 * 1024 * 1024)
 
 /*
  * Max backward: per plane (overlapping windows add up, so planes are the unit of work),
@@ -462,15 +464,9 @@ static fc_status FN(max_bwd)(FN(fc_pool_fwd) *c, int64_t P, const T *gy,
             if (k2s2 && FN(max_bwd_2x2_plane)(cc, gyp, ip, x ? x + p * HW : NULL, gp, tmp))
                 continue;
             if (ip && pl) {
-                /* One pass over the indices: a bad one is redirected to element 0 of the
-                 * private plane, which is then dropped instead of written out. */
-                uint64_t out = 0;
-                for (int64_t k = 0; k < HoWo; ++k) {
-                    const uint64_t i = (uint64_t)ip[k];
-                    const uint64_t o = i >= (uint64_t)HW;
-                    out |= o;
-                    pl[o ? 0 : i] += gyp[k];
-                }
+                /* One pass over the indices, checked as they are used: the private plane
+                 * of a bad one is dropped instead of written out. */
+                const int out = !cc->uk.scatter(pl, ip, gyp, HoWo, HW);
                 if (out) {
                     memset(pl, 0, (size_t)HW * sizeof(T));
                     FC_OMP_ATOMIC_WRITE

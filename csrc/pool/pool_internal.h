@@ -100,6 +100,8 @@ int fc_pool_thread_id(void);
  *            Returns 0 (r0, r1 partly written) when some idx[o] is not in its window.
  *   vdiv:    out[c] = a[c] / (r * b[c])  c < n  (out may alias a; r * b[c] is computed
  *            first, as the average's exact integer divisor)
+ *   scatter: pl[idx[k]] += g[k] in order k < n, when every idx[k] lies in [0, limit);
+ *            returns 0 (pl then holds partial sums in [0, limit)) when one does not.
  *   irange:  1 when every one of the n indices lies in [0, limit), else 0.
  *   copyz:   dst[0..n) = src[0..n), then src[0..n) = 0 (a private scratch plane handed
  *            back clean).  stream: dst is not read back soon, use non-temporal stores
@@ -121,6 +123,8 @@ int fc_pool_thread_id(void);
                                        int64_t n);                                          \
     int fc_##SFX##_pool_bwd2x2i__##ISA(T *r0, T *r1, const int64_t *idx, int64_t base,      \
                                        int64_t W, const T *g, int64_t n);                   \
+    int fc_##SFX##_pool_scatter__##ISA(T *pl, const int64_t *idx, const T *g, int64_t n,     \
+                                       int64_t limit);                                      \
     void fc_##SFX##_pool_vdiv__##ISA(T *out, const T *a, T r, const T *b, int64_t n);       \
     void fc_##SFX##_pool_copyz__##ISA(T *dst, T *src, int64_t n, int stream);               \
     T fc_##SFX##_pool_rmax__##ISA(const T *x, int64_t n);                                   \

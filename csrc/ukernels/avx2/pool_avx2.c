@@ -633,3 +633,37 @@ void fc_f64_pool_rsums__avx2(double *y, const double *x, int64_t np, int64_t n, 
     for (; p < np; ++p)
         y[p] = fc_f64_pool_rsum__avx2(x + p * n, n) / dv;
 }
+
+/* Scatter-add with the range test done 8 indices at a time in vectors; the adds stay
+ * scalar and in order (repeated indices must add in scan order). */
+#define FC_SCATTER_AVX2(SFX, T)                                                              \
+    int fc_##SFX##_pool_scatter__avx2(T *pl, const int64_t *idx, const T *g, int64_t n,      \
+                                      int64_t limit)                                         \
+    {                                                                                        \
+        if (limit <= 0)                                                                      \
+            return n == 0;                                                                   \
+        const __m256i sign = _mm256_set1_epi64x(INT64_MIN);                                  \
+        const __m256i lim = _mm256_set1_epi64x((limit - 1) ^ INT64_MIN);                     \
+        int64_t k = 0;                                                                       \
+        for (; k + 8 <= n; k += 8) {                                                         \
+            __m256i a = _mm256_loadu_si256((const __m256i *)(idx + k));                      \
+            __m256i b = _mm256_loadu_si256((const __m256i *)(idx + k + 4));                  \
+            __m256i bad = _mm256_or_si256(                                                   \
+                _mm256_cmpgt_epi64(_mm256_xor_si256(a, sign), lim),                          \
+                _mm256_cmpgt_epi64(_mm256_xor_si256(b, sign), lim));                         \
+            if (!_mm256_testz_si256(bad, bad))                                               \
+                return 0;                                                                    \
+            pl[idx[k]] += g[k];                                                              \
+            pl[idx[k + 1]] += g[k + 1];                                                      \
+            pl[idx[k + 2]] += g[k + 2];                                                      \
+            pl[idx[k + 3]] += g[k + 3];                                                      \
+            pl[idx[k + 4]] += g[k + 4];                                                      \
+            pl[idx[k + 5]] += g[k + 5];                                                      \
+            pl[idx[k + 6]] += g[k + 6];                                                      \
+            pl[idx[k + 7]] += g[k + 7];                                                      \
+        }                                                                                    \
+        return fc_##SFX##_pool_scatter__generic(pl, idx + k, g + k, n - k, limit);           \
+    }
+
+FC_SCATTER_AVX2(f32, float)
+FC_SCATTER_AVX2(f64, double)
