@@ -29,7 +29,9 @@ def _algorithm(algorithm):
 def _c(a):
     """C-contiguous, aligned view or copy (np.ascontiguousarray keeps a misaligned array
     as it is); never writes to ``a``."""
-    return None if a is None else np.require(a, requirements="CA")
+    if a is None or (a.flags.c_contiguous and a.flags.aligned):
+        return a
+    return np.require(a, requirements="CA")
 
 
 _NP_PAD_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}

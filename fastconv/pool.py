@@ -15,7 +15,8 @@ __all__ = ["max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backwa
 
 def _planes(a):
     """C-contiguous (N*C, H, W) view (a copy only when the layout needs one)."""
-    a = np.require(a, requirements="CA")  # aligned too: the kernels load doubles directly
+    if not (a.flags.c_contiguous and a.flags.aligned):
+        a = np.require(a, requirements="CA")  # aligned too: the kernels load doubles directly
     return a.reshape((a.shape[0] * a.shape[1],) + a.shape[2:])
 
 
