@@ -59,20 +59,23 @@ void GN(pool_hsum)(T *out, const T *in, int64_t n_out, int64_t k, int64_t s)
     }
 }
 
-void GN(pool_hlocate)(int32_t *tap, const T *const *rows, int64_t nr, const T *m,
-                      int64_t n_out, int64_t k, int64_t s, int64_t d)
+void GN(pool_hargmax)(T *m, int32_t *tap, const T *const *rows, int64_t nr, int64_t n_out,
+                      int64_t k, int64_t s, int64_t d)
 {
     for (int64_t o = 0; o < n_out; ++o) {
-        int32_t t = -1;
-        const T mo = m[o];
-        for (int64_t i = 0; i < nr && t < 0; ++i) {
+        T mv = rows[0][o * s];
+        int32_t t = 0;
+        for (int64_t i = 0; i < nr; ++i) {
             const T *w = rows[i] + o * s;
-            for (int64_t j = 0; j < k; ++j)
-                if (w[j * d] == mo) {
-                    t = (int32_t)(i * k + j);
-                    break;
-                }
+            for (int64_t j = 0; j < k; ++j) {
+                /* selects, not branches: which tap wins is data, a branch mispredicts */
+                const T v = w[j * d];
+                const int gt = v > mv || isnan(v);
+                mv = gt ? v : mv;
+                t = gt ? (int32_t)(i * k + j) : t;
+            }
         }
+        m[o] = mv;
         tap[o] = t;
     }
 }

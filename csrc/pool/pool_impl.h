@@ -34,8 +34,8 @@ typedef struct {
     void (*vsum)(T *, const T *, const T *, int64_t);
     void (*hmax)(T *, const T *, int64_t, int64_t, int64_t, int64_t);
     void (*hsum)(T *, const T *, int64_t, int64_t, int64_t);
-    void (*hlocate)(int32_t *, const T *const *, int64_t, const T *, int64_t, int64_t,
-                    int64_t, int64_t);
+    void (*hargmax)(T *, int32_t *, const T *const *, int64_t, int64_t, int64_t, int64_t,
+                    int64_t);
     void (*bwd2x2)(T *, T *, const int32_t *, const T *, int64_t);
     int (*bwd2x2i)(T *, T *, const int64_t *, int64_t, int64_t, const T *, int64_t);
     void (*vdiv)(T *, const T *, T, const T *, int64_t);
@@ -53,7 +53,7 @@ typedef struct {
         (u).vsum = FC_UK(vsum, isa);                                                        \
         (u).hmax = FC_UK(hmax, isa);                                                        \
         (u).hsum = FC_UK(hsum, isa);                                                        \
-        (u).hlocate = FC_UK(hlocate, isa);                                                  \
+        (u).hargmax = FC_UK(hargmax, isa);                                                  \
         (u).bwd2x2 = FC_UK(bwd2x2, isa);                                                    \
         (u).bwd2x2i = FC_UK(bwd2x2i, isa);                                                  \
         (u).vdiv = FC_UK(vdiv, isa);                                                        \
@@ -229,15 +229,35 @@ static T *FN(fwd_prepare)(FN(fc_pool_fwd) *c, int nt)
     return scratch;
 }
 
-/* Largest number of taps the vector locate handles (tap numbers stay exact, small tables). */
-#define FC_POOL_LOCATE_MAX 64
+/* Largest number of taps the vector scan handles (tap numbers stay exact, small tables). */
+#define FC_POOL_SCAN_MAX 64
+
+/* PyTorch's sequential scan of one window: the running max is replaced by a tap that is
+ * greater or NaN, so ties keep the first tap and NaN the last NaN.  -1 for a window with
+ * no tap in the input (which the arguments rule out). */
+static inline int64_t FN(scan)(const T *xp, int64_t W, fc_pool_win r, int64_t dh,
+                               fc_pool_win c, int64_t dw)
+{
+    if (r.lo >= r.hi || c.lo >= c.hi)
+        return -1;
+    int64_t best = r.lo * W + c.lo;
+    T m = xp[best];
+    for (int64_t ih = r.lo; ih < r.hi; ih += dh)
+        for (int64_t iw = c.lo; iw < c.hi; iw += dw) {
+            const T v = xp[ih * W + iw];
+            const int gt = v > m || isnan(v);
+            m = gt ? v : m;
+            best = gt ? ih * W + iw : best;
+        }
+    return best;
+}
 
 /*
- * at[ow] = flat argmax of every window of output row oh, whose values yr holds.  Interior
- * windows of fixed pooling go through the hlocate micro-kernel; the border ones, NaN
- * windows and adaptive windows through the scalar locate.
+ * Values yr and flat argmax at of every window of output row oh in one scan.  Interior
+ * windows of fixed pooling go through the hargmax micro-kernel; border and adaptive
+ * windows through the scalar scan.
  */
-static void FN(locate_row)(const FN(fc_pool_fwd) *c, const T *xp, int64_t oh, const T *yr,
+static void FN(argmax_row)(const FN(fc_pool_fwd) *c, const T *xp, int64_t oh, T *yr,
                            int64_t *at, int32_t *taps)
 {
     const int64_t W = c->W, Wo = c->Wo;
@@ -245,29 +265,28 @@ static void FN(locate_row)(const FN(fc_pool_fwd) *c, const T *xp, int64_t oh, co
     int64_t oa = 0, ob = 0;
     if (c->fixed && r.lo < r.hi) {
         int64_t nr = (r.hi - 1 - r.lo) / c->dh + 1;
-        if (nr * c->kw <= FC_POOL_LOCATE_MAX && c->ob > c->oa) {
+        if (nr * c->kw <= FC_POOL_SCAN_MAX && c->ob > c->oa) {
             oa = c->oa;
             ob = c->ob;
-            const T *rows[FC_POOL_LOCATE_MAX];
-            int64_t off[FC_POOL_LOCATE_MAX];
+            const T *rows[FC_POOL_SCAN_MAX];
+            int64_t off[FC_POOL_SCAN_MAX];
             for (int64_t i = 0; i < nr; ++i) {
                 rows[i] = xp + (r.lo + i * c->dh) * W + oa * c->sw - c->pw;
                 for (int64_t j = 0; j < c->kw; ++j)
                     off[i * c->kw + j] = (r.lo + i * c->dh) * W + j * c->dw - c->pw;
             }
-            c->uk.hlocate(taps + oa, rows, nr, yr + oa, ob - oa, c->kw, c->sw, c->dw);
-            for (int64_t ow = oa; ow < ob; ++ow) {
-                int32_t t = taps[ow];
-                at[ow] = t >= 0 ? off[t] + ow * c->sw
-                                : FN(locate)(xp, W, r, c->dh, c->cw[ow], c->dw, yr[ow]);
-            }
+            c->uk.hargmax(yr + oa, taps + oa, rows, nr, ob - oa, c->kw, c->sw, c->dw);
+            for (int64_t ow = oa; ow < ob; ++ow)
+                at[ow] = off[taps[ow]] + ow * c->sw;
         }
     }
     const int64_t dw = c->fixed ? c->dw : 1;
-    for (int64_t ow = 0; ow < oa; ++ow)
-        at[ow] = FN(locate)(xp, W, r, c->dh, c->cw[ow], dw, yr[ow]);
-    for (int64_t ow = ob; ow < Wo; ++ow)
-        at[ow] = FN(locate)(xp, W, r, c->dh, c->cw[ow], dw, yr[ow]);
+    /* the outputs outside [oa, ob): skip that range in both places it can start */
+    for (int64_t ow = oa == 0 ? ob : 0; ow < Wo; ow = (ow + 1 == oa) ? ob : ow + 1) {
+        const int64_t a = FN(scan)(xp, W, r, c->dh, c->cw[ow], dw);
+        at[ow] = a;
+        yr[ow] = a >= 0 ? xp[a] : -INFINITY;
+    }
 }
 
 /* Values (and, when ind is not NULL, indices) of output rows [oh0, oh1) of one plane. */
@@ -277,13 +296,10 @@ static void FN(fwd_rows)(const FN(fc_pool_fwd) *c, const T *xp, T *yp, int64_t *
     int32_t *taps = (int32_t *)(tmp + c->lbuf + 3 * ((c->Wo + 1) / 2 * 2));
     for (int64_t oh = oh0; oh < oh1; ++oh) {
         T *yr = yp + oh * c->Wo;
-        FN(fwd_values_row)(c, xp, oh, yr, tmp);
-        if (!ip)
-            continue;
-        int64_t *ir = ip + oh * c->Wo;
-        FN(locate_row)(c, xp, oh, yr, ir, taps);
-        for (int64_t ow = 0; ow < c->Wo; ++ow)
-            yr[ow] = xp[ir[ow]];   /* PyTorch's exact element (sign of zero, NaN payload) */
+        if (ip)
+            FN(argmax_row)(c, xp, oh, yr, ip + oh * c->Wo, taps);
+        else
+            FN(fwd_values_row)(c, xp, oh, yr, tmp);
     }
 }
 
@@ -381,14 +397,7 @@ static int FN(max_bwd_2x2_plane)(const FN(fc_pool_fwd) *c, const T *gyp, const i
                 return 0;
         } else {
             const T *rows[2] = {xp + 2 * oh * W, xp + (2 * oh + 1) * W};
-            FN(fwd_values_row)(c, xp, oh, yr, tmp);
-            c->uk.hlocate(taps, rows, 2, yr, Wo, 2, 2, 1);
-            for (int64_t ow = 0; ow < Wo; ++ow)
-                if (taps[ow] < 0) {   /* NaN window */
-                    int64_t a = FN(locate)(xp, W, c->rw[oh], 1, c->cw[ow], 1, yr[ow]) -
-                                (2 * oh * W + 2 * ow);
-                    taps[ow] = (int32_t)(a >= W ? 2 + (a - W) : a);
-                }
+            c->uk.hargmax(yr, taps, rows, 2, Wo, 2, 2, 1);
         }
         if (!ip)
             c->uk.bwd2x2(r0, r1, taps, gyp + oh * Wo, Wo);
@@ -494,8 +503,7 @@ static fc_status FN(max_bwd)(FN(fc_pool_fwd) *c, int64_t P, const T *gy,
                 int64_t *at = (int64_t *)(tmp + cc->lbuf + wo2);
                 int32_t *taps = (int32_t *)(tmp + cc->lbuf + 3 * wo2);
                 for (int64_t oh = 0; oh < Ho; ++oh) {
-                    FN(fwd_values_row)(cc, xp, oh, yr, tmp);
-                    FN(locate_row)(cc, xp, oh, yr, at, taps);
+                    FN(argmax_row)(cc, xp, oh, yr, at, taps);
                     const T *g = gyp + oh * Wo;
                     for (int64_t ow = 0; ow < Wo; ++ow)
                         dst[at[ow]] += g[ow];

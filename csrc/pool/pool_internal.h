@@ -86,10 +86,11 @@ int fc_pool_thread_id(void);
  *   hsum: out[o] = sum over j < k of in[o*s + j]                    o < n_out
  * h*: `in` must be readable up to index (n_out - 1) * s + (k - 1) * d + FC_POOL_SLACK
  * (vector loads may read a few elements past the last tap and discard them).
- *   hlocate: tap[o] = the first t = i*k + j in scan order (i < nr, j < k) with
- *            rows[i][o*s + j*d] == m[o], or -1 when there is none (m[o] NaN).  Reads no
- *            element past the last tap of output n_out - 1 (rows are real input rows);
- *            nr * k <= 64.
+ *   hargmax: PyTorch's sequential scan of each window, taps t = i*k + j in scan order
+ *            (i < nr, j < k) over rows[i][o*s + j*d]: the running max is replaced by a tap
+ *            that is greater or NaN.  m[o] = the max, tap[o] = its tap (so ties keep the
+ *            first, NaN the last NaN).  Reads no element past the last tap of output
+ *            n_out - 1 (rows are real input rows); nr * k <= 64.
  *   rmax / rsum: NaN-propagating max / sum of x[0..n), n >= 1 (global pooling).
  *   rsums:   y[p] = (sum of x[p*n .. p*n + n)) / dv for p < np, n >= 1 (global average
  *            pooling of np consecutive planes).
@@ -116,8 +117,8 @@ int fc_pool_thread_id(void);
                                      int64_t s, int64_t d);                                 \
     void fc_##SFX##_pool_hsum__##ISA(T *out, const T *in, int64_t n_out, int64_t k,         \
                                      int64_t s);                                            \
-    void fc_##SFX##_pool_hlocate__##ISA(int32_t *tap, const T *const *rows, int64_t nr,     \
-                                        const T *m, int64_t n_out, int64_t k, int64_t s,    \
+    void fc_##SFX##_pool_hargmax__##ISA(T *m, int32_t *tap, const T *const *rows,          \
+                                        int64_t nr, int64_t n_out, int64_t k, int64_t s,    \
                                         int64_t d);                                         \
     void fc_##SFX##_pool_bwd2x2__##ISA(T *r0, T *r1, const int32_t *tap, const T *g,        \
                                        int64_t n);                                          \

@@ -190,80 +190,73 @@ void fc_f64_pool_hsum__avx2(double *out, const double *in, int64_t n_out, int64_
         fc_f64_pool_hsum__generic(out + o, in + o * s, n_out - o, k, s);
 }
 
-/* Scan the taps backwards so that the first match in scan order is the one left. */
-void fc_f32_pool_hlocate__avx2(int32_t *tap, const float *const *rows, int64_t nr,
-                               const float *m, int64_t n_out, int64_t k, int64_t s, int64_t d)
+/* The sequential scan, 8 (float) or 4 (double) windows per vector: "greater or NaN" is
+ * one ordered compare OR one unordered self-compare, and the tap number rides along in a
+ * blended vector.  Stride 2 works in the even_exact lane order and restores it once. */
+static inline void hargmax8_ps(float *m, int32_t *tap, const float *const *rows, int64_t nr,
+                               int64_t o, int64_t k, int64_t s, int64_t d)
 {
-    int64_t o = 0;
-    if (s == 1) {
-        for (; o + 8 <= n_out; o += 8) {
-            const __m256 mv = _mm256_loadu_ps(m + o);
-            __m256 t = _mm256_set1_ps(-1.0f);
-            for (int64_t i = nr - 1; i >= 0; --i)
-                for (int64_t j = k - 1; j >= 0; --j) {
-                    __m256 eq = _mm256_cmp_ps(_mm256_loadu_ps(rows[i] + o + j * d), mv,
-                                              _CMP_EQ_OQ);
-                    t = _mm256_blendv_ps(t, _mm256_set1_ps((float)(i * k + j)), eq);
-                }
-            _mm256_storeu_si256((__m256i *)(tap + o), _mm256_cvtps_epi32(t));
+    __m256 mv = s == 1 ? _mm256_loadu_ps(rows[0] + o) : even_exact_ps(rows[0] + 2 * o);
+    __m256 t = _mm256_setzero_ps();   /* tap numbers as int32 bits */
+    for (int64_t i = 0; i < nr; ++i)
+        for (int64_t j = (i == 0); j < k; ++j) {
+            const float *p = rows[i] + s * o + j * d;
+            const __m256 v = s == 1 ? _mm256_loadu_ps(p) : even_exact_ps(p);
+            const __m256 gt = _mm256_or_ps(_mm256_cmp_ps(v, mv, _CMP_GT_OQ),
+                                           _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+            mv = _mm256_blendv_ps(mv, v, gt);
+            t = _mm256_blendv_ps(t, _mm256_castsi256_ps(_mm256_set1_epi32((int)(i * k + j))),
+                                 gt);
         }
-    } else if (s == 2) {
-        for (; o + 8 <= n_out; o += 8) {
-            const __m256 mv = unshuffle_ps(_mm256_loadu_ps(m + o));   /* self-inverse */
-            __m256 t = _mm256_set1_ps(-1.0f);
-            for (int64_t i = nr - 1; i >= 0; --i)
-                for (int64_t j = k - 1; j >= 0; --j) {
-                    __m256 eq = _mm256_cmp_ps(even_exact_ps(rows[i] + 2 * o + j * d), mv,
-                                              _CMP_EQ_OQ);
-                    t = _mm256_blendv_ps(t, _mm256_set1_ps((float)(i * k + j)), eq);
-                }
-            _mm256_storeu_si256((__m256i *)(tap + o), _mm256_cvtps_epi32(unshuffle_ps(t)));
-        }
+    if (s == 2) {
+        mv = unshuffle_ps(mv);
+        t = unshuffle_ps(t);
     }
-    if (o < n_out) {
-        const float *r[64];
-        for (int64_t i = 0; i < nr; ++i)
-            r[i] = rows[i] + o * s;
-        fc_f32_pool_hlocate__generic(tap + o, r, nr, m + o, n_out - o, k, s, d);
-    }
+    _mm256_storeu_ps(m + o, mv);
+    _mm256_storeu_si256((__m256i *)(tap + o), _mm256_castps_si256(t));
 }
 
-void fc_f64_pool_hlocate__avx2(int32_t *tap, const double *const *rows, int64_t nr,
-                               const double *m, int64_t n_out, int64_t k, int64_t s, int64_t d)
+static inline void hargmax4_pd(double *m, int32_t *tap, const double *const *rows, int64_t nr,
+                               int64_t o, int64_t k, int64_t s, int64_t d)
 {
-    int64_t o = 0;
-    if (s == 1) {
-        for (; o + 4 <= n_out; o += 4) {
-            const __m256d mv = _mm256_loadu_pd(m + o);
-            __m256d t = _mm256_set1_pd(-1.0);
-            for (int64_t i = nr - 1; i >= 0; --i)
-                for (int64_t j = k - 1; j >= 0; --j) {
-                    __m256d eq = _mm256_cmp_pd(_mm256_loadu_pd(rows[i] + o + j * d), mv,
-                                               _CMP_EQ_OQ);
-                    t = _mm256_blendv_pd(t, _mm256_set1_pd((double)(i * k + j)), eq);
-                }
-            _mm_storeu_si128((__m128i *)(tap + o), _mm256_cvtpd_epi32(t));
+    __m256d mv = s == 1 ? _mm256_loadu_pd(rows[0] + o) : even_exact_pd(rows[0] + 2 * o);
+    __m256d t = _mm256_setzero_pd();   /* tap numbers as exact doubles */
+    for (int64_t i = 0; i < nr; ++i)
+        for (int64_t j = (i == 0); j < k; ++j) {
+            const double *p = rows[i] + s * o + j * d;
+            const __m256d v = s == 1 ? _mm256_loadu_pd(p) : even_exact_pd(p);
+            const __m256d gt = _mm256_or_pd(_mm256_cmp_pd(v, mv, _CMP_GT_OQ),
+                                            _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
+            mv = _mm256_blendv_pd(mv, v, gt);
+            t = _mm256_blendv_pd(t, _mm256_set1_pd((double)(i * k + j)), gt);
         }
-    } else if (s == 2) {
-        for (; o + 4 <= n_out; o += 4) {
-            const __m256d mv = unshuffle_pd(_mm256_loadu_pd(m + o));
-            __m256d t = _mm256_set1_pd(-1.0);
-            for (int64_t i = nr - 1; i >= 0; --i)
-                for (int64_t j = k - 1; j >= 0; --j) {
-                    __m256d eq = _mm256_cmp_pd(even_exact_pd(rows[i] + 2 * o + j * d), mv,
-                                               _CMP_EQ_OQ);
-                    t = _mm256_blendv_pd(t, _mm256_set1_pd((double)(i * k + j)), eq);
-                }
-            _mm_storeu_si128((__m128i *)(tap + o), _mm256_cvtpd_epi32(unshuffle_pd(t)));
-        }
+    if (s == 2) {
+        mv = unshuffle_pd(mv);
+        t = unshuffle_pd(t);
     }
-    if (o < n_out) {
-        const double *r[64];
-        for (int64_t i = 0; i < nr; ++i)
-            r[i] = rows[i] + o * s;
-        fc_f64_pool_hlocate__generic(tap + o, r, nr, m + o, n_out - o, k, s, d);
-    }
+    _mm256_storeu_pd(m + o, mv);
+    _mm_storeu_si128((__m128i *)(tap + o), _mm256_cvtpd_epi32(t));
 }
+
+/* A ragged end redoes the last full vector of windows (same results) instead of a scalar
+ * tail, whose data-dependent selects cost more than the vector. */
+#define FC_HARGMAX_AVX2(SFX, T, L, BODY)                                                     \
+    void fc_##SFX##_pool_hargmax__avx2(T *m, int32_t *tap, const T *const *rows, int64_t nr, \
+                                       int64_t n_out, int64_t k, int64_t s, int64_t d)       \
+    {                                                                                        \
+        if ((s != 1 && s != 2) || n_out < L) {                                               \
+            fc_##SFX##_pool_hargmax__generic(m, tap, rows, nr, n_out, k, s, d);              \
+            return;                                                                          \
+        }                                                                                    \
+        int64_t o = 0;                                                                       \
+        for (; o + L <= n_out; o += L)                                                       \
+            BODY(m, tap, rows, nr, o, k, s, d);                                              \
+        if (o < n_out)                                                                       \
+            BODY(m, tap, rows, nr, n_out - L, k, s, d);                                      \
+    }
+
+FC_HARGMAX_AVX2(f32, float, 8, hargmax8_ps)
+FC_HARGMAX_AVX2(f64, double, 4, hargmax4_pd)
 
 /* (a[o], b[o]) pairs for o < 8, in order, as two vectors. */
 static inline void interleave_store_ps(float *out, __m256 a, __m256 b)
@@ -567,12 +560,17 @@ int fc_pool_irange__avx2(const int64_t *idx, int64_t n, int64_t limit)
  * reduction yields all their sums in one vector. */
 static inline __m256 plane_sum8_ps(const float *x, int64_t nf, __m256i tail, int has_tail)
 {
-    __m256 a = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nf; i += 8)
+    __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= nf; i += 16) {
+        a = _mm256_add_ps(a, _mm256_loadu_ps(x + i));
+        b = _mm256_add_ps(b, _mm256_loadu_ps(x + i + 8));
+    }
+    if (i < nf)
         a = _mm256_add_ps(a, _mm256_loadu_ps(x + i));
     if (has_tail)
-        a = _mm256_add_ps(a, _mm256_maskload_ps(x + nf, tail));
-    return a;
+        b = _mm256_add_ps(b, _mm256_maskload_ps(x + nf, tail));
+    return _mm256_add_ps(a, b);
 }
 
 void fc_f32_pool_rsums__avx2(float *y, const float *x, int64_t np, int64_t n, float dv)
