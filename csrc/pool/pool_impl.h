@@ -41,6 +41,7 @@ typedef struct {
     void (*vdiv)(T *, const T *, T, const T *, int64_t);
     void (*copyz)(T *, T *, int64_t, int);
     int (*irange)(const int64_t *, int64_t, int64_t);
+    void (*fence)(void);
     int (*scatter)(T *, const int64_t *, const T *, int64_t, int64_t);
     T (*rmax)(const T *, int64_t);
     T (*rsum)(const T *, int64_t);
@@ -59,6 +60,7 @@ typedef struct {
         (u).vdiv = FC_UK(vdiv, isa);                                                        \
         (u).copyz = FC_UK(copyz, isa);                                                      \
         (u).irange = fc_pool_irange__##isa;                                                 \
+        (u).fence = fc_pool_fence__##isa;                                                   \
         (u).scatter = FC_UK(scatter, isa);                                                  \
         (u).rmax = FC_UK(rmax, isa);                                                        \
         (u).rsum = FC_UK(rsum, isa);                                                        \
@@ -445,6 +447,7 @@ static fc_status FN(max_bwd)(FN(fc_pool_fwd) *c, int64_t P, const T *gy,
     void *planes_mem = NULL;
     T *planes = NULL;
     int64_t pstride = 0;
+    const int stream = P * HW * (int64_t)sizeof(T) >= FC_POOL_STREAM_BYTES;
     if (HoWo > 0 && HW * (int64_t)sizeof(T) <= FC_POOL_PLANE_SCRATCH_BYTES) {
         pstride = (HW + 31) / 32 * 32;   /* whole cache lines per thread */
         planes_mem = malloc((size_t)(sp.nt * pstride) * sizeof(T) + 64);
@@ -456,7 +459,6 @@ static fc_status FN(max_bwd)(FN(fc_pool_fwd) *c, int64_t P, const T *gy,
         /* zero once: every plane is handed back zeroed (copyz) */
         memset(planes, 0, (size_t)(sp.nt * pstride) * sizeof(T));
     }
-    const int stream = P * HW * (int64_t)sizeof(T) >= FC_POOL_STREAM_BYTES;
     int bad = 0;
     const FN(fc_pool_fwd) *cc = c;
     (void)cc;
@@ -512,6 +514,8 @@ static fc_status FN(max_bwd)(FN(fc_pool_fwd) *c, int64_t P, const T *gy,
             if (pl)
                 cc->uk.copyz(gp, pl, HW, stream);
         }
+        if (stream)
+            cc->uk.fence();   /* streamed planes complete before the region ends */
     }
     free(planes_mem);
     free(scratch);

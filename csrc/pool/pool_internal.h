@@ -106,7 +106,8 @@ int fc_pool_thread_id(void);
  *   irange:  1 when every one of the n indices lies in [0, limit), else 0.
  *   copyz:   dst[0..n) = src[0..n), then src[0..n) = 0 (a private scratch plane handed
  *            back clean).  stream: dst is not read back soon, use non-temporal stores
- *            where the ISA has them (ordered before the call returns).
+ *            where the ISA has them; they are ordered only by a later fence().
+ *   fence:   orders the streaming stores of this thread before what follows.
  */
 #define FC_POOL_SLACK 16
 
@@ -136,6 +137,8 @@ FC_POOL_UKERNELS(f32, float, generic)
 FC_POOL_UKERNELS(f64, double, generic)
 FC_POOL_UKERNELS(f32, float, avx2)
 FC_POOL_UKERNELS(f64, double, avx2)
+void fc_pool_fence__generic(void);
+void fc_pool_fence__avx2(void);
 int fc_pool_irange__generic(const int64_t *idx, int64_t n, int64_t limit);
 int fc_pool_irange__avx2(const int64_t *idx, int64_t n, int64_t limit);
 

@@ -492,7 +492,7 @@ void fc_f64_pool_vdiv__avx2(double *out, const double *a, double r, const double
 /* Streaming stores: a backward plane is written once and not read again by this call, so
  * it need not be fetched into the cache first (half the memory traffic of a plain store
  * to a line that is not cached).  The source is zeroed behind the copy while its lines
- * are still in L1.  Bits are bits: both element types go through 4-byte units. */
+ * are still in L1; the caller fences once after its last plane.  Bits are bits: both element types go through 4-byte units. */
 static void copyz_u32(char *dst, char *src, int64_t units, int stream)
 {
     const __m256i z = _mm256_setzero_si256();
@@ -519,8 +519,11 @@ static void copyz_u32(char *dst, char *src, int64_t units, int stream)
         memcpy(dst + 4 * i, src + 4 * i, (size_t)(units - i) * 4);
         memset(src + 4 * i, 0, (size_t)(units - i) * 4);
     }
-    if (stream)
-        _mm_sfence();
+}
+
+void fc_pool_fence__avx2(void)
+{
+    _mm_sfence();
 }
 
 void fc_f32_pool_copyz__avx2(float *dst, float *src, int64_t n, int stream)

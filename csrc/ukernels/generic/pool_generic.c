@@ -16,3 +16,8 @@ int fc_pool_irange__generic(const int64_t *idx, int64_t n, int64_t limit)
         bad |= (uint64_t)idx[i] >= (uint64_t)limit;
     return !bad;
 }
+
+void fc_pool_fence__generic(void)
+{
+    /* the portable copyz uses ordinary stores: nothing to order */
+}
