@@ -323,7 +323,7 @@ static fc_status FN(fwd_global)(const FN(fc_pool_fwd) *c, int64_t P, const T *x,
         (void)nb;
         FC_OMP_PARALLEL(sp.nt)
         {
-            FC_OMP_LOOP
+            FC_OMP_LOOP_DYNAMIC
             for (int64_t b = 0; b < nb; ++b) {
                 const int64_t p0 = b * blk, np = P - p0 < blk ? P - p0 : blk;
                 uk.rsums(y + p0, x + p0 * n, np, n, dv);

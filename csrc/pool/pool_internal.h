@@ -11,9 +11,13 @@
 #define FC_OMP_FOR(nt, cond) FC_PRAGMA(omp parallel for schedule(static) num_threads(nt) if(cond))
 #define FC_OMP_PARALLEL(nt) FC_PRAGMA(omp parallel num_threads(nt))
 #define FC_OMP_LOOP FC_PRAGMA(omp for schedule(static))
+/* Short loops whose threads may start late (woken from sleep, or a core busy with another
+ * runtime's spinning threads): whoever is running takes the next block. */
+#define FC_OMP_LOOP_DYNAMIC FC_PRAGMA(omp for schedule(dynamic, 1))
 #define FC_OMP_ATOMIC_WRITE FC_PRAGMA(omp atomic write)
 #else
 #define FC_OMP_ATOMIC_WRITE
+#define FC_OMP_LOOP_DYNAMIC
 #define FC_OMP_FOR(nt, cond)
 #define FC_OMP_PARALLEL(nt)
 #define FC_OMP_LOOP
