@@ -207,8 +207,11 @@ r0, b0 = rss(), sys.getallocatedblocks()
 run(N)
 gc.collect()
 r1, b1 = rss(), sys.getallocatedblocks()
+run(N)                    # a second round: a leak grows again, allocator churn does not
+gc.collect()
+b2 = sys.getallocatedblocks()
 print(json.dumps({"before": r0, "after": r1, "blocks_before": b0, "blocks_after": b1,
-                  "calls": N}))
+                  "blocks_after2": b2, "calls": N}))
 """
 
 
@@ -234,9 +237,12 @@ def _check_flat(d, rss_slack):
     # leaking one per call would add tens of MiB.
     assert grown < rss_slack, f"RSS grew by {grown} bytes over {d['calls']} calls"
     # Python-side leaks (a reference kept to an output or an exception) show as live
-    # small-object blocks: every leaked array object is one.  Allow a little churn.
-    blocks = d["blocks_after"] - d["blocks_before"]
-    assert blocks < 200, f"{blocks} more live Python blocks after {d['calls']} calls"
+    # small-object blocks: every leaked array object is one, in each round of calls.  One
+    # round alone also moves by up to ~200 blocks of churn (free lists, dict resizes) that a
+    # second round does not repeat, so the smaller of the two rounds' growths is tested: a
+    # leak of one block per bad call (1 call in 30) already adds over 300 to both.
+    rounds = (d["blocks_after"] - d["blocks_before"], d["blocks_after2"] - d["blocks_after"])
+    assert min(rounds) < 200, f"{rounds} more live Python blocks in two rounds of {d['calls']} calls"
 
 
 @pytest.mark.slow
