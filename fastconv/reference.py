@@ -247,10 +247,19 @@ def _window_argmax(values, positions):
     return best, best_pos
 
 
+def _reach(in_hw, kernel, padding, dilation):
+    """The taps per axis that can land on input data: tap t of any window sits at padded
+    position >= t*d, and the data ends at p + n, so later taps only ever see padding.
+    Looping over these keeps a kernel larger than the input (legal with ceil_mode, up to
+    2^63) from sizing the padded buffer."""
+    return tuple(min(kernel[a], -(-(in_hw[a] + padding[a]) // dilation[a])) for a in range(2))
+
+
 def _max_pool2d_forward(x, kernel, stride, padding, dilation, out_hw):
     """Returns (output, indices).  Every window holds at least one input element (_args
     rejects geometries where dilation steps a window over the whole input)."""
     N, C, H, W = x.shape
+    kernel = _reach((H, W), kernel, padding, dilation)
     xp = _pad_for_windows(x, padding, kernel, stride, dilation, out_hw, -np.inf)
     plane = np.arange(H * W, dtype=np.int64).reshape(1, 1, H, W)
     posp = _pad_for_windows(plane, padding, kernel, stride, dilation, out_hw, -1)
@@ -293,10 +302,11 @@ def _avg_pool_divisor(in_hw, kernel, stride, padding, out_hw, count_include_pad,
 def _avg_pool2d_forward(x, kernel, stride, padding, out_hw, count_include_pad,
                         divisor_override):
     one = (1, 1)
-    xp = _pad_for_windows(x, padding, kernel, stride, one, out_hw, 0)
+    reach = _reach(x.shape[2:], kernel, padding, one)   # the divisor keeps the full kernel
+    xp = _pad_for_windows(x, padding, reach, stride, one, out_hw, 0)
     total = np.zeros(x.shape[:2] + tuple(out_hw), dtype=x.dtype)
-    for th in range(kernel[0]):
-        for tw in range(kernel[1]):
+    for th in range(reach[0]):
+        for tw in range(reach[1]):
             total += _tap(xp, th, tw, out_hw, stride, one)
     return total / _avg_pool_divisor(x.shape[2:], kernel, stride, padding, out_hw,
                                      count_include_pad, divisor_override, x.dtype)
@@ -309,10 +319,11 @@ def _avg_pool2d_backward(gy, in_shape, kernel, stride, padding, count_include_pa
     share = gy / _avg_pool_divisor(in_shape[2:], kernel, stride, padding, out_hw,
                                    count_include_pad, divisor_override, gy.dtype)
     H, W = in_shape[2:]
-    gxp = _pad_for_windows(np.zeros(in_shape, dtype=gy.dtype), padding, kernel, stride, one,
+    reach = _reach((H, W), kernel, padding, one)
+    gxp = _pad_for_windows(np.zeros(in_shape, dtype=gy.dtype), padding, reach, stride, one,
                            out_hw, 0)
-    for th in range(kernel[0]):
-        for tw in range(kernel[1]):
+    for th in range(reach[0]):
+        for tw in range(reach[1]):
             _tap(gxp, th, tw, out_hw, stride, one)[...] += share
     return gxp[:, :, padding[0]:padding[0] + H, padding[1]:padding[1] + W]
 

@@ -157,3 +157,20 @@ def test_global_average_blocks(isa, dtype, hw):
         np.testing.assert_allclose(P.avg_pool2d(x, hw, divisor_override=2),
                                    want * (hw[0] * hw[1] / 2), rtol=0,
                                    atol=tol * hw[0] * hw[1])
+
+
+@pytest.mark.parametrize("k", [11, 30, 2**32 + 1])
+def test_kernel_larger_than_input(isa, k):
+    """With ceil_mode a window may be far larger than the input (found by the fuzzer: the
+    oracle sized its padded buffer by the kernel).  One window covers the whole plane."""
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((2, 2, 10, 9))
+    for mod in (P, R):
+        y = mod.avg_pool2d(x, k, k, 0, True, True)
+        np.testing.assert_allclose(y[..., 0, 0], x.mean(axis=(2, 3)), rtol=1e-12)
+        m, idx = mod.max_pool2d(x, k, k, 0, 1, True, return_indices=True)
+        np.testing.assert_array_equal(m[..., 0, 0], x.max(axis=(2, 3)))
+        np.testing.assert_array_equal(idx[..., 0, 0], x.reshape(2, 2, -1).argmax(axis=2))
+        gy = np.ones(y.shape)
+        np.testing.assert_allclose(mod.avg_pool2d_backward(gy, x.shape, k, k, 0, True, True),
+                                   np.full(x.shape, 1 / 90), rtol=1e-12)
