@@ -16,7 +16,6 @@ cdef extern from "fastconv.h":
     fc_status fc_max_pool2d_backward_f64(const fc_pool_geom *g, const double *gy,
                                          const int64_t *indices, const double *x,
                                          double *gx) nogil
-    int fc_pool_indices_in_range(const int64_t *indices, int64_t n, int64_t limit) nogil
     fc_status fc_avg_pool2d_forward_f32(const fc_pool_geom *g, int count_include_pad,
                                         int64_t divisor_override, const float *x,
                                         float *y) nogil

@@ -129,8 +129,6 @@ fc_status fc_max_pool2d_backward_f32(const fc_pool_geom *g, const float *gy,
                                      const int64_t *indices, const float *x, float *gx);
 fc_status fc_max_pool2d_backward_f64(const fc_pool_geom *g, const double *gy,
                                      const int64_t *indices, const double *x, double *gx);
-/* 1 when every one of the n indices lies in [0, limit), else 0. */
-int fc_pool_indices_in_range(const int64_t *indices, int64_t n, int64_t limit);
 
 /* Average pooling.  divisor_override != 0 replaces the divisor; else count_include_pad
  * counts the window clipped to [-pH, H + pH) x [-pW, W + pW), or (0) only in-bounds taps. */

@@ -103,17 +103,3 @@ int fc_pool_thread_id(void)
     return 0;
 #endif
 }
-
-int fc_pool_indices_in_range(const int64_t *indices, int64_t n, int64_t limit)
-{
-    int bad = 0;
-    int nt = fc_get_num_threads();
-    (void)nt;
-#ifdef FC_HAVE_OPENMP
-#pragma omp parallel for schedule(static) num_threads(nt) reduction(|:bad) if(n > 4 * FC_POOL_PAR_MIN)
-#endif
-    for (int64_t i = 0; i < n; ++i)
-        /* one unsigned compare also rejects negatives */
-        bad |= (uint64_t)indices[i] >= (uint64_t)limit;
-    return !bad;
-}

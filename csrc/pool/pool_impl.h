@@ -40,7 +40,6 @@ typedef struct {
     int (*bwd2x2i)(T *, T *, const int64_t *, int64_t, int64_t, const T *, int64_t);
     void (*vdiv)(T *, const T *, T, const T *, int64_t);
     void (*copyz)(T *, T *, int64_t, int);
-    int (*irange)(const int64_t *, int64_t, int64_t);
     void (*fence)(void);
     int (*scatter)(T *, const int64_t *, const T *, int64_t, int64_t);
     T (*rmax)(const T *, int64_t);
@@ -59,7 +58,6 @@ typedef struct {
         (u).bwd2x2i = FC_UK(bwd2x2i, isa);                                                  \
         (u).vdiv = FC_UK(vdiv, isa);                                                        \
         (u).copyz = FC_UK(copyz, isa);                                                      \
-        (u).irange = fc_pool_irange__##isa;                                                 \
         (u).fence = fc_pool_fence__##isa;                                                   \
         (u).scatter = FC_UK(scatter, isa);                                                  \
         (u).rmax = FC_UK(rmax, isa);                                                        \
@@ -474,30 +472,20 @@ static fc_status FN(max_bwd)(FN(fc_pool_fwd) *c, int64_t P, const T *gy,
             const int64_t *ip = ind ? ind + p * HoWo : NULL;
             if (k2s2 && FN(max_bwd_2x2_plane)(cc, gyp, ip, x ? x + p * HW : NULL, gp, tmp))
                 continue;
-            if (ip && pl) {
-                /* One pass over the indices, checked as they are used: the private plane
-                 * of a bad one is dropped instead of written out. */
-                const int out = !cc->uk.scatter(pl, ip, gyp, HoWo, HW);
-                if (out) {
-                    memset(pl, 0, (size_t)HW * sizeof(T));
-                    FC_OMP_ATOMIC_WRITE
-                    bad = 1;
-                    continue;
-                }
-                cc->uk.copyz(gp, pl, HW, stream);
-                continue;
-            }
-            if (ip && !cc->uk.irange(ip, HoWo, HW)) {
-                FC_OMP_ATOMIC_WRITE
-                bad = 1;
-                continue;
-            }
+            /* Small planes gather in the private copy pl and are written out once. */
             T *dst = pl ? pl : gp;
             if (!pl)
                 memset(dst, 0, (size_t)HW * sizeof(T));
             if (ip) {
-                for (int64_t k = 0; k < HoWo; ++k)
-                    dst[ip[k]] += gyp[k];
+                /* One pass over the indices, checked as they are used: the plane of a bad
+                 * one is dropped (the call fails) */
+                if (!cc->uk.scatter(dst, ip, gyp, HoWo, HW)) {
+                    if (pl)
+                        memset(pl, 0, (size_t)HW * sizeof(T));
+                    FC_OMP_ATOMIC_WRITE
+                    bad = 1;
+                    continue;
+                }
             } else if (tmp) {
                 const T *xp = x + p * HW;
                 const int64_t wo2 = (Wo + 1) / 2 * 2;

@@ -107,7 +107,6 @@ int fc_pool_thread_id(void);
  *            first, as the average's exact integer divisor)
  *   scatter: pl[idx[k]] += g[k] in order k < n, when every idx[k] lies in [0, limit);
  *            returns 0 (pl then holds partial sums in [0, limit)) when one does not.
- *   irange:  1 when every one of the n indices lies in [0, limit), else 0.
  *   copyz:   dst[0..n) = src[0..n), then src[0..n) = 0 (a private scratch plane handed
  *            back clean).  stream: dst is not read back soon, use non-temporal stores
  *            where the ISA has them; they are ordered only by a later fence().
@@ -143,7 +142,5 @@ FC_POOL_UKERNELS(f32, float, avx2)
 FC_POOL_UKERNELS(f64, double, avx2)
 void fc_pool_fence__generic(void);
 void fc_pool_fence__avx2(void);
-int fc_pool_irange__generic(const int64_t *idx, int64_t n, int64_t limit);
-int fc_pool_irange__avx2(const int64_t *idx, int64_t n, int64_t limit);
 
 #endif

@@ -536,28 +536,6 @@ void fc_f64_pool_copyz__avx2(double *dst, double *src, int64_t n, int stream)
     copyz_u32((char *)dst, (char *)src, 2 * n, stream);
 }
 
-/* Unsigned range test as a signed compare: flipping the sign bit maps [0, 2^64) onto
- * [INT64_MIN, INT64_MAX) in order. */
-int fc_pool_irange__avx2(const int64_t *idx, int64_t n, int64_t limit)
-{
-    if (limit <= 0)
-        return n == 0;
-    const __m256i sign = _mm256_set1_epi64x(INT64_MIN);
-    const __m256i lim = _mm256_set1_epi64x((limit - 1) ^ INT64_MIN);
-    __m256i bad = _mm256_setzero_si256();
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256i a = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(idx + i)), sign);
-        __m256i b = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(idx + i + 4)), sign);
-        bad = _mm256_or_si256(bad, _mm256_or_si256(_mm256_cmpgt_epi64(a, lim),
-                                                   _mm256_cmpgt_epi64(b, lim)));
-    }
-    int ok = _mm256_testz_si256(bad, bad);
-    if (i < n)
-        ok &= fc_pool_irange__generic(idx + i, n - i, limit);
-    return ok;
-}
-
 /* Global average of many small planes: 8 (float) or 4 (double) planes at a time, each
  * summed in one vector (a masked load takes the ragged end), then one transposing
  * reduction yields all their sums in one vector. */
