@@ -59,12 +59,7 @@ class Optimizer:
     def zero_grad(self, set_to_none=True):
         for g in self.param_groups:
             for p in g["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad[...] = 0
+                p.zero_grad_(set_to_none)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; ``closure`` (re-evaluating the model and

@@ -36,6 +36,16 @@ def _reset_weight_and_bias(weight, bias, rng):
         init.uniform_(bias, -bound, bound, rng=rng)
 
 
+def _weight_and_bias(module, weight_shape, n_bias, bias, dtype, rng):
+    """Register an uninitialised weight (and a bias of n_bias, or None), then reset both."""
+    module.weight = Parameter(np.empty(weight_shape, dtype=dtype))
+    if bias:
+        module.bias = Parameter(np.empty(n_bias, dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
+    module.reset_parameters(rng)
+
+
 class _ConvNd(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
                  groups, bias, padding_mode, transposed, output_padding, device, dtype, rng):
@@ -69,12 +79,7 @@ class _ConvNd(Module):
         self.padding_mode = padding_mode
         shape = ((in_channels, out_channels // groups) if transposed
                  else (out_channels, in_channels // groups)) + self.kernel_size
-        self.weight = Parameter(np.empty(shape, dtype=dt))
-        if bias:
-            self.bias = Parameter(np.empty(out_channels, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters(rng)
+        _weight_and_bias(self, shape, out_channels, bias, dt, rng)
 
     def reset_parameters(self, rng=None):
         _reset_weight_and_bias(self.weight, self.bias, rng)
@@ -541,12 +546,7 @@ class Linear(Module):
         dt = float_dtype(dtype)
         self.in_features = _positive_int("in_features", in_features)
         self.out_features = _positive_int("out_features", out_features)
-        self.weight = Parameter(np.empty((out_features, in_features), dtype=dt))
-        if bias:
-            self.bias = Parameter(np.empty(out_features, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters(rng)
+        _weight_and_bias(self, (out_features, in_features), out_features, bias, dt, rng)
 
     def reset_parameters(self, rng=None):
         _reset_weight_and_bias(self.weight, self.bias, rng)

@@ -68,6 +68,15 @@ class Parameter:
         self.requires_grad = bool(requires_grad)
         return self
 
+    def zero_grad_(self, set_to_none=True):
+        """Drop the gradient (``set_to_none``) or zero it in place (keeps its buffer)."""
+        if self.grad is None:
+            return
+        if set_to_none:
+            self.grad = None
+        else:
+            self.grad[...] = 0
+
     def __repr__(self):
         return f"Parameter containing:\n{self.data!r}"
 
@@ -290,12 +299,7 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad[...] = 0
+            p.zero_grad_(set_to_none)
 
     def requires_grad_(self, requires_grad=True):
         for p in self.parameters():
