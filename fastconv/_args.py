@@ -68,21 +68,32 @@ def to_int(v, name, minimum=None):
 
 
 def pair(v, name, minimum=None):
-    """An int or a pair (h, w) of ints -> (h, w)."""
+    """An int, a pair (h, w) of ints, or a one-entry tuple/list applying to both axes (as
+    torch.nn.functional accepts ``padding=(1,)``) -> (h, w)."""
     if isinstance(v, (tuple, list)):
+        if len(v) == 1:
+            i = to_int(v[0], name, minimum)
+            return (i, i)
         if len(v) != 2:
             raise ValueError(f"{name} must be an int or a pair (h, w), got {len(v)} values: {v!r}")
         return (to_int(v[0], name, minimum), to_int(v[1], name, minimum))
     if isinstance(v, np.ndarray):
         if v.shape == ():
             v = v.item()
-        elif v.shape == (2,):
+        elif v.shape in ((1,), (2,)):
             return pair(tuple(v.tolist()), name, minimum)
         else:
             raise ValueError(f"{name} must be an int or a pair (h, w), got an array of "
                              f"shape {v.shape}")
     i = to_int(v, name, minimum)
     return (i, i)
+
+
+def pool_stride(stride, kernel):
+    """A pooling stride: None or an empty tuple/list (PyTorch's default) -> the kernel size."""
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        return kernel
+    return pair(stride, "stride", 1)
 
 
 def to_bool(v, name):
@@ -319,9 +330,33 @@ class ConvTransposeArgs(_ConvCommon):
                 self.padding[1], self.dilation[0], self.dilation[1], self.groups)
 
 
+def transpose_output_padding(in_sizes, output_size, kernel, stride, padding, dilation):
+    """The output_padding that makes a transposed convolution's output exactly output_size
+    (its last len(in_sizes) entries; more may lead, e.g. (N, C, H, W)), with PyTorch's rule
+    and message: each size must lie in [smallest, smallest + stride - 1]."""
+    nd = len(in_sizes)
+    if not isinstance(output_size, (tuple, list)):
+        if isinstance(output_size, np.ndarray) and output_size.ndim == 1:
+            output_size = output_size.tolist()
+        else:
+            raise TypeError(f"output_size must be a tuple or list of {nd} ints, got "
+                            f"{type(output_size).__name__}")
+    if len(output_size) < nd:
+        raise ValueError(f"output_size must have {nd} or more elements, got {list(output_size)}")
+    size = [to_int(s, "output_size", 0) for s in list(output_size)[-nd:]]
+    lo = [(n - 1) * s - 2 * p + d * (k - 1) + 1
+          for n, k, s, p, d in zip(in_sizes, kernel, stride, padding, dilation)]
+    hi = [m + s - 1 for m, s in zip(lo, stride)]
+    if any(not a <= v <= b for v, a, b in zip(size, lo, hi)):
+        raise ValueError(f"requested an output size of {size}, but valid sizes range from "
+                         f"{lo} to {hi} (for an input of {list(in_sizes)})")
+    return tuple(v - a for v, a in zip(size, lo))
+
+
 def conv_transpose2d_args(input, weight, bias=None, stride=1, padding=0, output_padding=0,
-                          groups=1, dilation=1):
-    """Validate a conv_transpose2d call and compute its geometry."""
+                          groups=1, dilation=1, output_size=None):
+    """Validate a conv_transpose2d call and compute its geometry.  output_size, when given,
+    decides output_padding (as torch.nn.ConvTranspose2d.forward(x, output_size))."""
     check_array(input, "input")
     x, unbatched = batched(input)
     _check_weight_4d(weight, x.dtype, "conv_transpose2d")
@@ -334,6 +369,9 @@ def conv_transpose2d_args(input, weight, bias=None, stride=1, padding=0, output_
     output_padding = pair(output_padding, "output_padding", 0)
     N, C_in, H, W = (int(s) for s in x.shape)
     C_in_w, C_out_g, kH, kW = (int(s) for s in weight.shape)
+    if output_size is not None:
+        output_padding = transpose_output_padding((H, W), output_size, (kH, kW), stride,
+                                                  padding, dilation)
     if C_in == 0 or H == 0 or W == 0:
         check_nonempty_plane(x, "input", "conv_transpose2d")
     if C_in_w != C_in:
@@ -363,10 +401,10 @@ def conv_transpose2d_args(input, weight, bias=None, stride=1, padding=0, output_
 
 def conv_transpose2d_backward_args(grad_output, input, weight, stride=1, padding=0,
                                    output_padding=0, groups=1, dilation=1,
-                                   output_mask=(True, True, True)):
+                                   output_mask=(True, True, True), output_size=None):
     """-> (ConvTransposeArgs, 4-D grad_output view, mask)."""
     a = conv_transpose2d_args(input, weight, None, stride, padding, output_padding, groups,
-                              dilation)
+                              dilation, output_size)
     mask = output_mask3(output_mask)
     gy = check_grad_output(grad_output, a.dtype, a.out_shape, a.unbatched,
                            "conv_transpose2d_backward")
@@ -427,7 +465,7 @@ class PoolArgs(_PlaneShapes):
 def _pool_geometry(fname, shape4, kernel_size, stride, padding, dilation, ceil_mode,
                    dilation_name="dilation"):
     kernel = pair(kernel_size, "kernel_size", 1)
-    stride = kernel if stride is None else pair(stride, "stride", 1)
+    stride = pool_stride(stride, kernel)
     padding = pair(padding, "padding", 0)
     dilation = pair(dilation, dilation_name, 1)
     ceil_mode = to_bool(ceil_mode, "ceil_mode")

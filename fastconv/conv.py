@@ -110,21 +110,22 @@ def _add_bias(y, bias):
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
-                     groups=1, dilation=1):
-    """2-D transposed convolution, as torch.nn.functional.conv_transpose2d."""
+                     groups=1, dilation=1, *, output_size=None):
+    """2-D transposed convolution, as torch.nn.functional.conv_transpose2d; output_size (the
+    exact output size) picks output_padding as torch.nn.ConvTranspose2d.forward does."""
     a = _args.conv_transpose2d_args(input, weight, bias, stride, padding, output_padding,
-                                    groups, dilation)
+                                    groups, dilation, output_size)
     y = _kernels.conv2d_backward_data(_c(a.x), _c(a.weight), a.geom(), "auto")
     return _args.restore_batch(_add_bias(y, a.bias), a.unbatched)
 
 
 def conv_transpose2d_backward(grad_output, input, weight, stride=1, padding=0,
                               output_padding=0, groups=1, dilation=1, *,
-                              output_mask=(True, True, True)):
+                              output_mask=(True, True, True), output_size=None):
     """Gradients of conv_transpose2d: (grad_input, grad_weight, grad_bias)."""
     a, gy, mask = _args.conv_transpose2d_backward_args(grad_output, input, weight, stride,
                                                        padding, output_padding, groups,
-                                                       dilation, output_mask)
+                                                       dilation, output_mask, output_size)
     gy = _c(gy)
     geom = a.geom()
     gx = gw = gb = None

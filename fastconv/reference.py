@@ -424,7 +424,7 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
-                     groups=1, dilation=1):
+                     groups=1, dilation=1, *, output_size=None):
     """Transposed convolution (the gradient of conv2d with respect to its input).
 
     Weight ``(C_in, C_out/groups, kH, kW)``.  Every input element scatters:
@@ -432,10 +432,11 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     into a buffer of height ``(H-1)*sH + dH*(kH-1) + 1 + output_padding_h``; the output is
     that buffer with ``padding`` rows/columns cropped from each side, plus ``bias``.
 
-    Output size: ``H_out = (H-1)*sH - 2*pH + dH*(kH-1) + output_padding_h + 1``.
+    Output size: ``H_out = (H-1)*sH - 2*pH + dH*(kH-1) + output_padding_h + 1``; an exact
+    ``output_size`` instead picks ``output_padding = output_size - H_out(output_padding=0)``.
     """
     a = _args.conv_transpose2d_args(input, weight, bias, stride, padding, output_padding,
-                                     groups, dilation)
+                                     groups, dilation, output_size)
     y = _conv_transpose2d_forward(_c(a.x), _c(a.weight), a.bias, a.stride, a.padding,
                                   a.output_padding, a.groups, a.dilation)
     return _result(y, a.unbatched)
@@ -443,7 +444,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 def conv_transpose2d_backward(grad_output, input, weight, stride=1, padding=0,
                               output_padding=0, groups=1, dilation=1, *,
-                              output_mask=(True, True, True)):
+                              output_mask=(True, True, True), output_size=None):
     """Gradients of ``conv_transpose2d``.  With ``gyp`` = ``grad_output`` zero-padded back by
     ``padding`` on each side (the buffer the forward cropped):
 
@@ -455,7 +456,7 @@ def conv_transpose2d_backward(grad_output, input, weight, stride=1, padding=0,
     """
     a, gy, mask = _args.conv_transpose2d_backward_args(grad_output, input, weight, stride,
                                                        padding, output_padding, groups,
-                                                       dilation, output_mask)
+                                                       dilation, output_mask, output_size)
     gx, gw, gb = _conv_transpose2d_backward(_c(gy), _c(a.x), _c(a.weight), a.stride,
                                             a.padding, a.output_padding, a.groups,
                                             a.dilation, mask)

@@ -460,9 +460,18 @@ def size_cases(fname, arg, kind):
     add("array_float_pair", np.array([1.5, 1.0]), TE)
     add("array_0d", np.array(1), ANY - {TE}, names=())
     add("array_3", np.array([1, 1, 1]), {VE, TE})
-    add("tuple1", (1,), {VE, TE})
+    # A one-entry tuple applies to every axis, as in torch.nn.functional (the contract).
+    add("tuple1", (1,), ANY - {TE}, names=())
+    add("list1", [2], ANY - {TE}, names=())
+    add("array_1", np.array([1]), ANY - {TE}, names=())
+    add("tuple1_neg", (-1,), VE)
+    add("tuple1_float", (1.5,), TE)
     add("tuple3", (1, 1, 1), {VE, TE})
-    add("tuple0", (), {VE, TE})
+    if kind == "stride_opt":
+        add("tuple0", (), OK)   # an empty pooling stride means the default, as in PyTorch
+        add("list0", [], OK)
+    else:
+        add("tuple0", (), {VE, TE})
     add("tuple_none", (1, None), {TE, VE})
     add("tuple_float", (1, 1.5), TE)
     add("tuple_str", (1, "a"), {TE, VE})
@@ -544,7 +553,7 @@ def scalar_cases(fname, arg, kind):
         add("none", None, OK)
         add("pair_none", (None, 2), OK)
         add("larger_than_input", (11, 13), OK)
-        add("tuple1", (3,), {VE, TE})
+        add("tuple1", (3,), {OK, VE}, names=())
         add("tuple3", (3, 3, 3), {VE, TE})
         add("float", 1.5, TE)
         add("str", "3", {TE, VE})

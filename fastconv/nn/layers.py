@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .._args import pair
+from .._args import pair, transpose_output_padding
 from . import _backend, init
 from .module import Module, Parameter, accumulate_grad, float_dtype, check_device
 
@@ -151,20 +151,8 @@ class ConvTranspose2d(_ConvNd):
         """output_padding that yields ``output_size`` (PyTorch's rule), or the configured one."""
         if output_size is None:
             return self.output_padding
-        size = [int(s) for s in output_size][-2:]
-        if len(size) != 2:
-            raise ValueError(f"output_size must have 2 or more elements, got {output_size}")
-        result = []
-        for d in range(2):
-            n_in = np.shape(x)[-2 + d]
-            lo = ((n_in - 1) * self.stride[d] - 2 * self.padding[d]
-                  + self.dilation[d] * (self.kernel_size[d] - 1) + 1)
-            hi = lo + self.stride[d] - 1
-            if not lo <= size[d] <= hi:
-                raise ValueError(f"requested an output size of {size}, but valid sizes range "
-                                 f"from {lo} to {hi} (for an input of {np.shape(x)[-2:]})")
-            result.append(size[d] - lo)
-        return tuple(result)
+        return transpose_output_padding(np.shape(x)[-2:], output_size, self.kernel_size,
+                                        self.stride, self.padding, self.dilation)
 
     def forward(self, x, output_size=None):
         w, b = self._params()
