@@ -56,10 +56,36 @@ def openmp_runtime():
     return "openmp (runtime path unknown)"
 
 
+_VECTOR_FLAG_PREFIXES = ("sse", "ssse", "avx", "fma", "amx", "f16c", "neon", "asimd", "sve")
+
+
+def cpu_info():
+    """(model name, vector extensions) of this CPU, from /proc/cpuinfo where there is one."""
+    import platform
+    model, flags = "", []
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, val = line.partition(":")
+                key = key.strip()
+                if key in ("model name", "Model", "Processor") and not model:
+                    model = val.strip()
+                elif key in ("flags", "Features") and not flags:
+                    flags = val.split()
+                if model and flags:
+                    break
+    except OSError:
+        pass
+    model = model or platform.processor() or platform.machine() or "unknown"
+    vec = sorted({f for f in flags if f.startswith(_VECTOR_FLAG_PREFIXES)})
+    return model, vec
+
+
 def config():
     """The configuration show_config() prints, as a dict."""
     from . import __version__
     isa = _kernels.get_isa()
+    cpu, vec = cpu_info()
     return {
         "version": __version__,
         "isa": isa,
@@ -67,6 +93,8 @@ def config():
         "isa_forced": _forced_isa,
         "openmp": openmp_runtime(),
         "num_threads": get_num_threads(),
+        "cpu": cpu,
+        "cpu_vector_extensions": vec,
         "python": sys.version.split()[0],
     }
 
@@ -82,6 +110,8 @@ def show_config(file=None):
     lines = [
         f"fastconv {c['version']}",
         f"  instruction set : {isa}",
+        f"  CPU             : {c['cpu']}",
+        f"  vector ext.     : {' '.join(c['cpu_vector_extensions']) or 'none reported'}",
         f"  OpenMP runtime  : {c['openmp'] or 'none (built without OpenMP: serial)'}",
         f"  threads         : {c['num_threads']}",
         f"  python          : {c['python']}",
