@@ -1,8 +1,8 @@
 """Build the single C extension ``fastconv._kernels``.
 
-Every ``.c`` file below ``csrc/`` is compiled into it.  Files below ``csrc/ukernels/avx2/`` (and
-only those) get ``-mavx2 -mfma``; the ISA is chosen at run time by ``csrc/dispatch.c``, so the
-result runs on any x86-64.  OpenMP is detected by compiling a probe; without it the build still
+Every ``.c`` file below ``csrc/`` is compiled into it.  Files below ``csrc/ukernels/<tier>/``
+(and only those) get the flags in that folder's ``FLAGS`` file; the tier is chosen at run time
+by ``csrc/dispatch.c``, so the result runs on any x86-64.  OpenMP is detected by compiling a probe; without it the build still
 succeeds and every kernel runs serially.
 """
 import os
@@ -19,11 +19,23 @@ from setuptools.command.build_ext import build_ext
 HERE = os.path.dirname(os.path.abspath(__file__))
 CSRC = os.path.join("csrc")
 
-# Per-directory extra compile flags: the only place ISA flags appear.
+# Per-tier compile flags: csrc/ukernels/<tier>/FLAGS, the only place ISA flags appear.  The
+# tier is chosen at run time by csrc/dispatch.c, so the result runs on any x86-64; a tier whose
+# flags this compiler (or architecture) does not take is left out with a warning.
+UKERNELS = os.path.join("csrc", "ukernels")
 IS_X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
-ISA_FLAGS = {
-    os.path.join("csrc", "ukernels", "avx2"): ["-mavx2", "-mfma"] if IS_X86 else None,
-}
+
+
+def tier_flags():
+    """{tier folder: [flags]} for every csrc/ukernels/<tier>/ with a FLAGS file."""
+    out = {}
+    for d in sorted(glob.glob(os.path.join(UKERNELS, "*", "FLAGS"))):
+        with open(d) as f:
+            out[os.path.dirname(d)] = f.read().split()
+    return out
+
+
+TIER_FLAGS = tier_flags()
 
 BASE_CFLAGS = ["-O3", "-std=c99", "-fno-strict-aliasing", "-fvisibility=hidden",
                "-Wall", "-Wno-unused-function", "-Wno-unknown-pragmas"]
@@ -33,15 +45,33 @@ if os.environ.get("FASTCONV_SANITIZE"):
 
 
 def c_sources():
-    srcs = sorted(glob.glob(os.path.join(CSRC, "**", "*.c"), recursive=True))
-    out = []
-    for s in srcs:
-        for d, flags in ISA_FLAGS.items():
-            if s.startswith(d + os.sep) and flags is None:
-                break  # ISA not buildable on this architecture
-        else:
-            out.append(s)
-    return out
+    return sorted(glob.glob(os.path.join(CSRC, "**", "*.c"), recursive=True))
+
+
+def _tier_of(src):
+    rel = os.path.relpath(os.path.abspath(src), HERE)
+    for d in TIER_FLAGS:
+        if rel.startswith(d + os.sep):
+            return d
+    return None
+
+
+def _probe_flags(compiler, flags):
+    """True when the compiler builds a file with these flags (they may be ISA flags the
+    target architecture does not have)."""
+    if not flags:
+        return True
+    tmp = tempfile.mkdtemp()
+    try:
+        src = os.path.join(tmp, "flags_probe.c")
+        with open(src, "w") as f:
+            f.write("int fc_flags_probe(int x) { return x + 1; }\n")
+        compiler.compile([src], output_dir=tmp, extra_postargs=list(flags))
+        return True
+    except Exception:
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _probe_openmp(compiler):
@@ -75,15 +105,28 @@ class BuildExt(build_ext):
             if omp:
                 ext.define_macros.append(("FC_HAVE_OPENMP", "1"))
 
-        # Add ISA flags per source file: wrap the compiler's single-file compile hook.
+        # Tiers this compiler cannot build are dropped (dispatch.c then lists them as
+        # unsupported: their setup functions are weak references).
+        dropped = set()
+        if not IS_X86:
+            dropped = {d for d, flags in TIER_FLAGS.items() if flags}
+        for d, flags in TIER_FLAGS.items():
+            if d not in dropped and not _probe_flags(compiler, flags):
+                dropped.add(d)
+        for d in sorted(dropped):
+            sys.stderr.write(f"WARNING: the compiler does not build {d} "
+                             f"({' '.join(TIER_FLAGS[d])}); that tier is left out.\n")
+        for ext in self.extensions:
+            ext.sources = [s for s in ext.sources if _tier_of(s) not in dropped]
+
+        # Add the tier's flags per source file: wrap the compiler's single-file compile hook.
         orig_compile = compiler._compile
 
         def _compile(obj, src, ext, cc_args, extra_postargs, pp_opts):
-            rel = os.path.relpath(os.path.abspath(src), HERE)
             extra = list(extra_postargs)
-            for d, flags in ISA_FLAGS.items():
-                if flags and rel.startswith(d + os.sep):
-                    extra += flags
+            tier = _tier_of(src)
+            if tier is not None:
+                extra += TIER_FLAGS[tier]
             # Cython output: silence warnings we cannot fix there.
             if src.endswith("_kernels.c"):
                 extra = [a for a in extra if a not in ("-Wall", "-std=c99")]

@@ -1,4 +1,4 @@
-# Runtime configuration: ISA selection and threads.
+# Runtime configuration: instruction-set tiers and threads.
 
 cdef extern from "fastconv.h":
     ctypedef enum fc_status:
@@ -7,21 +7,19 @@ cdef extern from "fastconv.h":
         FC_ERR_NOTIMPL
         FC_ERR_ARG
         FC_ERR_INDEX
-    ctypedef enum fc_isa:
-        FC_ISA_GENERIC
-        FC_ISA_AVX2
-    fc_isa fc_detect_isa() nogil
-    fc_isa fc_get_isa() nogil
-    fc_status fc_set_isa(fc_isa isa) nogil
-    const char *fc_isa_name(fc_isa isa) nogil
+    int fc_tier_count() nogil
+    const char *fc_tier_name(int tier) nogil
+    int fc_tier_supported(int tier) nogil
+    int fc_tier_best() nogil
+    int fc_tier_in_use() nogil
+    fc_status fc_tier_select(int tier) nogil
+    int64_t fc_tier_vector_bytes(int tier) nogil
     void fc_set_num_threads(int n) nogil
     int fc_get_num_threads() nogil
     int fc_have_openmp() nogil
     void fc_runtime_init() nogil
 
 fc_runtime_init()
-
-_ISA_BY_NAME = {"generic": FC_ISA_GENERIC, "avx2": FC_ISA_AVX2}
 
 
 cdef int check_status(fc_status st) except -1:
@@ -37,27 +35,44 @@ cdef int check_status(fc_status st) except -1:
     raise ValueError("fastconv: inconsistent arguments reached a kernel (internal error)")
 
 
+def all_isas():
+    """Every tier this build knows (csrc/tiers.h), portable first, supported or not."""
+    return [fc_tier_name(i).decode() for i in range(fc_tier_count())]
+
+
+def _tier_index(name):
+    names = all_isas()
+    if name not in names:
+        raise ValueError(f"ISA must be one of {names}, got {name!r}")
+    return names.index(name)
+
+
 def detect_isa():
-    """Best instruction set this CPU supports."""
-    return fc_isa_name(fc_detect_isa()).decode()
+    """Widest instruction-set tier this CPU supports (the default)."""
+    return fc_tier_name(fc_tier_best()).decode()
 
 
 def get_isa():
-    """Instruction set the kernels use now."""
-    return fc_isa_name(fc_get_isa()).decode()
+    """Instruction-set tier the kernels use now."""
+    return fc_tier_name(fc_tier_in_use()).decode()
 
 
 def set_isa(name):
-    """Force an instruction-set path ('generic' or 'avx2')."""
-    if name not in _ISA_BY_NAME:
-        raise ValueError(f"ISA must be one of {sorted(_ISA_BY_NAME)}, got {name!r}")
-    if fc_set_isa(_ISA_BY_NAME[name]) != FC_OK:
-        raise ValueError(f"this CPU cannot run the {name!r} path (best: {detect_isa()!r})")
+    """Use another supported tier (see available_isas())."""
+    cdef int i = _tier_index(name)
+    if fc_tier_select(i) != FC_OK:
+        raise ValueError(f"this CPU cannot run the {name!r} tier (supported: "
+                         f"{available_isas()})")
 
 
 def available_isas():
-    """Instruction sets this CPU can run, portable first."""
-    return ["generic"] + (["avx2"] if fc_detect_isa() == FC_ISA_AVX2 else [])
+    """Every tier this CPU can run, portable first (each one a child of an earlier one)."""
+    return [fc_tier_name(i).decode() for i in range(fc_tier_count()) if fc_tier_supported(i)]
+
+
+def isa_vector_bytes(name):
+    """Width of the tier's widest vector register in bytes (0 when not supported)."""
+    return int(fc_tier_vector_bytes(_tier_index(name)))
 
 
 def set_num_threads(int n):

@@ -13,8 +13,11 @@ def _apply_isa_override():
     name = os.environ.get("FASTCONV_ISA", "").strip().lower()
     if not name:
         return
-    if name not in ("generic", "avx2"):
-        raise ValueError(f"FASTCONV_ISA must be 'generic' or 'avx2', got {name!r}")
+    if name not in _kernels.all_isas():
+        raise ValueError(f"FASTCONV_ISA must be one of {_kernels.all_isas()}, got {name!r}")
+    if name not in _kernels.available_isas():
+        raise ValueError(f"FASTCONV_ISA={name}: this CPU cannot run that tier (it supports "
+                         f"{_kernels.available_isas()})")
     _kernels.set_isa(name)
     _forced_isa = name
 

@@ -11,7 +11,8 @@ from fastconv import _kernels
 
 
 def test_isa_detected_and_settable():
-    assert _kernels.detect_isa() in ("generic", "avx2")
+    assert _kernels.detect_isa() in _kernels.all_isas()
+    assert _kernels.detect_isa() == _kernels.available_isas()[-1]  # the widest is the default
     assert _kernels.available_isas()[0] == "generic"
     before = _kernels.get_isa()
     try:
@@ -45,7 +46,16 @@ def test_fastconv_isa_env_forces_generic():
 def test_fastconv_isa_env_rejects_garbage():
     r = _run("import fastconv", FASTCONV_ISA="mmx")
     assert r.returncode != 0
-    assert "FASTCONV_ISA must be 'generic' or 'avx2'" in r.stderr
+    assert "FASTCONV_ISA must be one of ['generic', 'avx2', 'avx512']" in r.stderr
+
+
+def test_fastconv_isa_env_refuses_an_unsupported_tier():
+    missing = [t for t in _kernels.all_isas() if t not in _kernels.available_isas()]
+    if not missing:
+        pytest.skip("this CPU supports every tier")
+    r = _run("import fastconv", FASTCONV_ISA=missing[-1])
+    assert r.returncode != 0
+    assert "this CPU cannot run that tier" in r.stderr
 
 
 def test_omp_num_threads_is_the_default():

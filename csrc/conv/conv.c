@@ -1,6 +1,7 @@
 /* conv2d dispatch: picks the algorithm, then calls it. */
 #include "conv_internal.h"
 #include "direct_exact.h"
+#include "tier.h"
 
 /*
  * "auto": chosen from measurements (2026-11-23, Zen 3, 2 cores shared with other jobs;
@@ -29,7 +30,7 @@
  * for strided layers with many input channels, for long backward-data reductions, and for
  * backward-weight with a large weight gradient, where direct's per-range partial sums grow.
  */
-fc_conv_algo fc_conv2d_choose_algo(const fc_conv_geom *g, int pass, int itemsize)
+fc_conv_algo fc_conv2d_choose_algo_16reg(const fc_conv_geom *g, int pass, int itemsize)
 {
     const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;
     const int64_t KK = g->kH * g->kW;
@@ -52,6 +53,11 @@ fc_conv_algo fc_conv2d_choose_algo(const fc_conv_geom *g, int pass, int itemsize
         if (KK == 1 || g->C_out * Cig * KK >= 100000) return FC_ALGO_IM2COL;
         return FC_ALGO_DIRECT;
     }
+}
+
+fc_conv_algo fc_conv2d_choose_algo(const fc_conv_geom *g, int pass, int itemsize)
+{
+    return fc_tier_current()->choose_algo(g, pass, itemsize);
 }
 
 /* A NaN or Inf weight (forward, backward-data) or grad_output value (backward-weight) must

@@ -19,15 +19,14 @@
 #include "conv_internal.h"
 #include "direct_ukernels.h"
 #include "direct_exact.h"
+#include "tier.h"
 #ifdef FC_HAVE_OPENMP
 #include <omp.h>
 #endif
 
-/* Input rows are copied one band (of output rows) at a time, about this many bytes, so that
- * the copy is still in L2 when the micro-kernels read it. */
-#define FC_DIRECT_BAND_BYTES ((size_t)128 << 10)
-/* Packed weights that fit in L1 next to a tile's inputs. */
-#define FC_DIRECT_L1_WEIGHTS (16 << 10)
+/* Input rows are copied one band (of output rows) at a time, about the tier's
+ * direct_band_bytes, so that the copy is still in L2 when the micro-kernels read it; packed
+ * weights up to its direct_l1_weights stay in L1 next to a tile's inputs (tier.h). */
 /* Upper bound on the backward-weight partial sums. */
 #define FC_DIRECT_PARTIAL_BYTES (32.0 * 1024 * 1024)
 
@@ -166,40 +165,6 @@ static void bwd_data_planes(const fc_conv_geom *g, bwd_data_shape *S)
     P->Ws = g->W_out;
 }
 
-static int have_avx2_f(void)
-{
-#ifdef FC_DCONV_HAVE_AVX2
-    return fc_get_isa() == FC_ISA_AVX2;
-#else
-    return 0;
-#endif
-}
-
-/* Tap-kernel tables [MR][NV] (NULL where no such tile exists). */
-#define FC_TAB_ENTRY(DT, MR, NV, ISA) [MR][NV] = fc_##DT##_dconv_##MR##x##NV##v__##ISA,
-#define FC_TAB_F32_GEN(MR, NV) FC_TAB_ENTRY(f32, MR, NV, generic)
-#define FC_TAB_F64_GEN(MR, NV) FC_TAB_ENTRY(f64, MR, NV, generic)
-static const fc_f32_dconv_fn g_tab_f32_generic[5][FC_DCONV_MAX_NV + 1] = {
-    FC_DCONV_SHAPES(FC_TAB_F32_GEN)};
-static const fc_f64_dconv_fn g_tab_f64_generic[5][FC_DCONV_MAX_NV + 1] = {
-    FC_DCONV_SHAPES(FC_TAB_F64_GEN)};
-#ifdef FC_DCONV_HAVE_AVX2
-#define FC_TAB_F32_AVX2(MR, NV) FC_TAB_ENTRY(f32, MR, NV, avx2)
-#define FC_TAB_F64_AVX2(MR, NV) FC_TAB_ENTRY(f64, MR, NV, avx2)
-static const fc_f32_dconv_fn g_tab_f32_avx2[5][FC_DCONV_MAX_NV + 1] = {
-    FC_DCONV_SHAPES(FC_TAB_F32_AVX2)};
-static const fc_f64_dconv_fn g_tab_f64_avx2[5][FC_DCONV_MAX_NV + 1] = {
-    FC_DCONV_SHAPES(FC_TAB_F64_AVX2)};
-#else
-/* No AVX2 build: have_avx2_f() is 0, these are never used. */
-#define g_tab_f32_avx2 g_tab_f32_generic
-#define g_tab_f64_avx2 g_tab_f64_generic
-#define fc_f32_dconvgw_4x3__avx2 fc_f32_dconvgw_4x3__generic
-#define fc_f32_dconvgw_1x9__avx2 fc_f32_dconvgw_1x9__generic
-#define fc_f64_dconvgw_4x3__avx2 fc_f64_dconvgw_4x3__generic
-#define fc_f64_dconvgw_1x9__avx2 fc_f64_dconvgw_1x9__generic
-#endif
-
 /* Throughput of an MR x NV tile relative to peak, per tap: MR*NV FMAs need MR*NV >= 8
  * independent accumulators to hide the FMA latency, and NV + MR loads (vectors and weight
  * broadcasts) share two load ports with... themselves, against two FMA ports. */
@@ -214,16 +179,6 @@ static double tile_eff(int mr, int nv)
 /* ---- float32 ---- */
 #define T float
 #define SFX f32
-#define have_avx2_f32 have_avx2_f
-#define LANES_f32 8
-#define dconv_fn_t_f32 fc_f32_dconv_fn
-#define dconvgw_fn_t_f32 fc_f32_dconvgw_fn
-#define TAB_AVX2_f32 g_tab_f32_avx2
-#define TAB_GEN_f32 g_tab_f32_generic
-#define GW4_AVX2_f32 fc_f32_dconvgw_4x3__avx2
-#define GW1_AVX2_f32 fc_f32_dconvgw_1x9__avx2
-#define GW4_GEN_f32 fc_f32_dconvgw_4x3__generic
-#define GW1_GEN_f32 fc_f32_dconvgw_1x9__generic
 #include "direct_impl.h"
 #undef T
 #undef SFX
@@ -231,16 +186,6 @@ static double tile_eff(int mr, int nv)
 /* ---- float64 ---- */
 #define T double
 #define SFX f64
-#define have_avx2_f64 have_avx2_f
-#define LANES_f64 4
-#define dconv_fn_t_f64 fc_f64_dconv_fn
-#define dconvgw_fn_t_f64 fc_f64_dconvgw_fn
-#define TAB_AVX2_f64 g_tab_f64_avx2
-#define TAB_GEN_f64 g_tab_f64_generic
-#define GW4_AVX2_f64 fc_f64_dconvgw_4x3__avx2
-#define GW1_AVX2_f64 fc_f64_dconvgw_1x9__avx2
-#define GW4_GEN_f64 fc_f64_dconvgw_4x3__generic
-#define GW1_GEN_f64 fc_f64_dconvgw_1x9__generic
 #include "direct_impl.h"
 #undef T
 #undef SFX

@@ -17,4 +17,8 @@ FC_CONV_DECLARE(direct, f64, double)
 FC_CONV_DECLARE(im2col, f32, float)
 FC_CONV_DECLARE(im2col, f64, double)
 
+/* 'auto' measured for 16-register tiers (the table in conv.c): the generic tier's rule,
+ * inherited by every tier that has not measured its own. */
+fc_conv_algo fc_conv2d_choose_algo_16reg(const fc_conv_geom *g, int pass, int itemsize);
+
 #endif

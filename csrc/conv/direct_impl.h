@@ -51,7 +51,7 @@ static void F(repack)(const T *src, T *dst, const planes_t *P, int64_t r_lo, int
 typedef struct {
     int MR, NR, flat;
     int64_t tail_nr;
-    F(dconv_fn_t) fn, tail;
+    F(fc_dconv_fn) fn, tail;
 } F(kern_t);
 
 /* Tiles run along one grid row at a time (full tiles, then one narrower tile for the rest of
@@ -61,8 +61,9 @@ typedef struct {
  * (they are copied out through a buffer). */
 static void F(pick_grid_kernel)(int MR, int64_t rows, int64_t cols, int64_t Wq, F(kern_t) *K)
 {
-    const int64_t L = F(LANES);
-    const F(dconv_fn_t) (*tab)[FC_DCONV_MAX_NV + 1] = F(have_avx2)() ? F(TAB_AVX2) : F(TAB_GEN);
+    const F(fc_dconv_desc) *D = &fc_tier_current()->F(dconv);
+    const int64_t L = D->lanes;
+    const F(fc_dconv_fn) (*tab)[FC_DCONV_MAX_NV + 1] = D->tap;
     double best = -1;
     K->MR = MR;
     for (int nv = 2; nv <= FC_DCONV_MAX_NV; nv++) {
@@ -106,11 +107,11 @@ static void F(tile_block)(const F(grid_t) *G, const T *xb, T *dst, int64_t ldc, 
                           const T *wg, const T *bg, int64_t b, int64_t t, int64_t i0,
                           int64_t nr, int64_t Wq)
 {
-    T tmp[4 * 32];   /* MR*NR <= 96 */
+    T tmp[FC_DCONV_MAX_MR * FC_DCONV_MAX_NV * (FC_VEC_MAX_BYTES / sizeof(T))];   /* MR*NR */
     const F(kern_t) *K = &G->K;
     const int MR = K->MR;
     int64_t li, j, width = K->NR;
-    F(dconv_fn_t) fn = K->fn;
+    F(fc_dconv_fn) fn = K->fn;
     if (K->flat) {
         li = t * K->NR / Wq;
         j = t * K->NR % Wq;
@@ -165,7 +166,8 @@ static void F(run_band)(const F(grid_t) *G, const T *xb, T *dst, int64_t ldc, in
     if (nr <= 0 || G->cols_out <= 0) return;
     const int64_t tpr = G->cols_out / NR + (G->K.tail != NULL);
     const int64_t ntiles = G->K.flat ? ((nr - 1) * Wq + G->cols_out + NR - 1) / NR : nr * tpr;
-    if ((b1 - b0) * G->ntaps * G->K.MR * (int64_t)sizeof(T) <= FC_DIRECT_L1_WEIGHTS) {
+    if ((b1 - b0) * G->ntaps * G->K.MR * (int64_t)sizeof(T) <=
+        fc_tier_current()->direct_l1_weights) {
         for (int64_t t = 0; t < ntiles; t++)
             for (int64_t b = b0; b < b1; b++)
                 F(tile_block)(G, xb, dst, ldc, cg, wg, bg, b, t, i0, nr, Wq);
@@ -184,7 +186,7 @@ static void F(plan_items)(int64_t rows, int64_t halo, int64_t nplanes, int64_t W
                           int64_t nimg_groups, int64_t nblk, int nt, int64_t *R, int64_t *bpc)
 {
     const int64_t row_bytes = nplanes * Wq * (int64_t)sizeof(T);
-    int64_t r = (int64_t)FC_DIRECT_BAND_BYTES / (row_bytes > 0 ? row_bytes : 1) - halo;
+    int64_t r = fc_tier_current()->direct_band_bytes / (row_bytes > 0 ? row_bytes : 1) - halo;
     if (r > rows) r = rows;
     if (r < 1) r = 1;
     /* A band's copy serves every channel block; blocks are split over items only when
@@ -256,7 +258,7 @@ fc_status F(fc_conv2d_fwd_direct)(const fc_conv_geom *g, const T *x, const T *w,
     const int nt = threads_for(g);
     planes_t P;
     fwd_planes(g, &P);
-    const int MR = fc_direct_pick_mr(Cog), NR = FC_DCONV_MAX_NV * F(LANES);
+    const int MR = fc_direct_pick_mr(Cog), NR = FC_DCONV_MAX_NV * fc_tier_current()->F(dconv).lanes;
     const int64_t nblk = (Cog + MR - 1) / MR;
     const int64_t nplanes = Cig * P.nph_h * P.nph_w;
     int64_t R, bpc;
@@ -338,7 +340,7 @@ fc_status F(fc_conv2d_bwd_data_direct)(const fc_conv_geom *g, const T *gy, const
     bwd_data_shape S;
     bwd_data_planes(g, &S);
     planes_t *P = &S.P;
-    const int MR = fc_direct_pick_mr(Cig), NR = FC_DCONV_MAX_NV * F(LANES);
+    const int MR = fc_direct_pick_mr(Cig), NR = FC_DCONV_MAX_NV * fc_tier_current()->F(dconv).lanes;
     const int64_t nblk = (Cig + MR - 1) / MR;
     const int64_t taps_all = Cog * KK;   /* over all phases, every (oc, kh, kw) at most once */
     const int64_t rows = (g->H + sH - 1) / sH;   /* grid rows of phase 0, the most */
@@ -449,10 +451,9 @@ fc_status F(fc_conv2d_bwd_weight_direct)(const fc_conv_geom *g, const T *gy, con
         return F(fc_direct_exact_bwd_weight)(g, gy, x, gw, gb);
     planes_t P;
     fwd_planes(g, &P);
-    const int avx2 = F(have_avx2)();
+    const F(fc_dconv_desc) *D = &fc_tier_current()->F(dconv);
     const int MR = Cog == 1 ? 1 : 4, TB = Cog == 1 ? 9 : 3;
-    F(dconvgw_fn_t) fn = Cog == 1 ? (avx2 ? F(GW1_AVX2) : F(GW1_GEN))
-                                  : (avx2 ? F(GW4_AVX2) : F(GW4_GEN));
+    F(fc_dconvgw_fn) fn = Cog == 1 ? D->gw1x9 : D->gw4x3;
     const int64_t nblk = (Cog + MR - 1) / MR;
     const int64_t HWo = g->H_out * g->W_out, HW = g->H * g->W;
     const int64_t rows = g->N * g->H_out;

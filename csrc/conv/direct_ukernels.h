@@ -1,6 +1,6 @@
 /*
  * Micro-kernels of the direct conv2d (csrc/conv/conv_direct.c).  Portable versions in
- * csrc/ukernels/generic/conv_direct.c, AVX2+FMA versions in csrc/ukernels/avx2/conv_direct.c;
+ * csrc/ukernels/generic/conv_direct.c, vector versions in csrc/ukernels/<tier>/conv_direct.c;
  * both compute exactly the contract below (only the summation order inside a vector differs).
  *
  * The driver lays the input out as zero-padded, stride-phase-split planes of row width Wq, so
@@ -41,44 +41,52 @@ typedef void (*fc_f64_dconvgw_fn)(int64_t nrows, int64_t len, const double *gy, 
                                   int64_t ldr, const double *x, int64_t ldx, const int64_t *off,
                                   double *gw, int64_t ldgw, int64_t mr, int64_t tb);
 
-/* Tap-kernel tile shapes (MR channels x NV vectors; NR = NV * 8 for f32, NV * 4 for f64).
- * The driver picks per output width the NV that wastes least; MR*NV >= 8 accumulators hide
- * the FMA latency, NV = 1 finishes output rows.  Names: fc_<dt>_dconv_<MR>x<NV>v__<isa>. */
+/* The same types named <type>_<dtype>, for the drivers written once for both dtypes. */
+typedef fc_f32_dconv_fn fc_dconv_fn_f32;
+typedef fc_f64_dconv_fn fc_dconv_fn_f64;
+typedef fc_f32_dconvgw_fn fc_dconvgw_fn_f32;
+typedef fc_f64_dconvgw_fn fc_dconvgw_fn_f64;
+
+/* Tap-kernel tile shapes (MR channels x NV vectors; NR = NV * lanes of the tier).  Each tier
+ * lists the shapes it builds (FC_DCONV_SHAPES is the list for 16 vector registers); the driver picks per output width the NV that wastes least among those present;
+ * MR*NV >= 8 accumulators hide the FMA latency, NV = 1 finishes output rows.
+ * Names: fc_<dt>_dconv_<MR>x<NV>v__<tier>. */
 #define FC_DCONV_SHAPES(X)                                                                   \
     X(4, 1) X(4, 2) X(4, 3)                                                                  \
     X(3, 1) X(3, 2) X(3, 3) X(3, 4)                                                          \
     X(2, 1) X(2, 3) X(2, 4) X(2, 5) X(2, 6)                                                  \
     X(1, 1) X(1, 4) X(1, 5) X(1, 6) X(1, 7) X(1, 8)
+/* Bounds over every tier's shapes (they size the tables and the drivers' stack buffers). */
+#define FC_DCONV_MAX_MR 8
 #define FC_DCONV_MAX_NV 8
 
 #define FC_DCONV_TAP(DT, T, MR, NV, ISA)                                                    \
     void fc_##DT##_dconv_##MR##x##NV##v__##ISA(int64_t, const int64_t *, const T *,         \
                                                const T *, const T *, T *, int64_t, int64_t);
-#define FC_DCONV_TAP_GENERIC(MR, NV)                                                         \
-    FC_DCONV_TAP(f32, float, MR, NV, generic) FC_DCONV_TAP(f64, double, MR, NV, generic)
-#define FC_DCONV_TAP_AVX2(MR, NV)                                                            \
-    FC_DCONV_TAP(f32, float, MR, NV, avx2) FC_DCONV_TAP(f64, double, MR, NV, avx2)
-FC_DCONV_SHAPES(FC_DCONV_TAP_GENERIC)
 
+#define FC_DCONV_GW(DT, T, MR, TB, ISA)                                                     \
+    void fc_##DT##_dconvgw_##MR##x##TB##__##ISA(int64_t, int64_t, const T *, int64_t,       \
+                                                int64_t, const T *, int64_t,                \
+                                                const int64_t *, T *, int64_t, int64_t,     \
+                                                int64_t);
+/* The weight-gradient kernels every tier has: 4 channels x 3 taps and 1 channel x 9 taps. */
 #define FC_DCONV_DECLARE(ISA)                                                                \
-    void fc_f32_dconvgw_4x3__##ISA(int64_t, int64_t, const float *, int64_t, int64_t,       \
-                                   const float *, int64_t, const int64_t *, float *, int64_t,\
-                                   int64_t, int64_t);                                        \
-    void fc_f32_dconvgw_1x9__##ISA(int64_t, int64_t, const float *, int64_t, int64_t,       \
-                                   const float *, int64_t, const int64_t *, float *, int64_t,\
-                                   int64_t, int64_t);                                        \
-    void fc_f64_dconvgw_4x3__##ISA(int64_t, int64_t, const double *, int64_t, int64_t,      \
-                                   const double *, int64_t, const int64_t *, double *,       \
-                                   int64_t, int64_t, int64_t);                               \
-    void fc_f64_dconvgw_1x9__##ISA(int64_t, int64_t, const double *, int64_t, int64_t,      \
-                                   const double *, int64_t, const int64_t *, double *,       \
-                                   int64_t, int64_t, int64_t);
+    FC_DCONV_GW(f32, float, 4, 3, ISA) FC_DCONV_GW(f32, float, 1, 9, ISA)                    \
+    FC_DCONV_GW(f64, double, 4, 3, ISA) FC_DCONV_GW(f64, double, 1, 9, ISA)
 
-FC_DCONV_DECLARE(generic)
-#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
-#define FC_DCONV_HAVE_AVX2 1
-FC_DCONV_DECLARE(avx2)
-FC_DCONV_SHAPES(FC_DCONV_TAP_AVX2)
-#endif
+/* One tier's direct-conv kernels for one dtype (a field of the tier descriptor, tier.h):
+ * tap[MR][NV] (NULL where the tier has no such tile), the weight-gradient kernels, and the
+ * vector lanes NR counts in. */
+#define FC_DCONV_TABLE(DT)                                                                   \
+    typedef struct {                                                                         \
+        int lanes;                                                                           \
+        fc_##DT##_dconv_fn tap[FC_DCONV_MAX_MR + 1][FC_DCONV_MAX_NV + 1];                    \
+        fc_##DT##_dconvgw_fn gw4x3, gw1x9;                                                   \
+    } fc_dconv_desc_##DT;
+FC_DCONV_TABLE(f32)
+FC_DCONV_TABLE(f64)
+
+/* Fills desc.tap[MR][NV] for one (dtype, tier); X-macro helpers for the tiers' setup. */
+#define FC_DCONV_FILL_TAP(d, DT, MR, NV, ISA) (d).tap[MR][NV] = fc_##DT##_dconv_##MR##x##NV##v__##ISA;
 
 #endif

@@ -28,7 +28,7 @@
         fc_##DT##_gemm_ukernel ukr;                                                         \
         fc_##DT##_gemm_packt packt;   /* transposing B packer for this NR */                \
     } fc_gemm_desc_##DT;                                                                    \
-    /* Kernel + blocking for the ISA in use (fc_get_isa()). */                              \
+    /* Kernel + blocking of the tier in use (tier.h). */                                     \
     const fc_gemm_desc_##DT *fc_gemm_select_##DT(void);                                       \
     void fc_gemm_pack_a_##DT(const fc_gemm_desc_##DT *d, int64_t m, int64_t kc,             \
                              const T *a, int64_t rs, int64_t cs, T *dst);                   \

@@ -28,16 +28,18 @@ typedef enum {
 
 /* ---------------------------------------------------------------- runtime ---- */
 
-typedef enum { FC_ISA_GENERIC = 0, FC_ISA_AVX2 = 1 } fc_isa;
-
-/* Best ISA this CPU (and OS) supports, from cpuid.  Independent of any override. */
-fc_isa fc_detect_isa(void);
-/* ISA in use by every dispatcher.  Initially fc_detect_isa(). */
-fc_isa fc_get_isa(void);
-/* Force an ISA; returns FC_ERR_ARG when the CPU cannot run it.  Not thread-safe with
+/* Instruction-set tiers (csrc/tiers.h), numbered from 0 (generic, portable C) upwards, each
+ * the child of an earlier one.  A tier is supported when it was built and the CPU and OS have
+ * every feature it requires. */
+int fc_tier_count(void);
+const char *fc_tier_name(int tier);          /* "generic", "avx2", "avx512", ... */
+int fc_tier_supported(int tier);
+int fc_tier_best(void);                      /* the widest supported tier: the default */
+int fc_tier_in_use(void);                    /* the tier every dispatcher uses now */
+/* Use another supported tier; FC_ERR_ARG when it is not supported.  Not thread-safe with
  * kernels running concurrently: called at import (FASTCONV_ISA) and by tests. */
-fc_status fc_set_isa(fc_isa isa);
-const char *fc_isa_name(fc_isa isa);
+fc_status fc_tier_select(int tier);
+int64_t fc_tier_vector_bytes(int tier);      /* its widest vector (0 when unsupported) */
 
 /* Records the OpenMP default thread count; called once at import. */
 void fc_runtime_init(void);

@@ -1,6 +1,6 @@
 /*
  * Micro-kernel contracts (BLIS-style): each kernel here has an exact contract, a portable
- * C version in csrc/ukernels/generic/ and ISA versions in csrc/ukernels/<isa>/ (the only
+ * C version in csrc/ukernels/generic/ and tier versions in csrc/ukernels/<tier>/ (the only
  * files compiled with ISA flags).  Names: fc_<dtype>_<op>_<tile>__<isa>.
  */
 #ifndef FASTCONV_UKERNEL_H
@@ -49,15 +49,6 @@ typedef void (*fc_f64_gemm_packt)(int64_t kc, const double *const *rows, double 
 #define FC_GEMM_PACKT_DECL(DT, T, NR, ISA)                                                   \
     void fc_##DT##_gemm_packt_##NR##__##ISA(int64_t kc, const T *const *rows, T *dst);
 
-/* Portable C (any CPU). */
-FC_GEMM_UKERNEL_DECL(f32, float, 4x16, generic)
-FC_GEMM_UKERNEL_DECL(f64, double, 4x8, generic)
-FC_GEMM_PACKT_DECL(f32, float, 16, generic)
-FC_GEMM_PACKT_DECL(f64, double, 8, generic)
-/* AVX2 + FMA (x86-64 only). */
-FC_GEMM_UKERNEL_DECL(f32, float, 6x16, avx2)
-FC_GEMM_UKERNEL_DECL(f64, double, 6x8, avx2)
-FC_GEMM_PACKT_DECL(f32, float, 16, avx2)
-FC_GEMM_PACKT_DECL(f64, double, 8, avx2)
+/* Each tier declares its instances in its csrc/ukernels/<tier>/tier.c. */
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "pool_internal.h"
+#include "tier.h"
 
 #define FC_CAT_(a, b) a##_##b
 #define FC_CAT(a, b) FC_CAT_(a, b)
@@ -20,65 +21,10 @@
  * (PyTorch's rule, so a NaN anywhere in the window propagates). */
 #define FC_BEATS(v, m) ((v) > (m) || isnan(v))
 
-#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
-#define FC_POOL_X86 1
-#endif
-
-#define FC_UK_(sfx, name, isa) fc_##sfx##_pool_##name##__##isa
-#define FC_UK2(sfx, name, isa) FC_UK_(sfx, name, isa)
-#define FC_UK(name, isa) FC_UK2(SFX, name, isa)
-
-/* The row micro-kernels of the ISA in use, picked once per call. */
-typedef struct {
-    void (*vmax)(T *, const T *, const T *, int64_t);
-    void (*vsum)(T *, const T *, const T *, int64_t);
-    void (*hmax)(T *, const T *, int64_t, int64_t, int64_t, int64_t);
-    void (*hsum)(T *, const T *, int64_t, int64_t, int64_t);
-    void (*hargmax)(T *, int32_t *, const T *const *, int64_t, int64_t, int64_t, int64_t,
-                    int64_t);
-    void (*bwd2x2)(T *, T *, const int32_t *, const T *, int64_t);
-    int (*bwd2x2i)(T *, T *, const int64_t *, int64_t, int64_t, const T *, int64_t);
-    void (*vdiv)(T *, const T *, T, const T *, int64_t);
-    void (*copyz)(T *, T *, int64_t, int);
-    void (*fence)(void);
-    int (*scatter)(T *, const int64_t *, const T *, int64_t, int64_t);
-    T (*rmax)(const T *, int64_t);
-    T (*rsum)(const T *, int64_t);
-    void (*rsums)(T *, const T *, int64_t, int64_t, T);
-} FN(fc_pool_uk);
-
-#define FC_POOL_PICK(u, isa)                                                                \
-    do {                                                                                    \
-        (u).vmax = FC_UK(vmax, isa);                                                        \
-        (u).vsum = FC_UK(vsum, isa);                                                        \
-        (u).hmax = FC_UK(hmax, isa);                                                        \
-        (u).hsum = FC_UK(hsum, isa);                                                        \
-        (u).hargmax = FC_UK(hargmax, isa);                                                  \
-        (u).bwd2x2 = FC_UK(bwd2x2, isa);                                                    \
-        (u).bwd2x2i = FC_UK(bwd2x2i, isa);                                                  \
-        (u).vdiv = FC_UK(vdiv, isa);                                                        \
-        (u).copyz = FC_UK(copyz, isa);                                                      \
-        (u).fence = fc_pool_fence__##isa;                                                   \
-        (u).scatter = FC_UK(scatter, isa);                                                  \
-        (u).rmax = FC_UK(rmax, isa);                                                        \
-        (u).rsum = FC_UK(rsum, isa);                                                        \
-        (u).rsums = FC_UK(rsums, isa);                                                      \
-    } while (0)
-
-static FN(fc_pool_uk) FN(pick_ukernels)(void)
+/* The row micro-kernels of the tier in use (csrc/tier.h), picked once per call. */
+static const FN(fc_pool_uk) *FN(pick_ukernels)(void)
 {
-    FN(fc_pool_uk) u;
-    switch (fc_get_isa()) {
-#ifdef FC_POOL_X86
-    case FC_ISA_AVX2:
-        FC_POOL_PICK(u, avx2);
-        break;
-#endif
-    default:
-        FC_POOL_PICK(u, generic);
-        break;
-    }
-    return u;
+    return &fc_tier_current()->FN(pool);
 }
 
 /* ------------------------------------------------- separable forward (values only) -- */
@@ -106,14 +52,14 @@ typedef struct {
     T padval;
     const T *cdiv;              /* average: column divisor factors */
     int64_t divisor;            /* average: override, 0 for none */
-    FN(fc_pool_uk) uk;
+    const FN(fc_pool_uk) *uk;
 } FN(fc_pool_fwd);
 
 static void FN(fwd_values_row)(const FN(fc_pool_fwd) *c, const T *xp, int64_t oh, T *yr,
                                T *tmp)
 {
     const int64_t W = c->W, Wo = c->Wo, wc = c->wc;
-    void (*vop)(T *, const T *, const T *, int64_t) = c->is_max ? c->uk.vmax : c->uk.vsum;
+    void (*vop)(T *, const T *, const T *, int64_t) = c->is_max ? c->uk->vmax : c->uk->vsum;
     T *mid = tmp + c->pw;
     const fc_pool_win r = c->rw[oh];
     if (r.lo >= r.hi) {   /* not produced by valid arguments; keep it defined */
@@ -131,9 +77,9 @@ static void FN(fwd_values_row)(const FN(fc_pool_fwd) *c, const T *xp, int64_t oh
     }
     if (c->fixed) {
         if (c->is_max)
-            c->uk.hmax(yr, tmp, Wo, c->kw, c->sw, c->dw);
+            c->uk->hmax(yr, tmp, Wo, c->kw, c->sw, c->dw);
         else
-            c->uk.hsum(yr, tmp, Wo, c->kw, c->sw);
+            c->uk->hsum(yr, tmp, Wo, c->kw, c->sw);
     } else {
         for (int64_t ow = 0; ow < Wo; ++ow) {
             const fc_pool_win w = c->cw[ow];
@@ -157,7 +103,7 @@ static void FN(fwd_values_row)(const FN(fc_pool_fwd) *c, const T *xp, int64_t oh
         } else {
             /* both factors are exact small integers: the product rounds once, as
              * PyTorch's integer divisor does */
-            c->uk.vdiv(yr, yr, (T)r.div, c->cdiv, Wo);
+            c->uk->vdiv(yr, yr, (T)r.div, c->cdiv, Wo);
         }
     }
 }
@@ -275,7 +221,7 @@ static void FN(argmax_row)(const FN(fc_pool_fwd) *c, const T *xp, int64_t oh, T 
                 for (int64_t j = 0; j < c->kw; ++j)
                     off[i * c->kw + j] = (r.lo + i * c->dh) * W + j * c->dw - c->pw;
             }
-            c->uk.hargmax(yr + oa, taps + oa, rows, nr, ob - oa, c->kw, c->sw, c->dw);
+            c->uk->hargmax(yr + oa, taps + oa, rows, nr, ob - oa, c->kw, c->sw, c->dw);
             for (int64_t ow = oa; ow < ob; ++ow)
                 at[ow] = off[taps[ow]] + ow * c->sw;
         }
@@ -308,7 +254,7 @@ static fc_status FN(fwd_global)(const FN(fc_pool_fwd) *c, int64_t P, const T *x,
                                 int64_t *ind)
 {
     const int64_t n = c->H * c->W;
-    const FN(fc_pool_uk) uk = FN(pick_ukernels)();
+    const FN(fc_pool_uk) *uk = FN(pick_ukernels)();
     const T dv = (T)(c->divisor != 0 ? c->divisor : c->rw[0].div * c->cw[0].div);
     fc_pool_split sp;
     fc_pool_split_init(&sp, P, 1, P * n, 0);
@@ -324,7 +270,7 @@ static fc_status FN(fwd_global)(const FN(fc_pool_fwd) *c, int64_t P, const T *x,
             FC_OMP_LOOP_DYNAMIC
             for (int64_t b = 0; b < nb; ++b) {
                 const int64_t p0 = b * blk, np = P - p0 < blk ? P - p0 : blk;
-                uk.rsums(y + p0, x + p0 * n, np, n, dv);
+                uk->rsums(y + p0, x + p0 * n, np, n, dv);
             }
         }
         return FC_OK;
@@ -334,7 +280,7 @@ static fc_status FN(fwd_global)(const FN(fc_pool_fwd) *c, int64_t P, const T *x,
         FC_OMP_LOOP
         for (int64_t p = 0; p < P; ++p) {
             const T *xp = x + p * n;
-            T m = uk.rmax(xp, n);
+            T m = uk->rmax(xp, n);
             if (ind) {
                 fc_pool_win r = {0, c->H, 0}, w = {0, c->W, 0};
                 ind[p] = FN(locate)(xp, c->W, r, 1, w, 1, m);
@@ -393,14 +339,14 @@ static int FN(max_bwd_2x2_plane)(const FN(fc_pool_fwd) *c, const T *gyp, const i
     for (int64_t oh = 0; oh < Ho; ++oh) {
         T *r0 = gp + 2 * oh * W, *r1 = r0 + W;
         if (ip) {
-            if (!c->uk.bwd2x2i(r0, r1, ip + oh * Wo, 2 * oh * W, W, gyp + oh * Wo, Wo))
+            if (!c->uk->bwd2x2i(r0, r1, ip + oh * Wo, 2 * oh * W, W, gyp + oh * Wo, Wo))
                 return 0;
         } else {
             const T *rows[2] = {xp + 2 * oh * W, xp + (2 * oh + 1) * W};
-            c->uk.hargmax(yr, taps, rows, 2, Wo, 2, 2, 1);
+            c->uk->hargmax(yr, taps, rows, 2, Wo, 2, 2, 1);
         }
         if (!ip)
-            c->uk.bwd2x2(r0, r1, taps, gyp + oh * Wo, Wo);
+            c->uk->bwd2x2(r0, r1, taps, gyp + oh * Wo, Wo);
         for (int64_t iw = 2 * Wo; iw < W; ++iw)
             r0[iw] = r1[iw] = 0;
     }
@@ -479,7 +425,7 @@ static fc_status FN(max_bwd)(FN(fc_pool_fwd) *c, int64_t P, const T *gy,
             if (ip) {
                 /* One pass over the indices, checked as they are used: the plane of a bad
                  * one is dropped (the call fails) */
-                if (!cc->uk.scatter(dst, ip, gyp, HoWo, HW)) {
+                if (!cc->uk->scatter(dst, ip, gyp, HoWo, HW)) {
                     if (pl)
                         memset(pl, 0, (size_t)HW * sizeof(T));
                     FC_OMP_ATOMIC_WRITE
@@ -500,10 +446,10 @@ static fc_status FN(max_bwd)(FN(fc_pool_fwd) *c, int64_t P, const T *gy,
                 }
             }
             if (pl)
-                cc->uk.copyz(gp, pl, HW, stream);
+                cc->uk->copyz(gp, pl, HW, stream);
         }
         if (stream)
-            cc->uk.fence();   /* streamed planes complete before the region ends */
+            cc->uk->fence();   /* streamed planes complete before the region ends */
     }
     free(planes_mem);
     free(scratch);
@@ -528,7 +474,7 @@ typedef struct {
     int fixed;                  /* fixed windows kw, sw, pw along the columns (not adaptive) */
     int64_t kw, sw, pw;
     int64_t tlen;               /* the scaled gy row buffer (see avg_bwd_rows) */
-    FN(fc_pool_uk) uk;
+    const FN(fc_pool_uk) *uk;
 } FN(fc_pool_bwd);
 
 static void FN(avg_bwd_rows)(const FN(fc_pool_bwd) *c, const T *gyp, T *gxp, int64_t ih0,
@@ -548,11 +494,11 @@ static void FN(avg_bwd_rows)(const FN(fc_pool_bwd) *c, const T *gyp, T *gxp, int
             for (int64_t ow = 0; ow < Wo; ++ow)
                 tt[ow] = g[ow] / dv;
         } else {
-            c->uk.vdiv(tt, g, (T)c->rw[oh].div, c->cdiv, Wo);
+            c->uk->vdiv(tt, g, (T)c->rw[oh].div, c->cdiv, Wo);
         }
         T *ur = u + (oh - a) * W;
         if (s1) {
-            c->uk.hsum(ur, t + c->pw, W, c->kw, 1);
+            c->uk->hsum(ur, t + c->pw, W, c->kw, 1);
         } else if (c->fixed && c->sw >= c->kw) {
             /* disjoint windows: each input column gets at most one share */
             memset(ur, 0, (size_t)W * sizeof(T));
@@ -579,9 +525,9 @@ static void FN(avg_bwd_rows)(const FN(fc_pool_bwd) *c, const T *gyp, T *gxp, int
         else if (q.first + 1 == q.last)
             memcpy(gr, u + (q.first - a) * W, (size_t)W * sizeof(T));
         else {
-            c->uk.vsum(gr, u + (q.first - a) * W, u + (q.first + 1 - a) * W, W);
+            c->uk->vsum(gr, u + (q.first - a) * W, u + (q.first + 1 - a) * W, W);
             for (int64_t oh = q.first + 2; oh < q.last; ++oh)
-                c->uk.vsum(gr, gr, u + (oh - a) * W, W);
+                c->uk->vsum(gr, gr, u + (oh - a) * W, W);
         }
     }
 }

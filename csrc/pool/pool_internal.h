@@ -81,8 +81,8 @@ static inline void fc_pool_split_item(const fc_pool_split *sp, int64_t i, int64_
 int fc_pool_thread_id(void);
 
 /*
- * Row micro-kernels (generic C in csrc/ukernels/generic/pool_generic.c, AVX2 in
- * csrc/ukernels/avx2/pool_avx2.c).  "nanmax(a, b)" is PyTorch's scan rule with b the later
+ * Row micro-kernels (generic C in csrc/ukernels/generic/pool_generic.c, vector tiers in
+ * csrc/ukernels/<tier>/pool_*.c, declared there with FC_POOL_UKERNELS).  "nanmax(a, b)" is PyTorch's scan rule with b the later
  * tap: b if (b > a or b is NaN) else a.
  *   vmax: out[c] = nanmax(a[c], b[c])          c < n   (out may alias a)
  *   vsum: out[c] = a[c] + b[c]                  c < n   (out may alias a)
@@ -136,11 +136,49 @@ int fc_pool_thread_id(void);
     T fc_##SFX##_pool_rsum__##ISA(const T *x, int64_t n);                                   \
     void fc_##SFX##_pool_rsums__##ISA(T *y, const T *x, int64_t np, int64_t n, T dv);
 
+/* One tier's row micro-kernels for one dtype (a field of the tier descriptor, csrc/tier.h). */
+#define FC_POOL_UK_TABLE(SFX, T)                                                            \
+    typedef struct {                                                                        \
+        void (*vmax)(T *, const T *, const T *, int64_t);                                   \
+        void (*vsum)(T *, const T *, const T *, int64_t);                                   \
+        void (*hmax)(T *, const T *, int64_t, int64_t, int64_t, int64_t);                   \
+        void (*hsum)(T *, const T *, int64_t, int64_t, int64_t);                            \
+        void (*hargmax)(T *, int32_t *, const T *const *, int64_t, int64_t, int64_t,        \
+                        int64_t, int64_t);                                                  \
+        void (*bwd2x2)(T *, T *, const int32_t *, const T *, int64_t);                      \
+        int (*bwd2x2i)(T *, T *, const int64_t *, int64_t, int64_t, const T *, int64_t);    \
+        void (*vdiv)(T *, const T *, T, const T *, int64_t);                                \
+        void (*copyz)(T *, T *, int64_t, int);                                              \
+        void (*fence)(void);                                                                \
+        int (*scatter)(T *, const int64_t *, const T *, int64_t, int64_t);                  \
+        T (*rmax)(const T *, int64_t);                                                      \
+        T (*rsum)(const T *, int64_t);                                                      \
+        void (*rsums)(T *, const T *, int64_t, int64_t, T);                                 \
+    } fc_pool_uk_##SFX;
+FC_POOL_UK_TABLE(f32, float)
+FC_POOL_UK_TABLE(f64, double)
+
+/* Fills a fc_pool_uk_<SFX> with the kernels of one tier (used by the tiers' setup). */
+#define FC_POOL_FILL(u, SFX, ISA)                                                           \
+    do {                                                                                    \
+        (u).vmax = fc_##SFX##_pool_vmax__##ISA;                                             \
+        (u).vsum = fc_##SFX##_pool_vsum__##ISA;                                             \
+        (u).hmax = fc_##SFX##_pool_hmax__##ISA;                                             \
+        (u).hsum = fc_##SFX##_pool_hsum__##ISA;                                             \
+        (u).hargmax = fc_##SFX##_pool_hargmax__##ISA;                                       \
+        (u).bwd2x2 = fc_##SFX##_pool_bwd2x2__##ISA;                                         \
+        (u).bwd2x2i = fc_##SFX##_pool_bwd2x2i__##ISA;                                       \
+        (u).vdiv = fc_##SFX##_pool_vdiv__##ISA;                                             \
+        (u).copyz = fc_##SFX##_pool_copyz__##ISA;                                           \
+        (u).fence = fc_pool_fence__##ISA;                                                   \
+        (u).scatter = fc_##SFX##_pool_scatter__##ISA;                                       \
+        (u).rmax = fc_##SFX##_pool_rmax__##ISA;                                             \
+        (u).rsum = fc_##SFX##_pool_rsum__##ISA;                                             \
+        (u).rsums = fc_##SFX##_pool_rsums__##ISA;                                           \
+    } while (0)
+
 FC_POOL_UKERNELS(f32, float, generic)
 FC_POOL_UKERNELS(f64, double, generic)
-FC_POOL_UKERNELS(f32, float, avx2)
-FC_POOL_UKERNELS(f64, double, avx2)
 void fc_pool_fence__generic(void);
-void fc_pool_fence__avx2(void);
 
 #endif

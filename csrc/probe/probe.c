@@ -3,12 +3,9 @@
 #include <stdlib.h>
 #include <time.h>
 #include "probe/probe.h"
+#include "tier.h"
 #ifdef FC_HAVE_OPENMP
 #include <omp.h>
-#endif
-
-#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
-#define FC_PROBE_X86 1
 #endif
 
 static double fc_probe_now(void)
@@ -27,20 +24,10 @@ typedef double (*fc_probe_kernel)(int64_t);
 fc_status fc_probe_fma(int itemsize, int threads, int64_t iters, double *flops,
                        double *seconds)
 {
-    fc_probe_kernel k;
-    double per_iter;
-    switch (fc_get_isa()) {
-#ifdef FC_PROBE_X86
-    case FC_ISA_AVX2:
-        k = itemsize == 4 ? fc_f32_fma_probe_12x8__avx2 : fc_f64_fma_probe_12x4__avx2;
-        per_iter = itemsize == 4 ? 12.0 * 8 * 2 : 12.0 * 4 * 2;
-        break;
-#endif
-    default:
-        k = itemsize == 4 ? fc_f32_fma_probe_48__generic : fc_f64_fma_probe_24__generic;
-        per_iter = itemsize == 4 ? 48.0 * 2 : 24.0 * 2;
-        break;
-    }
+    const fc_tier *t = fc_tier_current();
+    const fc_probe_desc *pd = itemsize == 4 ? &t->probe_f32 : &t->probe_f64;
+    fc_probe_kernel k = pd->fn;
+    const double per_iter = pd->flops_per_iter;
     if (threads < 1)
         threads = 1;
     int ran = 1;

@@ -9,7 +9,7 @@
 #include "fastconv.h"
 
 /* Every thread of one parallel region runs `iters` iterations of independent FMA chains
- * (the micro-kernel of the current ISA).  Outputs: the floating-point operations done
+ * (the probe of the tier in use).  Outputs: the floating-point operations done
  * (a multiply-add counts 2) and the wall time of the region.  itemsize 4 or 8. */
 fc_status fc_probe_fma(int itemsize, int threads, int64_t iters, double *flops,
                        double *seconds);
@@ -19,11 +19,8 @@ fc_status fc_probe_fma(int itemsize, int threads, int64_t iters, double *flops,
 fc_status fc_probe_scale(int64_t nbytes, int threads, int reps, double *bytes,
                          double *seconds);
 
-/* Micro-kernels: iterate `iters` times over the chains, return a checksum of the
- * accumulators (so the work cannot be optimised away).  Flops per iteration below. */
-double fc_f32_fma_probe_12x8__avx2(int64_t iters);   /* 12 * 8 * 2 flops / iteration */
-double fc_f64_fma_probe_12x4__avx2(int64_t iters);   /* 12 * 4 * 2 flops / iteration */
-double fc_f32_fma_probe_48__generic(int64_t iters);  /* 48 * 2 flops / iteration */
-double fc_f64_fma_probe_24__generic(int64_t iters);  /* 24 * 2 flops / iteration */
+/* Micro-kernels (one per tier and dtype, in its descriptor, tier.h): fc_<dt>_fma_probe_<n>__<tier>
+ * iterate `iters` times over independent FMA chains and return a checksum of the accumulators
+ * (so the work cannot be optimised away). */
 
 #endif

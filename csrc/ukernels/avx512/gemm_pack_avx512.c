@@ -1,0 +1,7 @@
+/* The avx512 tier's transposing B-panel packers for its NR (32 floats, 16 doubles), from the
+ * 256-bit register transposes. */
+#include "fastconv_ukernel.h"
+#include "ukernels/bodies/transpose256.h"
+
+FC_PACKT_BODY(fc_f32_gemm_packt_32__avx512, float, 32, 8, transpose8_ps)
+FC_PACKT_BODY(fc_f64_gemm_packt_16__avx512, double, 16, 4, transpose4_pd)

@@ -1,0 +1,42 @@
+/* The avx512 tier (AVX-512 F/BW/DQ/VL, 32 zmm registers): starts from avx2's descriptor and
+ * overrides the GEMM, the direct-conv kernels, the blocking and the probe (csrc/tier.h).
+ * Pooling keeps avx2's kernels: they already run at memory speed. */
+#include "tier.h"
+#include "ukernels/avx512/shapes.h"
+
+FC_GEMM_UKERNEL_DECL(f32, float, 12x32, avx512)
+FC_GEMM_UKERNEL_DECL(f64, double, 12x16, avx512)
+FC_GEMM_PACKT_DECL(f32, float, 32, avx512)
+FC_GEMM_PACKT_DECL(f64, double, 16, avx512)
+#define FC_TAP_DECL(MR, NV) \
+    FC_DCONV_TAP(f32, float, MR, NV, avx512) FC_DCONV_TAP(f64, double, MR, NV, avx512)
+FC_DCONV_SHAPES_32(FC_TAP_DECL)
+FC_DCONV_DECLARE(avx512)
+double fc_f32_fma_probe_16x16__avx512(int64_t iters);   /* 16 * 16 * 2 flops / iteration */
+double fc_f64_fma_probe_16x8__avx512(int64_t iters);    /* 16 * 8 * 2 flops / iteration */
+
+void fc_tier_setup__avx512(fc_tier *t)
+{
+    t->vec_bytes = 64;
+    t->nregs = 32;
+    /* KC: a 12 x KC panel of A and a KC x NR panel of B in a 48 KiB L1d (f32: 44 KiB);
+     * MC x KC of A a sixth of a 1 MiB L2. */
+    t->gemm_f32 = (fc_gemm_desc_f32){"f32_gemm_12x32__avx512", 12, 32, 168, 256, 512,
+                                     fc_f32_gemm_12x32__avx512, fc_f32_gemm_packt_32__avx512};
+    t->gemm_f64 = (fc_gemm_desc_f64){"f64_gemm_12x16__avx512", 12, 16, 84, 256, 256,
+                                     fc_f64_gemm_12x16__avx512, fc_f64_gemm_packt_16__avx512};
+    t->dconv_f32 = (fc_dconv_desc_f32){0};
+    t->dconv_f64 = (fc_dconv_desc_f64){0};
+    t->dconv_f32.lanes = 16;
+    t->dconv_f64.lanes = 8;
+#define FC_TAP_FILL(MR, NV)                                                                  \
+    FC_DCONV_FILL_TAP(t->dconv_f32, f32, MR, NV, avx512)                                     \
+    FC_DCONV_FILL_TAP(t->dconv_f64, f64, MR, NV, avx512)
+    FC_DCONV_SHAPES_32(FC_TAP_FILL)
+    t->dconv_f32.gw4x3 = fc_f32_dconvgw_4x3__avx512;
+    t->dconv_f32.gw1x9 = fc_f32_dconvgw_1x9__avx512;
+    t->dconv_f64.gw4x3 = fc_f64_dconvgw_4x3__avx512;
+    t->dconv_f64.gw1x9 = fc_f64_dconvgw_1x9__avx512;
+    t->probe_f32 = (fc_probe_desc){fc_f32_fma_probe_16x16__avx512, 16.0 * 16 * 2};
+    t->probe_f64 = (fc_probe_desc){fc_f64_fma_probe_16x8__avx512, 16.0 * 8 * 2};
+}
