@@ -1,0 +1,88 @@
+/* The micro-kernel registry: every kernel of every supported tier, listed once (a kernel a
+ * tier inherits from its parent is listed under the parent), with its kind, dtype, tile and
+ * name.  The tests call each one against its generic twin and a float64 oracle, the bench
+ * times each one (fastconv/_ukernels.pxi). */
+#include <stdio.h>
+#include <string.h>
+#include "tier.h"
+#include "registry.h"
+
+#define FC_REG_MAX 512
+static fc_ukernel_info g_reg[FC_REG_MAX];
+static char g_names[FC_REG_MAX][48];
+static int g_count = -1;
+
+static int seen(const void *fn)
+{
+    for (int i = 0; i < g_count; i++)
+        if (g_reg[i].fn == fn)
+            return 1;
+    return 0;
+}
+
+static void add(const void *fn, int kind, int itemsize, int tier, int mr, int nr, int lanes,
+                const char *what)
+{
+    if (!fn || g_count >= FC_REG_MAX || seen(fn))
+        return;
+    fc_ukernel_info *u = &g_reg[g_count];
+    u->fn = fn;
+    u->kind = kind;
+    u->itemsize = itemsize;
+    u->tier = tier;
+    u->mr = mr;
+    u->nr = nr;
+    u->lanes = lanes;
+    snprintf(g_names[g_count], sizeof(g_names[0]), "%s_%s__%s", itemsize == 4 ? "f32" : "f64",
+             what, fc_tier_name(tier));
+    u->name = g_names[g_count];
+    g_count++;
+}
+
+static void build(void)
+{
+    char what[32];
+    g_count = 0;
+    for (int i = 0; i < fc_tier_count(); i++) {
+        const fc_tier *t = fc_tier_get_desc(i);
+        if (!t)
+            continue;
+#define FC_REG_GEMM(D, SZ)                                                                   \
+        snprintf(what, sizeof what, "gemm_%dx%d", (int)D.mr, (int)D.nr);                     \
+        add((const void *)D.ukr, FC_UK_GEMM, SZ, i, (int)D.mr, (int)D.nr, 0, what);          \
+        snprintf(what, sizeof what, "gemm_packt_%d", (int)D.nr);                             \
+        add((const void *)D.packt, FC_UK_PACKT, SZ, i, 0, (int)D.nr, 0, what);
+        FC_REG_GEMM(t->gemm_f32, 4)
+        FC_REG_GEMM(t->gemm_f64, 8)
+#define FC_REG_DCONV(D, SZ)                                                                  \
+        for (int mr = 1; mr <= FC_DCONV_MAX_MR; mr++)                                        \
+            for (int nv = 1; nv <= FC_DCONV_MAX_NV; nv++) {                                  \
+                snprintf(what, sizeof what, "dconv_%dx%dv", mr, nv);                         \
+                add((const void *)D.tap[mr][nv], FC_UK_DCONV, SZ, i, mr, nv * D.lanes,       \
+                    D.lanes, what);                                                          \
+            }                                                                                \
+        add((const void *)D.gw4x3, FC_UK_DCONVGW, SZ, i, 4, 3, D.lanes, "dconvgw_4x3");      \
+        add((const void *)D.gw1x9, FC_UK_DCONVGW, SZ, i, 1, 9, D.lanes, "dconvgw_1x9");
+        FC_REG_DCONV(t->dconv_f32, 4)
+        FC_REG_DCONV(t->dconv_f64, 8)
+        const fc_probe_desc *pr[2] = {&t->probe_f32, &t->probe_f64};
+        for (int d = 0; d < 2; d++) {
+            const int before = g_count;
+            add((const void *)pr[d]->fn, FC_UK_PROBE, 4 << d, i, 0, 0, 0, "fma_probe");
+            if (g_count > before)
+                g_reg[before].flops_per_iter = pr[d]->flops_per_iter;
+        }
+    }
+}
+
+int fc_ukernel_count(void)
+{
+    if (g_count < 0)
+        build();
+    return g_count;
+}
+
+const fc_ukernel_info *fc_ukernel_get(int i)
+{
+    return i >= 0 && i < fc_ukernel_count() ? &g_reg[i] : NULL;
+}

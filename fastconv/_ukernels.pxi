@@ -1,0 +1,194 @@
+# The micro-kernel registry (csrc/registry.c): every kernel of every supported tier, callable
+# one by one on NumPy buffers for tests/test_ukernels.py and `python -m fastconv bench
+# --ukernels`.  Not part of the public API; each call checks that the buffers hold every
+# element the kernel's contract lets it touch.
+
+cdef extern from "registry.h":
+    ctypedef struct fc_ukernel_info:
+        const char *name
+        int kind, itemsize, tier, mr, nr, lanes
+        double flops_per_iter
+        const void *fn
+    int fc_ukernel_count() nogil
+    const fc_ukernel_info *fc_ukernel_get(int i) nogil
+
+ctypedef void (*_gemm_f32_t)(int64_t, const float *, const float *, float *, int64_t, int64_t,
+                             int64_t, int) nogil
+ctypedef void (*_gemm_f64_t)(int64_t, const double *, const double *, double *, int64_t,
+                             int64_t, int64_t, int) nogil
+ctypedef void (*_packt_f32_t)(int64_t, const float *const *, float *) nogil
+ctypedef void (*_packt_f64_t)(int64_t, const double *const *, double *) nogil
+ctypedef void (*_dconv_f32_t)(int64_t, const int64_t *, const float *, const float *,
+                              const float *, float *, int64_t, int64_t) nogil
+ctypedef void (*_dconv_f64_t)(int64_t, const int64_t *, const double *, const double *,
+                              const double *, double *, int64_t, int64_t) nogil
+ctypedef void (*_dconvgw_f32_t)(int64_t, int64_t, const float *, int64_t, int64_t,
+                                const float *, int64_t, const int64_t *, float *, int64_t,
+                                int64_t, int64_t) nogil
+ctypedef void (*_dconvgw_f64_t)(int64_t, int64_t, const double *, int64_t, int64_t,
+                                const double *, int64_t, const int64_t *, double *, int64_t,
+                                int64_t, int64_t) nogil
+ctypedef double (*_probe_t)(int64_t) nogil
+
+UKERNEL_KINDS = ("gemm", "packt", "dconv", "dconvgw", "probe")
+
+
+def ukernels():
+    """Every registered micro-kernel: dicts of index, name, kind, dtype, tier, mr, nr, lanes."""
+    out = []
+    cdef const fc_ukernel_info *u
+    for i in range(fc_ukernel_count()):
+        u = fc_ukernel_get(i)
+        out.append({"index": i, "name": u.name.decode(), "kind": UKERNEL_KINDS[u.kind],
+                    "dtype": "float32" if u.itemsize == 4 else "float64",
+                    "tier": fc_tier_name(u.tier).decode(), "mr": u.mr, "nr": u.nr,
+                    "lanes": u.lanes, "flops_per_iter": u.flops_per_iter})
+    return out
+
+
+cdef const fc_ukernel_info *_uk(int i, str kind, cnp.ndarray a) except NULL:
+    cdef const fc_ukernel_info *u = fc_ukernel_get(i)
+    if u == NULL:
+        raise ValueError(f"no micro-kernel {i}")
+    if UKERNEL_KINDS[u.kind] != kind:
+        raise ValueError(f"micro-kernel {u.name.decode()} is a {UKERNEL_KINDS[u.kind]} kernel")
+    want = np.float32 if u.itemsize == 4 else np.float64
+    if a.dtype != want:
+        raise TypeError(f"{u.name.decode()} takes {np.dtype(want)}")
+    return u
+
+
+cdef _flat(cnp.ndarray a, dtype, Py_ssize_t need, name, bint write=False):
+    if a.dtype != dtype or not a.flags.c_contiguous or a.size < need or \
+            (write and not a.flags.writeable):
+        raise ValueError(f"{name}: expected a C-contiguous {np.dtype(dtype)} array of at least "
+                         f"{need} elements")
+
+
+def ukernel_gemm(int i, int64_t k, cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, int64_t ldc,
+                 int64_t m, int64_t n, bint acc):
+    """C (m x n, row stride ldc) = (acc ? C : 0) + packed A panel x packed B panel."""
+    cdef const fc_ukernel_info *u = _uk(i, "gemm", a)
+    if not (1 <= m <= u.mr and 1 <= n <= u.nr and k >= 0 and ldc >= n):
+        raise ValueError("gemm: need 1 <= m <= MR, 1 <= n <= NR, k >= 0, ldc >= n")
+    _flat(a, a.dtype, k * u.mr, "a")
+    _flat(b, a.dtype, k * u.nr, "b")
+    _flat(c, a.dtype, (m - 1) * ldc + n, "c", True)
+    cdef void *p_a = _ptr(a)
+    cdef void *p_b = _ptr(b)
+    cdef void *p_c = _ptr(c)
+    if u.itemsize == 4:
+        with nogil:
+            (<_gemm_f32_t>u.fn)(k, <const float *>p_a, <const float *>p_b,
+                                <float *>p_c, ldc, m, n, acc)
+    else:
+        with nogil:
+            (<_gemm_f64_t>u.fn)(k, <const double *>p_a, <const double *>p_b,
+                                <double *>p_c, ldc, m, n, acc)
+    return c
+
+
+def ukernel_packt(int i, cnp.ndarray rows):
+    """Packs the NR rows of kc values of `rows` (NR, kc) into one k x NR panel."""
+    cdef const fc_ukernel_info *u = _uk(i, "packt", rows)
+    if rows.ndim != 2 or rows.shape[0] != u.nr or not rows.flags.c_contiguous:
+        raise ValueError(f"packt: rows must be a C-contiguous ({u.nr}, kc) array")
+    cdef int64_t kc = rows.shape[1]
+    dst = np.zeros(kc * u.nr, dtype=rows.dtype)
+    cdef cnp.ndarray d = dst
+    ptrs = np.array([rows.ctypes.data + j * rows.strides[0] for j in range(u.nr)],
+                    dtype=np.uintp)
+    cdef cnp.ndarray p = ptrs
+    cdef void *p_d = _ptr(d)
+    cdef void *p_p = _ptr(p)
+    if u.itemsize == 4:
+        with nogil:
+            (<_packt_f32_t>u.fn)(kc, <const float *const *>p_p, <float *>p_d)
+    else:
+        with nogil:
+            (<_packt_f64_t>u.fn)(kc, <const double *const *>p_p, <double *>p_d)
+    return dst
+
+
+def ukernel_dconv(int i, cnp.ndarray off, cnp.ndarray x, cnp.ndarray w, bias, cnp.ndarray y,
+                  int64_t ldy, int64_t mr):
+    """y[m*ldy + p] = bias[m] + sum_t w[t*MR + m] * x[off[t] + p]  (m < mr, p < NR)."""
+    cdef const fc_ukernel_info *u = _uk(i, "dconv", x)
+    cdef int64_t ntaps = off.size
+    if off.dtype != np.int64 or not off.flags.c_contiguous:
+        raise ValueError("dconv: off must be a C-contiguous int64 array")
+    if not (1 <= mr <= u.mr and ldy >= u.nr):
+        raise ValueError("dconv: need 1 <= mr <= MR and ldy >= NR")
+    if ntaps and (off.min() < 0):
+        raise ValueError("dconv: offsets must be >= 0")
+    _flat(x, x.dtype, (int(off.max()) if ntaps else 0) + u.nr, "x")
+    _flat(w, x.dtype, ntaps * u.mr, "w")
+    _flat(y, x.dtype, (mr - 1) * ldy + u.nr, "y", True)
+    cdef cnp.ndarray bb
+    cdef const void *bp = NULL
+    if bias is not None:
+        bb = bias
+        _flat(bb, x.dtype, u.mr, "bias")
+        bp = _ptr(bb)
+    cdef void *p_off = _ptr(off)
+    cdef void *p_w = _ptr(w)
+    cdef void *p_x = _ptr(x)
+    cdef void *p_y = _ptr(y)
+    if u.itemsize == 4:
+        with nogil:
+            (<_dconv_f32_t>u.fn)(ntaps, <const int64_t *>p_off, <const float *>p_x,
+                                 <const float *>p_w, <const float *>bp, <float *>p_y,
+                                 ldy, mr)
+    else:
+        with nogil:
+            (<_dconv_f64_t>u.fn)(ntaps, <const int64_t *>p_off, <const double *>p_x,
+                                 <const double *>p_w, <const double *>bp,
+                                 <double *>p_y, ldy, mr)
+    return y
+
+
+def ukernel_dconvgw(int i, int64_t nrows, int64_t length, cnp.ndarray gy, int64_t ldm,
+                    int64_t ldr, cnp.ndarray x, int64_t ldx, cnp.ndarray off, cnp.ndarray gw,
+                    int64_t ldgw, int64_t mr, int64_t tb):
+    """gw[m*ldgw + t] += sum_{r, p} gy[m*ldm + r*ldr + p] * x[off[t] + r*ldx + p]."""
+    cdef const fc_ukernel_info *u = _uk(i, "dconvgw", x)
+    if off.dtype != np.int64 or not off.flags.c_contiguous or off.size < tb:
+        raise ValueError("dconvgw: off must be a C-contiguous int64 array of tb entries")
+    if not (1 <= mr <= u.mr and 1 <= tb <= u.nr and nrows >= 0 and length >= 1):
+        raise ValueError("dconvgw: need 1 <= mr <= MR, 1 <= tb <= TB, nrows >= 0, len >= 1")
+    if nrows and off[:tb].min() < 0:
+        raise ValueError("dconvgw: offsets must be >= 0")
+    if nrows:
+        _flat(gy, x.dtype, (mr - 1) * ldm + (nrows - 1) * ldr + length, "gy")
+        _flat(x, x.dtype, int(off[:tb].max()) + (nrows - 1) * ldx + length, "x")
+    _flat(gw, x.dtype, (mr - 1) * ldgw + tb, "gw", True)
+    cdef void *p_gw = _ptr(gw)
+    cdef void *p_gy = _ptr(gy)
+    cdef void *p_off = _ptr(off)
+    cdef void *p_x = _ptr(x)
+    if u.itemsize == 4:
+        with nogil:
+            (<_dconvgw_f32_t>u.fn)(nrows, length, <const float *>p_gy, ldm, ldr,
+                                   <const float *>p_x, ldx, <const int64_t *>p_off,
+                                   <float *>p_gw, ldgw, mr, tb)
+    else:
+        with nogil:
+            (<_dconvgw_f64_t>u.fn)(nrows, length, <const double *>p_gy, ldm, ldr,
+                                   <const double *>p_x, ldx, <const int64_t *>p_off,
+                                   <double *>p_gw, ldgw, mr, tb)
+    return gw
+
+
+def ukernel_probe(int i, int64_t iters):
+    """Runs the probe for iters iterations on the calling thread: (seconds, checksum)."""
+    cdef const fc_ukernel_info *u = fc_ukernel_get(i)
+    if u == NULL or u.kind != 4:
+        raise ValueError(f"micro-kernel {i} is not a probe")
+    if iters < 0:
+        raise ValueError("iters must be >= 0")
+    cdef double r
+    import time
+    t = time.perf_counter()
+    with nogil:
+        r = (<_probe_t>u.fn)(iters)
+    return time.perf_counter() - t, r
