@@ -866,6 +866,9 @@ def _build_parser():
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
     p.add_argument("--no-chart", action="store_true", help="do not write the PNG chart")
     p.add_argument("--pool", action="store_true", help="also run the pooling suite")
+    p.add_argument("--ukernels", action="store_true",
+                   help="time every registered micro-kernel of every supported tier on its "
+                        "own (one thread, L1-resident) and print each tier's measured peak")
     p.add_argument("--custom", action="append", default=[], metavar="NAME=SPEC",
                    help="extra conv layer 'name=N,C_in,HxW,C_out,k,s,p,d,g' (repeatable)")
     p.add_argument("--custom-pool", action="append", default=[], metavar="NAME=SPEC",
@@ -896,6 +899,10 @@ def select_cases(args):
 
 def main(argv=None):
     args = _build_parser().parse_args(argv)
+    if args.ukernels:
+        from . import _ukbench
+        _ukbench.run(args.threads)
+        return 0
     cases = select_cases(args)
     passes = [p.strip() for p in args.passes.split(",") if p.strip()]
     bad = [p for p in passes if p not in PASSES]

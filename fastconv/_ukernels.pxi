@@ -192,3 +192,95 @@ def ukernel_probe(int i, int64_t iters):
     with nogil:
         r = (<_probe_t>u.fn)(iters)
     return time.perf_counter() - t, r
+
+
+def ukernel_time(int i, int64_t reps):
+    """Times `reps` calls of micro-kernel i on L1-resident operands on the calling thread:
+    (seconds, flops or bytes moved per call, 'flop' or 'byte')."""
+    cdef const fc_ukernel_info *u = fc_ukernel_get(i)
+    if u == NULL:
+        raise ValueError(f"no micro-kernel {i}")
+    dt = np.float32 if u.itemsize == 4 else np.float64
+    rng = np.random.default_rng(0)
+    cdef int64_t r, k, ntaps, nrows, length
+    cdef cnp.ndarray a, b, c, off, ptrs
+    cdef void *pa
+    cdef void *pb
+    cdef void *pc
+    cdef void *po
+    cdef double t0, t1, r_probe = 0
+    import time
+    if u.kind == 0:            # gemm: C (MR x NR) = A panel (MR x k) x B panel (k x NR)
+        k = 128
+        a = rng.standard_normal(k * u.mr).astype(dt)
+        b = rng.standard_normal(k * u.nr).astype(dt)
+        c = np.zeros(u.mr * u.nr, dt)
+        pa, pb, pc = _ptr(a), _ptr(b), _ptr(c)
+        t0 = time.perf_counter()
+        with nogil:
+            for r in range(reps):
+                if u.itemsize == 4:
+                    (<_gemm_f32_t>u.fn)(k, <const float *>pa, <const float *>pb, <float *>pc,
+                                        u.nr, u.mr, u.nr, 0)
+                else:
+                    (<_gemm_f64_t>u.fn)(k, <const double *>pa, <const double *>pb,
+                                        <double *>pc, u.nr, u.mr, u.nr, 0)
+        return time.perf_counter() - t0, 2.0 * u.mr * u.nr * k, "flop"
+    if u.kind == 1:            # packt: NR rows of kc values -> one panel
+        k = 128
+        a = rng.standard_normal((u.nr, k)).astype(dt)
+        c = np.zeros(u.nr * k, dt)
+        ptrs = np.array([a.ctypes.data + j * a.strides[0] for j in range(u.nr)], np.uintp)
+        pa, pc = _ptr(ptrs), _ptr(c)
+        t0 = time.perf_counter()
+        with nogil:
+            for r in range(reps):
+                if u.itemsize == 4:
+                    (<_packt_f32_t>u.fn)(k, <const float *const *>pa, <float *>pc)
+                else:
+                    (<_packt_f64_t>u.fn)(k, <const double *const *>pa, <double *>pc)
+        return time.perf_counter() - t0, 2.0 * u.nr * k * u.itemsize, "byte"
+    if u.kind == 2:            # dconv: MR channels x NR points over 64 taps of a 3x3-like grid
+        ntaps = 63
+        off = np.array([(t // 9) * 96 + ((t % 9) // 3) * 32 + t % 3 for t in range(ntaps)],
+                       np.int64)
+        a = rng.standard_normal(int(off.max()) + u.nr + 1).astype(dt)
+        b = rng.standard_normal(ntaps * u.mr).astype(dt)
+        c = np.zeros(u.mr * u.nr, dt)
+        pa, pb, pc, po = _ptr(a), _ptr(b), _ptr(c), _ptr(off)
+        t0 = time.perf_counter()
+        with nogil:
+            for r in range(reps):
+                if u.itemsize == 4:
+                    (<_dconv_f32_t>u.fn)(ntaps, <const int64_t *>po, <const float *>pa,
+                                         <const float *>pb, NULL, <float *>pc, u.nr, u.mr)
+                else:
+                    (<_dconv_f64_t>u.fn)(ntaps, <const int64_t *>po, <const double *>pa,
+                                         <const double *>pb, NULL, <double *>pc, u.nr, u.mr)
+        return time.perf_counter() - t0, 2.0 * u.mr * u.nr * ntaps, "flop"
+    if u.kind == 3:            # dconvgw: MR channels x TB taps over 4 rows of 64 points
+        nrows, length = 4, 64
+        off = np.arange(u.nr, dtype=np.int64)
+        a = rng.standard_normal(u.mr * nrows * length).astype(dt)
+        b = rng.standard_normal(u.nr + nrows * length + 1).astype(dt)
+        c = np.zeros(u.mr * u.nr, dt)
+        pa, pb, pc, po = _ptr(a), _ptr(b), _ptr(c), _ptr(off)
+        t0 = time.perf_counter()
+        with nogil:
+            for r in range(reps):
+                if u.itemsize == 4:
+                    (<_dconvgw_f32_t>u.fn)(nrows, length, <const float *>pa, nrows * length,
+                                           length, <const float *>pb, length,
+                                           <const int64_t *>po, <float *>pc, u.nr, u.mr, u.nr)
+                else:
+                    (<_dconvgw_f64_t>u.fn)(nrows, length, <const double *>pa,
+                                           nrows * length, length, <const double *>pb, length,
+                                           <const int64_t *>po, <double *>pc, u.nr, u.mr,
+                                           u.nr)
+        return time.perf_counter() - t0, 2.0 * u.mr * u.nr * nrows * length, "flop"
+    k = 4096                   # probe
+    t0 = time.perf_counter()
+    with nogil:
+        for r in range(reps):
+            r_probe += (<_probe_t>u.fn)(k)
+    return time.perf_counter() - t0, u.flops_per_iter * k, "flop"

@@ -9,8 +9,9 @@
 #    compile line carries -march=native;
 # 3. `auditwheel repair`, which bundles the OpenMP runtime (libgomp) into fastconv.libs/ and
 #    gives the wheel its manylinux tag;
-# 4. checks that no AVX/AVX2/FMA instruction sits outside the functions compiled from
-#    csrc/ukernels/avx2/ (so the generic path really is portable);
+# 4. checks, per tier (csrc/ukernels/<tier>/FLAGS), that VEX instructions sit only in functions
+#    of tiers built with -mavx* flags and EVEX (AVX-512) ones only in -mavx512* tiers (so each
+#    tier, and the generic path, runs on every CPU that has what it requires);
 # 5. installs the wheel into a fresh venv holding NumPy alone and runs tools/wheel_smoke.py from
 #    outside the source tree, on the default ISA path and with FASTCONV_ISA=generic.
 #
@@ -62,25 +63,42 @@ esac
 grep -q 'fastconv\.libs/libgomp' "$WORK/wheel_contents.txt" ||
     die "libgomp is not bundled in fastconv.libs/"
 
-say "ISA check: AVX instructions only in csrc/ukernels/avx2 code"
+say "ISA check per tier: VEX only in tiers built with -mavx*, EVEX only in -mavx512* tiers"
 mkdir -p "$WORK/unz"
 "$TOOLS/bin/python" -m zipfile -e "$WHL" "$WORK/unz"
 SO=$(ls "$WORK"/unz/fastconv/_kernels*.so)
-# Symbols (functions, incl. static ones and gcc clones) defined by the avx2 objects.
-ALLOWED="$WORK/allowed.txt"
-find "$SRC/build" -path '*csrc/ukernels/avx2/*.o' -print0 |
-    xargs -0 -r nm --defined-only | awk '$2 ~ /^[tTwW]$/ {print $3}' |
-    sed 's/\..*//' | sort -u >"$ALLOWED"
-echo "  $(wc -l <"$ALLOWED") function symbols come from avx2 objects"
-# Any VEX/EVEX-encoded instruction (v-prefixed mnemonic) or ymm/zmm register, by enclosing
-# function: baseline x86-64 code (-O3 without -m flags) never contains one.
-objdump -d --no-show-raw-insn "$SO" | awk '
-    /^[0-9a-f]+ <.*>:$/ { fn = $2; gsub(/[<>:]/, "", fn); sub(/\..*/, "", fn); next }
-    /%ymm|%zmm|\tv[a-z0-9]+ / && !/\tver[rw] / { print fn }
-' | sort -u >"$WORK/avx_users.txt"
-BAD=$(comm -23 "$WORK/avx_users.txt" "$ALLOWED" || true)
-[[ -z "$BAD" ]] || die "AVX/AVX2/FMA (VEX) instructions outside the avx2 kernels, in: $BAD"
-echo "  $(wc -l <"$WORK/avx_users.txt") functions use VEX instructions, all from csrc/ukernels/avx2"
+# Function symbols (incl. static ones and gcc clones) defined by the objects of the tiers whose
+# FLAGS (csrc/ukernels/<tier>/FLAGS, the list setup.py builds from) allow an encoding.
+tier_symbols() {   # $1: flag prefix -> symbols of every tier whose FLAGS has such a flag
+    local flags dir
+    for flags in "$SRC"/csrc/ukernels/*/FLAGS; do
+        dir=$(basename "$(dirname "$flags")")
+        if tr ' ' '\n' <"$flags" | grep -- "^$1" >/dev/null; then
+            find "$SRC/build" -path "*csrc/ukernels/$dir/*.o" -print0 |
+                xargs -0 -r nm --defined-only | awk '$2 ~ /^[tTwW]$/ {print $3}'
+        fi
+    done | sed 's/\..*//' | sort -u
+}
+tier_symbols -mavx >"$WORK/vex_ok.txt"
+tier_symbols -mavx512 >"$WORK/evex_ok.txt"
+echo "  $(wc -l <"$WORK/vex_ok.txt") function symbols from VEX tiers, $(wc -l <"$WORK/evex_ok.txt") from EVEX tiers"
+# By enclosing function: any VEX/EVEX instruction (v-prefixed mnemonic, ymm/zmm register), and
+# any EVEX-only feature (zmm or opmask registers, embedded broadcasts).  Baseline x86-64 code
+# (-O3 without -m flags) has neither.
+objdump -d --no-show-raw-insn "$SO" >"$WORK/disasm.txt"
+fn_users() {
+    awk -v pat="$1" '
+        /^[0-9a-f]+ <.*>:$/ { fn = $2; gsub(/[<>:]/, "", fn); sub(/\..*/, "", fn); next }
+        $0 ~ pat && !/\tver[rw] / { print fn }
+    ' "$WORK/disasm.txt" | sort -u
+}
+fn_users '%ymm|%zmm|\tv[a-z0-9]+ ' >"$WORK/vex_users.txt"
+fn_users '%zmm|%k[0-7]|\{1to' >"$WORK/evex_users.txt"
+BAD=$(comm -23 "$WORK/vex_users.txt" "$WORK/vex_ok.txt" || true)
+[[ -z "$BAD" ]] || die "VEX instructions outside the tiers built for them, in: $BAD"
+BAD=$(comm -23 "$WORK/evex_users.txt" "$WORK/evex_ok.txt" || true)
+[[ -z "$BAD" ]] || die "EVEX (AVX-512) instructions outside the avx512-class tiers, in: $BAD"
+echo "  $(wc -l <"$WORK/vex_users.txt") functions use VEX, $(wc -l <"$WORK/evex_users.txt") EVEX, all in their tiers' objects"
 
 say "fresh venv with NumPy alone"
 VENV="$WORK/venv"

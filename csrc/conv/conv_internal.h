@@ -20,5 +20,7 @@ FC_CONV_DECLARE(im2col, f64, double)
 /* 'auto' measured for 16-register tiers (the table in conv.c): the generic tier's rule,
  * inherited by every tier that has not measured its own. */
 fc_conv_algo fc_conv2d_choose_algo_16reg(const fc_conv_geom *g, int pass, int itemsize);
+/* The rule measured for 32-register, 16-lane tiers (conv.c). */
+fc_conv_algo fc_conv2d_choose_algo_32reg(const fc_conv_geom *g, int pass, int itemsize);
 
 #endif

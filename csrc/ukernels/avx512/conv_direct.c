@@ -8,7 +8,5 @@
                         FC_DCONV_TAP_BODY(double, f64, MR, NV, avx512)
 FC_DCONV_SHAPES_32(FC_TAPS)
 
-FC_DCONV_GW_BODY(float, f32, 4, 3, avx512)
-FC_DCONV_GW_BODY(float, f32, 1, 9, avx512)
 FC_DCONV_GW_BODY(double, f64, 4, 3, avx512)
 FC_DCONV_GW_BODY(double, f64, 1, 9, avx512)
