@@ -46,7 +46,7 @@ def test_fastconv_isa_env_forces_generic():
 def test_fastconv_isa_env_rejects_garbage():
     r = _run("import fastconv", FASTCONV_ISA="mmx")
     assert r.returncode != 0
-    assert "FASTCONV_ISA must be one of ['generic', 'avx2', 'avx512']" in r.stderr
+    assert f"FASTCONV_ISA must be one of {_kernels.all_isas()}" in r.stderr
 
 
 def test_fastconv_isa_env_refuses_an_unsupported_tier():
