@@ -49,12 +49,12 @@ else:
 
     try:
         from . import _kernels
-    except ImportError as _e:
+    except ImportError:
         raise ImportError(
             f"fastconv's compiled extension (fastconv._kernels) is neither in {__path__[0]} "
             f"nor in any installed fastconv on sys.path: install the package with "
             f"`pip install .` (from the checkout's root), or build it in place with "
-            f"`python setup.py build_ext --inplace` ({_e})") from _e
+            f"`python setup.py build_ext --inplace`") from None
     from . import _runtime
     from ._runtime import set_num_threads, get_num_threads, show_config
     from .functional import *  # noqa: F401,F403  (the contract's functions)

@@ -86,7 +86,20 @@ typedef fc_f64_dconvgw_fn fc_dconvgw_fn_f64;
 FC_DCONV_TABLE(f32)
 FC_DCONV_TABLE(f64)
 
-/* Fills desc.tap[MR][NV] for one (dtype, tier); X-macro helpers for the tiers' setup. */
-#define FC_DCONV_FILL_TAP(d, DT, MR, NV, ISA) (d).tap[MR][NV] = fc_##DT##_dconv_##MR##x##NV##v__##ISA;
+/* For the tiers' setup: declare / fill the tap kernels of a shape list (an X-macro such as
+ * FC_DCONV_SHAPES) for both dtypes, and the weight-gradient kernels of one dtype.  Each needs
+ * FC_DCONV_ISA defined as the tier's name. */
+#define FC_DCONV_TAP_X(DT, T, MR, NV, ISA) FC_DCONV_TAP(DT, T, MR, NV, ISA)
+#define FC_DCONV_TAP_DECL_BOTH(MR, NV)                                                       \
+    FC_DCONV_TAP_X(f32, float, MR, NV, FC_DCONV_ISA)                                         \
+    FC_DCONV_TAP_X(f64, double, MR, NV, FC_DCONV_ISA)
+#define FC_DCONV_FILL_TAP_(d, DT, MR, NV, ISA) (d).tap[MR][NV] = fc_##DT##_dconv_##MR##x##NV##v__##ISA;
+#define FC_DCONV_FILL_TAP(d, DT, MR, NV, ISA) FC_DCONV_FILL_TAP_(d, DT, MR, NV, ISA)
+#define FC_DCONV_FILL_TAP_BOTH(MR, NV)                                                       \
+    FC_DCONV_FILL_TAP(fc_setup_tier->dconv_f32, f32, MR, NV, FC_DCONV_ISA)                   \
+    FC_DCONV_FILL_TAP(fc_setup_tier->dconv_f64, f64, MR, NV, FC_DCONV_ISA)
+#define FC_DCONV_FILL_GW_(d, DT, ISA)                                                        \
+    ((d).gw4x3 = fc_##DT##_dconvgw_4x3__##ISA, (d).gw1x9 = fc_##DT##_dconvgw_1x9__##ISA)
+#define FC_DCONV_FILL_GW(d, DT, ISA) FC_DCONV_FILL_GW_(d, DT, ISA)
 
 #endif

@@ -5,9 +5,8 @@ FC_GEMM_UKERNEL_DECL(f32, float, 6x16, avx2)
 FC_GEMM_UKERNEL_DECL(f64, double, 6x8, avx2)
 FC_GEMM_PACKT_DECL(f32, float, 16, avx2)
 FC_GEMM_PACKT_DECL(f64, double, 8, avx2)
-#define FC_TAP_DECL(MR, NV) \
-    FC_DCONV_TAP(f32, float, MR, NV, avx2) FC_DCONV_TAP(f64, double, MR, NV, avx2)
-FC_DCONV_SHAPES(FC_TAP_DECL)
+#define FC_DCONV_ISA avx2
+FC_DCONV_SHAPES(FC_DCONV_TAP_DECL_BOTH)
 FC_DCONV_DECLARE(avx2)
 FC_POOL_UKERNELS(f32, float, avx2)
 FC_POOL_UKERNELS(f64, double, avx2)
@@ -25,14 +24,10 @@ void fc_tier_setup__avx2(fc_tier *t)
                                      fc_f64_gemm_6x8__avx2, fc_f64_gemm_packt_8__avx2};
     t->dconv_f32.lanes = 8;
     t->dconv_f64.lanes = 4;
-#define FC_TAP_FILL(MR, NV)                                                                  \
-    FC_DCONV_FILL_TAP(t->dconv_f32, f32, MR, NV, avx2)                                       \
-    FC_DCONV_FILL_TAP(t->dconv_f64, f64, MR, NV, avx2)
-    FC_DCONV_SHAPES(FC_TAP_FILL)
-    t->dconv_f32.gw4x3 = fc_f32_dconvgw_4x3__avx2;
-    t->dconv_f32.gw1x9 = fc_f32_dconvgw_1x9__avx2;
-    t->dconv_f64.gw4x3 = fc_f64_dconvgw_4x3__avx2;
-    t->dconv_f64.gw1x9 = fc_f64_dconvgw_1x9__avx2;
+    fc_tier *const fc_setup_tier = t;
+    FC_DCONV_SHAPES(FC_DCONV_FILL_TAP_BOTH)
+    FC_DCONV_FILL_GW(t->dconv_f32, f32, avx2);
+    FC_DCONV_FILL_GW(t->dconv_f64, f64, avx2);
     FC_POOL_FILL(t->pool_f32, f32, avx2);
     FC_POOL_FILL(t->pool_f64, f64, avx2);
     t->probe_f32 = (fc_probe_desc){fc_f32_fma_probe_12x8__avx2, 12.0 * 8 * 2};

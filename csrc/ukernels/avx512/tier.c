@@ -1,6 +1,7 @@
 /* The avx512 tier (AVX-512 F/BW/DQ/VL, 32 zmm registers): starts from avx2's descriptor and
  * overrides the GEMM, the direct-conv kernels, the blocking and the probe (csrc/tier.h).
  * Pooling keeps avx2's kernels: they already run at memory speed. */
+#include <string.h>
 #include "tier.h"
 #include "conv/conv_internal.h"
 #include "ukernels/avx512/shapes.h"
@@ -9,9 +10,8 @@ FC_GEMM_UKERNEL_DECL(f32, float, 12x32, avx512)
 FC_GEMM_UKERNEL_DECL(f64, double, 12x16, avx512)
 FC_GEMM_PACKT_DECL(f32, float, 32, avx512)
 FC_GEMM_PACKT_DECL(f64, double, 16, avx512)
-#define FC_TAP_DECL(MR, NV) \
-    FC_DCONV_TAP(f32, float, MR, NV, avx512) FC_DCONV_TAP(f64, double, MR, NV, avx512)
-FC_DCONV_SHAPES_32(FC_TAP_DECL)
+#define FC_DCONV_ISA avx512
+FC_DCONV_SHAPES_32(FC_DCONV_TAP_DECL_BOTH)
 FC_DCONV_GW(f64, double, 4, 3, avx512) FC_DCONV_GW(f64, double, 1, 9, avx512)
 double fc_f32_fma_probe_16x16__avx512(int64_t iters);   /* 16 * 16 * 2 flops / iteration */
 double fc_f64_fma_probe_16x8__avx512(int64_t iters);    /* 16 * 8 * 2 flops / iteration */
@@ -28,19 +28,13 @@ void fc_tier_setup__avx512(fc_tier *t)
                                      fc_f64_gemm_12x16__avx512, fc_f64_gemm_packt_16__avx512};
     /* the tap tables are the tier's own; f32's weight-gradient kernels stay avx2's, whose 12
      * accumulators do more per horizontal sum at 8 lanes (bench --ukernels: 70 vs 62 GFLOP/s) */
-    const fc_f32_dconvgw_fn gw4_f32 = t->dconv_f32.gw4x3, gw1_f32 = t->dconv_f32.gw1x9;
-    t->dconv_f32 = (fc_dconv_desc_f32){0};
-    t->dconv_f64 = (fc_dconv_desc_f64){0};
-    t->dconv_f32.gw4x3 = gw4_f32;
-    t->dconv_f32.gw1x9 = gw1_f32;
+    memset(t->dconv_f32.tap, 0, sizeof t->dconv_f32.tap);
+    memset(t->dconv_f64.tap, 0, sizeof t->dconv_f64.tap);
     t->dconv_f32.lanes = 16;
     t->dconv_f64.lanes = 8;
-#define FC_TAP_FILL(MR, NV)                                                                  \
-    FC_DCONV_FILL_TAP(t->dconv_f32, f32, MR, NV, avx512)                                     \
-    FC_DCONV_FILL_TAP(t->dconv_f64, f64, MR, NV, avx512)
-    FC_DCONV_SHAPES_32(FC_TAP_FILL)
-    t->dconv_f64.gw4x3 = fc_f64_dconvgw_4x3__avx512;
-    t->dconv_f64.gw1x9 = fc_f64_dconvgw_1x9__avx512;
+    fc_tier *const fc_setup_tier = t;
+    FC_DCONV_SHAPES_32(FC_DCONV_FILL_TAP_BOTH)
+    FC_DCONV_FILL_GW(t->dconv_f64, f64, avx512);
     t->choose_algo = fc_conv2d_choose_algo_32reg;
     t->probe_f32 = (fc_probe_desc){fc_f32_fma_probe_16x16__avx512, 16.0 * 16 * 2};
     t->probe_f64 = (fc_probe_desc){fc_f64_fma_probe_16x8__avx512, 16.0 * 8 * 2};

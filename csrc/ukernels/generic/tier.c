@@ -6,9 +6,8 @@ FC_GEMM_UKERNEL_DECL(f32, float, 4x16, generic)
 FC_GEMM_UKERNEL_DECL(f64, double, 4x8, generic)
 FC_GEMM_PACKT_DECL(f32, float, 16, generic)
 FC_GEMM_PACKT_DECL(f64, double, 8, generic)
-#define FC_TAP_DECL(MR, NV) \
-    FC_DCONV_TAP(f32, float, MR, NV, generic) FC_DCONV_TAP(f64, double, MR, NV, generic)
-FC_DCONV_SHAPES(FC_TAP_DECL)
+#define FC_DCONV_ISA generic
+FC_DCONV_SHAPES(FC_DCONV_TAP_DECL_BOTH)
 FC_DCONV_DECLARE(generic)
 double fc_f32_fma_probe_48__generic(int64_t iters);   /* 48 * 2 flops / iteration */
 double fc_f64_fma_probe_24__generic(int64_t iters);   /* 24 * 2 flops / iteration */
@@ -29,14 +28,10 @@ void fc_tier_setup__generic(fc_tier *t)
     /* the portable tap kernels count their tiles in 8 (f32) / 4 (f64) lanes */
     t->dconv_f32.lanes = 8;
     t->dconv_f64.lanes = 4;
-#define FC_TAP_FILL(MR, NV)                                                                  \
-    FC_DCONV_FILL_TAP(t->dconv_f32, f32, MR, NV, generic)                                    \
-    FC_DCONV_FILL_TAP(t->dconv_f64, f64, MR, NV, generic)
-    FC_DCONV_SHAPES(FC_TAP_FILL)
-    t->dconv_f32.gw4x3 = fc_f32_dconvgw_4x3__generic;
-    t->dconv_f32.gw1x9 = fc_f32_dconvgw_1x9__generic;
-    t->dconv_f64.gw4x3 = fc_f64_dconvgw_4x3__generic;
-    t->dconv_f64.gw1x9 = fc_f64_dconvgw_1x9__generic;
+    fc_tier *const fc_setup_tier = t;
+    FC_DCONV_SHAPES(FC_DCONV_FILL_TAP_BOTH)
+    FC_DCONV_FILL_GW(t->dconv_f32, f32, generic);
+    FC_DCONV_FILL_GW(t->dconv_f64, f64, generic);
     FC_POOL_FILL(t->pool_f32, f32, generic);
     FC_POOL_FILL(t->pool_f64, f64, generic);
     t->probe_f32 = (fc_probe_desc){fc_f32_fma_probe_48__generic, 48.0 * 2};
