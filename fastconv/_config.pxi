@@ -18,6 +18,11 @@ cdef extern from "fastconv.h":
     int fc_get_num_threads() nogil
     int fc_have_openmp() nogil
     void fc_runtime_init() nogil
+    int fc_team_size() nogil
+    void fc_call_enter() nogil
+    void fc_call_leave() nogil
+    int fc_fork_safe() nogil
+    int64_t fc_forks_seen() nogil
 
 fc_runtime_init()
 
@@ -73,6 +78,27 @@ def available_isas():
 def isa_vector_bytes(name):
     """Width of the tier's widest vector register in bytes (0 when not supported)."""
     return int(fc_tier_vector_bytes(_tier_index(name)))
+
+
+def team_size():
+    """Threads an OpenMP parallel region of fastconv gets right now (runs an empty one)."""
+    cdef int n
+    with nogil:
+        fc_call_enter()
+        n = fc_team_size()
+        fc_call_leave()
+    return n
+
+
+def fork_safe():
+    """True when a process forked after fastconv ran keeps working (see runtime.c)."""
+    return bool(fc_fork_safe())
+
+
+def forks_seen():
+    """How many fork()s this process and its ancestors went through since import (-1 when
+    this build has no fork handlers)."""
+    return int(fc_forks_seen())
 
 
 def set_num_threads(int n):

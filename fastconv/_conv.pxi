@@ -72,11 +72,15 @@ def conv2d_forward(cnp.ndarray x, cnp.ndarray w, cnp.ndarray bias, tuple geom, s
     cdef fc_status st
     if dt == np.float32:
         with nogil:
+            fc_call_enter()
             st = fc_conv2d_forward_f32(&g, a, <float*>px, <float*>pw, <float*>pb, <float*>py)
+            fc_call_leave()
     else:
         with nogil:
+            fc_call_enter()
             st = fc_conv2d_forward_f64(&g, a, <double*>px, <double*>pw, <double*>pb,
                                        <double*>py)
+            fc_call_leave()
     check_status(st)
     return y
 
@@ -94,10 +98,14 @@ def conv2d_backward_data(cnp.ndarray gy, cnp.ndarray w, tuple geom, str algo):
     cdef fc_status st
     if dt == np.float32:
         with nogil:
+            fc_call_enter()
             st = fc_conv2d_backward_data_f32(&g, a, <float*>pgy, <float*>pw, <float*>pgx)
+            fc_call_leave()
     else:
         with nogil:
+            fc_call_enter()
             st = fc_conv2d_backward_data_f64(&g, a, <double*>pgy, <double*>pw, <double*>pgx)
+            fc_call_leave()
     check_status(st)
     return gx
 
@@ -120,11 +128,15 @@ def conv2d_backward_weight(cnp.ndarray gy, cnp.ndarray x, tuple geom, str algo,
     cdef fc_status st
     if dt == np.float32:
         with nogil:
+            fc_call_enter()
             st = fc_conv2d_backward_weight_f32(&g, a, <float*>pgy, <float*>px, <float*>pgw,
                                                <float*>pgb)
+            fc_call_leave()
     else:
         with nogil:
+            fc_call_enter()
             st = fc_conv2d_backward_weight_f64(&g, a, <double*>pgy, <double*>px,
                                                <double*>pgw, <double*>pgb)
+            fc_call_leave()
     check_status(st)
     return gw, gb

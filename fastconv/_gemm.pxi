@@ -88,12 +88,16 @@ def gemm(a, b, c=None, bint accumulate=False):
     cdef fc_status st
     if dt == np.float32:
         with nogil:
+            fc_call_enter()
             st = fc_gemm_f32(m, n, k, <float*>pa, rsa, csa, <float*>pb, rsb, csb,
                              <float*>pc, n, acc)
+            fc_call_leave()
     else:
         with nogil:
+            fc_call_enter()
             st = fc_gemm_f64(m, n, k, <double*>pa, rsa, csa, <double*>pb, rsb, csb,
                              <double*>pc, n, acc)
+            fc_call_leave()
     check_status(st)
     return c
 
@@ -126,11 +130,15 @@ def gemm_ukernel(a_packed, b_packed, c, int64_t k,
     if dt == np.float32:
         u32 = fc_gemm_select_f32().ukr
         with nogil:
+            fc_call_enter()
             u32(k, <float*>pa, <float*>pb, <float*>pc, ldc, m, n, acc)
+            fc_call_leave()
     else:
         u64 = fc_gemm_select_f64().ukr
         with nogil:
+            fc_call_enter()
             u64(k, <double*>pa, <double*>pb, <double*>pc, ldc, m, n, acc)
+            fc_call_leave()
     return c
 
 
@@ -153,8 +161,12 @@ def gemm_packt(rows):
         ptrs[j] = base + j * rs
     if dt == np.float32:
         with nogil:
+            fc_call_enter()
             fc_gemm_select_f32().packt(kc, <const float *const *>ptrs, <float*>po)
+            fc_call_leave()
     else:
         with nogil:
+            fc_call_enter()
             fc_gemm_select_f64().packt(kc, <const double *const *>ptrs, <double*>po)
+            fc_call_leave()
     return out

@@ -73,16 +73,20 @@ def max_pool2d_forward(cnp.ndarray x, tuple geom, bint want_indices, bint adapti
     cdef fc_status st
     if dt == np.float32:
         with nogil:
+            fc_call_enter()
             if adaptive:
                 st = fc_adaptive_max_pool2d_forward_f32(&g, <float*>px, <float*>py, pi)
             else:
                 st = fc_max_pool2d_forward_f32(&g, <float*>px, <float*>py, pi)
+            fc_call_leave()
     else:
         with nogil:
+            fc_call_enter()
             if adaptive:
                 st = fc_adaptive_max_pool2d_forward_f64(&g, <double*>px, <double*>py, pi)
             else:
                 st = fc_max_pool2d_forward_f64(&g, <double*>px, <double*>py, pi)
+            fc_call_leave()
     check_status(st)
     return y, ind
 
@@ -107,19 +111,23 @@ def max_pool2d_backward(cnp.ndarray gy, cnp.ndarray x, cnp.ndarray ind, tuple ge
     cdef fc_status st
     if dt == np.float32:
         with nogil:
+            fc_call_enter()
             if adaptive:
                 st = fc_adaptive_max_pool2d_backward_f32(&g, <float*>pgy, pi, <float*>px,
                                                          <float*>pgx)
             else:
                 st = fc_max_pool2d_backward_f32(&g, <float*>pgy, pi, <float*>px, <float*>pgx)
+            fc_call_leave()
     else:
         with nogil:
+            fc_call_enter()
             if adaptive:
                 st = fc_adaptive_max_pool2d_backward_f64(&g, <double*>pgy, pi, <double*>px,
                                                          <double*>pgx)
             else:
                 st = fc_max_pool2d_backward_f64(&g, <double*>pgy, pi, <double*>px,
                                                 <double*>pgx)
+            fc_call_leave()
     if st == FC_ERR_INDEX:
         from fastconv._args import indices_range_error
         raise indices_range_error(ind, g.H * g.W)
@@ -141,18 +149,22 @@ def avg_pool2d_forward(cnp.ndarray x, tuple geom, bint count_include_pad,
     cdef fc_status st
     if dt == np.float32:
         with nogil:
+            fc_call_enter()
             if adaptive:
                 st = fc_adaptive_avg_pool2d_forward_f32(&g, <float*>px, <float*>py)
             else:
                 st = fc_avg_pool2d_forward_f32(&g, cip, divisor_override, <float*>px,
                                                <float*>py)
+            fc_call_leave()
     else:
         with nogil:
+            fc_call_enter()
             if adaptive:
                 st = fc_adaptive_avg_pool2d_forward_f64(&g, <double*>px, <double*>py)
             else:
                 st = fc_avg_pool2d_forward_f64(&g, cip, divisor_override, <double*>px,
                                                <double*>py)
+            fc_call_leave()
     check_status(st)
     return y
 
@@ -170,17 +182,21 @@ def avg_pool2d_backward(cnp.ndarray gy, tuple geom, bint count_include_pad,
     cdef fc_status st
     if dt == np.float32:
         with nogil:
+            fc_call_enter()
             if adaptive:
                 st = fc_adaptive_avg_pool2d_backward_f32(&g, <float*>pgy, <float*>pgx)
             else:
                 st = fc_avg_pool2d_backward_f32(&g, cip, divisor_override, <float*>pgy,
                                                 <float*>pgx)
+            fc_call_leave()
     else:
         with nogil:
+            fc_call_enter()
             if adaptive:
                 st = fc_adaptive_avg_pool2d_backward_f64(&g, <double*>pgy, <double*>pgx)
             else:
                 st = fc_avg_pool2d_backward_f64(&g, cip, divisor_override, <double*>pgy,
                                                 <double*>pgx)
+            fc_call_leave()
     check_status(st)
     return gx

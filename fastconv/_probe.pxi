@@ -34,7 +34,9 @@ def fma_peak_gflops(dtype="float32", threads=None, double min_time=0.05, int rep
     # (milliseconds on a loaded machine), and one stalled run must not end the calibration.
     for _ in range(64):
         with nogil:
+            fc_call_enter()
             st = fc_probe_fma(isz, nt, iters, &flops, &seconds)
+            fc_call_leave()
         check_status(st)
         best = max(best, flops / max(seconds, 1e-9))
         need = int(min_time * best / (flops / iters)) + 1
@@ -43,7 +45,9 @@ def fma_peak_gflops(dtype="float32", threads=None, double min_time=0.05, int rep
         iters = max(iters * 2, min(need, iters * 16))
     for _ in range(max(0, repeats - 1)):
         with nogil:
+            fc_call_enter()
             st = fc_probe_fma(isz, nt, iters, &flops, &seconds)
+            fc_call_leave()
         check_status(st)
         best = max(best, flops / max(seconds, 1e-9))
     return best / 1e9
@@ -61,6 +65,8 @@ def memory_bandwidth_gbs(threads=None, nbytes=64 << 20, int repeats=5):
     cdef int reps = max(1, repeats)
     cdef fc_status st
     with nogil:
+        fc_call_enter()
         st = fc_probe_scale(nb, nt, reps, &moved, &seconds)
+        fc_call_leave()
     check_status(st)
     return moved / seconds / 1e9

@@ -96,6 +96,7 @@ def config():
         "isa_forced": _forced_isa,
         "openmp": openmp_runtime(),
         "num_threads": get_num_threads(),
+        "fork_safe": _kernels.fork_safe(),
         "cpu": cpu,
         "cpu_vector_extensions": vec,
         "python": sys.version.split()[0],
@@ -117,6 +118,7 @@ def show_config(file=None):
         f"  vector ext.     : {' '.join(c['cpu_vector_extensions']) or 'none reported'}",
         f"  OpenMP runtime  : {c['openmp'] or 'none (built without OpenMP: serial)'}",
         f"  threads         : {c['num_threads']}",
+        f"  fork-safe       : {'yes (pool released before fork, rebuilt after)' if c['fork_safe'] else 'no'}",
         f"  python          : {c['python']}",
     ]
     print("\n".join(lines), file=file or sys.stdout)

@@ -50,6 +50,16 @@ void fc_set_num_threads(int n);
 int fc_get_num_threads(void);
 /* 1 when built with OpenMP. */
 int fc_have_openmp(void);
+/* Threads a parallel region gets now (runs an empty region of fc_get_num_threads()). */
+int fc_team_size(void);
+/* Fork safety: every entry point that may start threads is bracketed by these, so that a
+ * fork() waits for calls in flight; the OpenMP pool is released before each fork and
+ * rebuilt on first use afterwards.  fc_fork_safe() is 1 when this build does that;
+ * fc_forks_seen() counts the forks this process (or its ancestors) went through. */
+void fc_call_enter(void);
+void fc_call_leave(void);
+int fc_fork_safe(void);
+int64_t fc_forks_seen(void);
 
 /* -------------------------------------------------------------- convolution -- */
 
