@@ -145,6 +145,18 @@ void fc_runtime_init(void)
 #endif
 }
 
+int fc_thread_limit(int n)
+{
+#ifdef FC_HAVE_OPENMP
+    int old = omp_get_max_threads();
+    omp_set_num_threads(n < 1 ? 1 : n);
+    return old;
+#else
+    (void)n;
+    return 1;
+#endif
+}
+
 int fc_team_size(void)
 {
 #ifdef FC_HAVE_OPENMP

@@ -19,6 +19,7 @@ cdef extern from "fastconv.h":
     int fc_have_openmp() nogil
     void fc_runtime_init() nogil
     int fc_team_size() nogil
+    int fc_thread_limit(int n) nogil
     void fc_call_enter() nogil
     void fc_call_leave() nogil
     int fc_fork_safe() nogil
@@ -88,6 +89,12 @@ def team_size():
         n = fc_team_size()
         fc_call_leave()
     return n
+
+
+def thread_limit(int n):
+    """Limit the calling thread's own OpenMP threads to n (others keep theirs); returns the
+    previous limit, to restore it with."""
+    return fc_thread_limit(n)
 
 
 def fork_safe():

@@ -50,6 +50,9 @@ void fc_set_num_threads(int n);
 int fc_get_num_threads(void);
 /* 1 when built with OpenMP. */
 int fc_have_openmp(void);
+/* Sets the calling thread's own OpenMP limit (as omp_set_num_threads: a limit below the
+ * default lowers fc_get_num_threads() in this thread only) and returns the previous one. */
+int fc_thread_limit(int n);
 /* Threads a parallel region gets now (runs an empty region of fc_get_num_threads()). */
 int fc_team_size(void);
 /* Fork safety: every entry point that may start threads is bracketed by these, so that a

@@ -1,0 +1,89 @@
+"""fastconv.dask throughput against the single call (issue 15).
+
+    python bench/bench_dask.py [--size 8000] [--tiles 1000,2000] [--cout 8] [--rounds 5]
+
+A 3 x size x size float32 image and a 5x5 conv to --cout channels (padding 2).  In one
+process, in alternating rounds (the order reversed every other round): one fastconv.conv2d
+call on the whole array (2 OpenMP threads) against fastconv.dask on the threaded scheduler
+with 2 dask threads, the blocks writing into an output array allocated once (da.store, as a
+pipeline into Zarr or a memory map does); and dask's compute(), which also joins the blocks
+into one new array.  Every case runs once before timing (first-touch page faults of fresh
+memory in this VM cost seconds and vary).  Medians, GFLOP/s and the throughput ratio to
+the single call; then the same graph on a dask.distributed LocalCluster of 2 worker
+processes, checked against the single call."""
+import argparse
+import statistics
+import time
+
+import numpy as np
+import dask.array as da
+
+import fastconv
+import fastconv.dask as fd
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=8000)
+    ap.add_argument("--tiles", default="1000,2000")
+    ap.add_argument("--cout", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--no-distributed", action="store_true")
+    o = ap.parse_args()
+    fastconv.set_num_threads(2)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 3, o.size, o.size), dtype=np.float32)
+    w = rng.standard_normal((o.cout, 3, 5, 5)).astype(np.float32)
+    b = rng.standard_normal(o.cout).astype(np.float32)
+    flops = 2.0 * o.cout * 3 * 25 * o.size * o.size
+    want = fastconv.conv2d(x, w, b, padding=2)
+    out = np.zeros_like(want)
+    tiles = [int(t) for t in o.tiles.split(",")]
+
+    cases = {"single call": lambda: fastconv.conv2d(x, w, b, padding=2)}
+    graphs = {}
+    for t in tiles:
+        y = fd.conv2d(da.from_array(x, chunks=(1, 3, t, t)), w, b, padding=2)
+        graphs[t] = y
+        cases[f"dask store, tiles {t}"] = (
+            lambda y=y: da.store(y, out, scheduler="threads", num_workers=2, lock=False))
+        cases[f"dask compute, tiles {t}"] = (
+            lambda y=y: y.compute(scheduler="threads", num_workers=2))
+    for name, fn in cases.items():      # warm-up, and every case gives the single call's bits
+        r = fn()
+        got = out if r is None else r
+        np.testing.assert_array_equal(got, want, err_msg=name)
+        del r, got
+    times = {k: [] for k in cases}
+    for r in range(o.rounds):
+        order = list(cases) if r % 2 == 0 else list(cases)[::-1]
+        for k in order:
+            t0 = time.perf_counter()
+            res = cases[k]()
+            times[k].append(time.perf_counter() - t0)
+            del res
+    base = statistics.median(times["single call"])
+    print(f"fastconv.dask conv2d: 3x{o.size}x{o.size} float32 -> {o.cout} channels, 5x5, "
+          f"padding 2; 2 threads; {o.rounds} alternating rounds")
+    for k, ts in times.items():
+        m = statistics.median(ts)
+        fwd = [statistics.median(ts[0::2]), statistics.median(ts[1::2])]
+        print(f"  {k:26s} median {m:6.3f} s ({fwd[0]:.3f} fwd order, {fwd[1]:.3f} reversed)  "
+              f"{flops / m / 1e9:6.1f} GFLOP/s  throughput x single call {base / m:5.2f}")
+    if o.no_distributed:
+        return
+    from dask.distributed import Client, LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        t0 = time.perf_counter()
+        yd = graphs[tiles[0]].compute()
+        t = time.perf_counter() - t0
+        same = np.array_equal(yd, want)
+        print(f"  distributed, 2 worker processes: {t:.3f} s (input shipped from this process); "
+              f"equals the single call: {same}")
+        if not same:
+            raise SystemExit("distributed result differs")
+
+
+if __name__ == "__main__":
+    main()
