@@ -1,6 +1,7 @@
 """fastconv.dask throughput against the single call (issue 15).
 
     python bench/bench_dask.py [--size 8000] [--tiles 1000,2000] [--cout 8] [--rounds 5]
+                               [--no-distributed]
 
 A 3 x size x size float32 image and a 5x5 conv to --cout channels (padding 2).  In one
 process, in alternating rounds (the order reversed every other round): one fastconv.conv2d
@@ -8,11 +9,15 @@ call on the whole array (2 OpenMP threads) against fastconv.dask on the threaded
 with 2 dask threads, the blocks writing into an output array allocated once (da.store, as a
 pipeline into Zarr or a memory map does); and dask's compute(), which also joins the blocks
 into one new array.  Every case runs once before timing (first-touch page faults of fresh
-memory in this VM cost seconds and vary).  Medians, GFLOP/s and the throughput ratio to
-the single call; then the same graph on a dask.distributed LocalCluster of 2 worker
+memory in this VM cost seconds and vary, so the script re-runs itself with glibc's malloc
+keeping freed memory instead of unmapping it: MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_
+large).  Medians, GFLOP/s and the throughput ratio to the single call, and to the single call
+followed by writing its result into the same kind of destination array; then the same graph on a dask.distributed LocalCluster of 2 worker
 processes, checked against the single call."""
 import argparse
+import os
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -23,6 +28,9 @@ import fastconv.dask as fd
 
 
 def main():
+    if os.environ.get("MALLOC_MMAP_MAX_") is None:
+        env = dict(os.environ, MALLOC_MMAP_MAX_="0", MALLOC_TRIM_THRESHOLD_=str(1 << 40))
+        os.execve(sys.executable, [sys.executable] + sys.argv, env)
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=8000)
     ap.add_argument("--tiles", default="1000,2000")
@@ -40,7 +48,11 @@ def main():
     out = np.zeros_like(want)
     tiles = [int(t) for t in o.tiles.split(",")]
 
-    cases = {"single call": lambda: fastconv.conv2d(x, w, b, padding=2)}
+    def single_into():
+        out[...] = fastconv.conv2d(x, w, b, padding=2)
+
+    cases = {"single call": lambda: fastconv.conv2d(x, w, b, padding=2),
+             "single call, into out": single_into}
     graphs = {}
     for t in tiles:
         y = fd.conv2d(da.from_array(x, chunks=(1, 3, t, t)), w, b, padding=2)
@@ -49,6 +61,9 @@ def main():
             lambda y=y: da.store(y, out, scheduler="threads", num_workers=2, lock=False))
         cases[f"dask compute, tiles {t}"] = (
             lambda y=y: y.compute(scheduler="threads", num_workers=2))
+        if t == tiles[0]:   # the threaded scheduler's scaling: the same graph on 1 thread
+            cases[f"dask store 1 thread, {t}"] = (
+                lambda y=y: da.store(y, out, scheduler="threads", num_workers=1, lock=False))
     for name, fn in cases.items():      # warm-up, and every case gives the single call's bits
         r = fn()
         got = out if r is None else r
@@ -70,6 +85,9 @@ def main():
         fwd = [statistics.median(ts[0::2]), statistics.median(ts[1::2])]
         print(f"  {k:26s} median {m:6.3f} s ({fwd[0]:.3f} fwd order, {fwd[1]:.3f} reversed)  "
               f"{flops / m / 1e9:6.1f} GFLOP/s  throughput x single call {base / m:5.2f}")
+    one = statistics.median(times[f"dask store 1 thread, {tiles[0]}"])
+    two = statistics.median(times[f"dask store, tiles {tiles[0]}"])
+    print(f"  threaded scheduler scaling, 1 -> 2 threads (tiles {tiles[0]}): {one / two:.2f}x")
     if o.no_distributed:
         return
     from dask.distributed import Client, LocalCluster
