@@ -1,5 +1,8 @@
 /* Thread-count policy shared by every parallel region. */
+#include <stdint.h>
+#include <stdlib.h>
 #include "fastconv.h"
+#include "parallel.h"
 #ifdef FC_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -190,6 +193,30 @@ int fc_get_num_threads(void)
 #else
     return 1;
 #endif
+}
+
+void *fc_malloc(size_t bytes)
+{
+    /* Keep the original pointer just below the aligned block. */
+    if (bytes > SIZE_MAX - 64 - sizeof(void *))
+        return NULL;
+    unsigned char *raw = (unsigned char *)malloc(bytes + 64 + sizeof(void *));
+    if (!raw)
+        return NULL;
+    uintptr_t p = ((uintptr_t)(raw + sizeof(void *)) + 63) & ~(uintptr_t)63;
+    ((void **)p)[-1] = raw;
+    return (void *)p;
+}
+
+void fc_free(void *p)
+{
+    if (p)
+        free(((void **)p)[-1]);
+}
+
+int fc_threads_for(double work, double min_work)
+{
+    return work < min_work ? 1 : fc_get_num_threads();
 }
 
 int fc_have_openmp(void)

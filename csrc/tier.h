@@ -49,6 +49,11 @@ typedef struct fc_tier {
     int64_t l1d_bytes, l2_bytes;    /* per core: from the CPU where it reports them */
     int64_t direct_band_bytes;      /* direct conv: input band copy kept in L2 */
     int64_t direct_l1_weights;      /* direct conv: packed weights kept in L1 next to a tile */
+    /* Worth-threading thresholds (parallel.h, fc_threads_for): below these a call runs on
+     * the calling thread; a parallel region costs tens of microseconds to wake. */
+    double par_min_direct_flops;    /* direct conv (and its weight gradient) */
+    double par_min_im2col_flops;    /* im2col + GEMM conv */
+    double par_min_pool_elems;      /* pooling: input + output elements touched */
     fc_gemm_desc_f32 gemm_f32;
     fc_gemm_desc_f64 gemm_f64;
     fc_dconv_desc_f32 dconv_f32;

@@ -20,9 +20,6 @@
 #include "direct_ukernels.h"
 #include "direct_exact.h"
 #include "tier.h"
-#ifdef FC_HAVE_OPENMP
-#include <omp.h>
-#endif
 
 /* Input rows are copied one band (of output rows) at a time, about the tier's
  * direct_band_bytes, so that the copy is still in L2 when the micro-kernels read it; packed
@@ -45,7 +42,7 @@ static int threads_for(const fc_conv_geom *g)
     const double flops = 2.0 * (double)g->N * (double)g->C_out * (double)g->H_out *
                          (double)g->W_out * (double)(g->C_in / g->groups) * (double)g->kH *
                          (double)g->kW;
-    return flops < 1e6 ? 1 : fc_get_num_threads();
+    return fc_threads_for(flops, fc_tier_current()->par_min_direct_flops);
 }
 
 /* Channels per micro-kernel call: the MR whose padding to a multiple wastes least, counting

@@ -4,12 +4,7 @@
 #include <string.h>
 #include "conv_internal.h"
 #include "gemm/gemm.h"
-#ifdef FC_HAVE_OPENMP
-#include <omp.h>
-#define FC_TID() omp_get_thread_num()
-#else
-#define FC_TID() 0
-#endif
+#include "tier.h"
 
 /* Geometry shared by the packers of both dtypes. */
 typedef struct {
@@ -69,11 +64,10 @@ static void ctx_free(im2col_ctx *cx)
     free(cx->oh_lo);
 }
 
-/* Threads for a problem of this many flops: tiny ones are not worth waking a team. */
 static int threads_for(double flops)
 {
-    int nt = fc_get_num_threads();
-    return (flops < 4e6 || nt < 1) ? 1 : nt;
+    int nt = fc_threads_for(flops, fc_tier_current()->par_min_im2col_flops);
+    return nt < 1 ? 1 : nt;
 }
 
 static int64_t gcd64(int64_t a, int64_t b)

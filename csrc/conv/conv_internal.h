@@ -3,6 +3,7 @@
 #ifndef FC_CONV_INTERNAL_H
 #define FC_CONV_INTERNAL_H
 #include "fastconv.h"
+#include "parallel.h"
 
 #define FC_CONV_DECLARE(ALGO, SFX, T)                                                       \
     fc_status fc_conv2d_fwd_##ALGO##_##SFX(const fc_conv_geom *g, const T *x, const T *w,  \

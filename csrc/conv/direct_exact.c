@@ -1,9 +1,6 @@
 /* Direct conv2d: straightforward row-wise loops (first, correct version). */
 #include <string.h>
 #include "conv_internal.h"
-#ifdef FC_HAVE_OPENMP
-#include <omp.h>
-#endif
 
 /* Output columns ow in [*lo, *hi) whose input column ow*s + off lies in [0, W). */
 static void col_range(int64_t off, int64_t s, int64_t W, int64_t W_out, int64_t *lo,
@@ -49,7 +46,7 @@ fc_status fc_direct_exact_fwd_##SFX(const fc_conv_geom *g, const T *x, const T *
     const int64_t HWo = g->H_out * g->W_out, HW = g->H * g->W;                                \
     const int64_t jobs = g->N * g->C_out;                                                     \
     int64_t job;                                                                              \
-    _Pragma("omp parallel for schedule(static) num_threads(fc_get_num_threads())")           \
+    FC_OMP_FOR(fc_get_num_threads(), 1)                        \
     for (job = 0; job < jobs; job++) {                                                        \
         const int64_t n = job / g->C_out, oc = job % g->C_out, gi = oc / Cog;                 \
         T *yp = y + job * HWo;                                                                \
@@ -81,7 +78,7 @@ fc_status fc_direct_exact_bwd_data_##SFX(const fc_conv_geom *g, const T *gy, con
     const int64_t HWo = g->H_out * g->W_out, HW = g->H * g->W;                                \
     const int64_t jobs = g->N * g->C_in;                                                      \
     int64_t job;                                                                              \
-    _Pragma("omp parallel for schedule(static) num_threads(fc_get_num_threads())")           \
+    FC_OMP_FOR(fc_get_num_threads(), 1)                        \
     for (job = 0; job < jobs; job++) {                                                        \
         const int64_t n = job / g->C_in, ic = job % g->C_in, gi = ic / Cig, icg = ic % Cig;   \
         T *gxp = gx + job * HW;                                                               \
@@ -114,9 +111,9 @@ fc_status fc_direct_exact_bwd_weight_##SFX(const fc_conv_geom *g, const T *gy, c
     const int64_t HWo = g->H_out * g->W_out, HW = g->H * g->W, KK = g->kH * g->kW;            \
     const int64_t jobs = gw ? g->C_out * Cig : 0;                                             \
     int64_t job;                                                                              \
-    _Pragma("omp parallel num_threads(fc_get_num_threads())")                                \
+    FC_OMP_PARALLEL(fc_get_num_threads())                                                    \
     {                                                                                         \
-        _Pragma("omp for schedule(static) nowait")                                           \
+        FC_OMP_LOOP_NOWAIT                                                                   \
         for (job = 0; job < jobs; job++) {                                                    \
             const int64_t oc = job / Cig, icg = job % Cig, gi = oc / Cog;                     \
             T *gwp = gw + job * KK;                                                           \
@@ -141,7 +138,7 @@ fc_status fc_direct_exact_bwd_weight_##SFX(const fc_conv_geom *g, const T *gy, c
         }                                                                                     \
         if (gb) {                                                                             \
             int64_t oc;                                                                       \
-            _Pragma("omp for schedule(static)")                                              \
+            FC_OMP_LOOP                                                                      \
             for (oc = 0; oc < g->C_out; oc++) {                                               \
                 T s = (T)0;                                                                   \
                 for (int64_t n = 0; n < g->N; n++) {                                          \

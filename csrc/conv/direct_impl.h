@@ -237,12 +237,7 @@ static inline void F(decode_item)(int64_t k, int64_t nband, int64_t nbc, int64_t
 
 static T *F(my_band)(T *buf, int64_t n, int64_t slack)
 {
-#ifdef FC_HAVE_OPENMP
-    return buf + omp_get_thread_num() * (n + slack);
-#else
-    (void)n; (void)slack;
-    return buf;
-#endif
+    return buf + fc_thread_id() * (n + slack);
 }
 
 /* ------------------------------------------------------------------ forward -- */
@@ -301,9 +296,7 @@ fc_status F(fc_conv2d_fwd_direct)(const fc_conv_geom *g, const T *x, const T *w,
     const int64_t HW = g->H * g->W, HWo = g->H_out * g->W_out;
     const int64_t items = g->N * G * nbc * nband;
     int64_t k;
-#ifdef FC_HAVE_OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-#endif
+FC_OMP_FOR_DYNAMIC(nt)
     for (k = 0; k < items; k++) {
         int64_t n, gi, i0, b0, b1;
         F(decode_item)(k, nband, nbc, G, R, bpc, nblk, &n, &gi, &i0, &b0, &b1);
@@ -399,9 +392,7 @@ fc_status F(fc_conv2d_bwd_data_direct)(const fc_conv_geom *g, const T *gy, const
     const int64_t HW = g->H * g->W, HWo = g->H_out * g->W_out;
     const int64_t items = g->N * G * nbc * nband;
     int64_t k;
-#ifdef FC_HAVE_OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-#endif
+FC_OMP_FOR_DYNAMIC(nt)
     for (k = 0; k < items; k++) {
         int64_t n, gi, i0, b0, b1;
         F(decode_item)(k, nband, nbc, G, R, bpc, nblk, &n, &gi, &i0, &b0, &b1);
@@ -483,15 +474,11 @@ fc_status F(fc_conv2d_bwd_weight_direct)(const fc_conv_geom *g, const T *gy, con
     }
     fwd_offsets(g, &P, off);
 
-#ifdef FC_HAVE_OPENMP
-#pragma omp parallel num_threads(nt)
-#endif
+FC_OMP_PARALLEL(nt)
     {
         T *mybuf = tbuf ? F(my_band)(tbuf, band_n, 0) : NULL;
         int64_t k;
-#ifdef FC_HAVE_OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
+FC_OMP_LOOP_DYNAMIC
         for (k = 0; k < nchunk * G * nbc; k++) {
             const int64_t bc = k % nbc, gi = (k / nbc) % G, c = k / (nbc * G);
             const int64_t b0 = bc * bpc, b1 = b0 + bpc < nblk ? b0 + bpc : nblk;
@@ -529,9 +516,7 @@ fc_status F(fc_conv2d_bwd_weight_direct)(const fc_conv_geom *g, const T *gy, con
             }
         }
         if (gw) {
-#ifdef FC_HAVE_OPENMP
-#pragma omp for schedule(static)
-#endif
+FC_OMP_LOOP
             for (k = 0; k < gw_n; k++) {
                 T s = part[k];
                 for (int64_t c = 1; c < nchunk; c++) s += part[c * part_n + k];
@@ -539,9 +524,7 @@ fc_status F(fc_conv2d_bwd_weight_direct)(const fc_conv_geom *g, const T *gy, con
             }
         }
         if (gb) {
-#ifdef FC_HAVE_OPENMP
-#pragma omp for schedule(static)
-#endif
+FC_OMP_LOOP
             for (k = 0; k < g->C_out; k++) {
                 T s = part[gw_n + k];
                 for (int64_t c = 1; c < nchunk; c++) s += part[c * part_n + gw_n + k];

@@ -12,6 +12,7 @@
 #ifndef FC_GEMM_H
 #define FC_GEMM_H
 #include <stdint.h>
+#include "parallel.h"
 #include <stddef.h>
 #include "fastconv_ukernel.h"
 
@@ -44,9 +45,6 @@
 FC_GEMM_DESC(f32, float)
 FC_GEMM_DESC(f64, double)
 
-/* 64-byte aligned allocation (NULL on failure or size overflow); free with fc_free. */
-void *fc_malloc(size_t bytes);
-void fc_free(void *p);
 
 static inline int64_t fc_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t fc_max64(int64_t a, int64_t b) { return a > b ? a : b; }

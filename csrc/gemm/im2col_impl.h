@@ -208,15 +208,15 @@ fc_status FCN(fc_conv2d_fwd_im2col)(const fc_conv_geom *g, const FC_T *x, const 
         return FC_ERR_NOMEM;
     }
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
+FC_OMP_PARALLEL(nt)
     {
-        FC_T *bbuf = bp + (int64_t)FC_TID() * (kc_max + 1) * nc, *tmp = bbuf + kc_max * nc;
-#pragma omp for schedule(static)
+        FC_T *bbuf = bp + (int64_t)fc_thread_id() * (kc_max + 1) * nc, *tmp = bbuf + kc_max * nc;
+FC_OMP_LOOP
         for (int64_t t = 0; t < G * nkb; t++) {
             const int64_t gi = t / nkb, pc = (t - gi * nkb) * KC;
             FCN(pack_w_fwd)(d, &cx, w, bias, gi, pc, fc_min64(KC, Kb - pc), ap + gi * Mp * Kb + Mp * pc);
         }
-#pragma omp for schedule(dynamic, 1)
+FC_OMP_LOOP_DYNAMIC
         for (int64_t it = 0; it < items; it++) {
             const int64_t n = it / (G * nblk), gi = (it / nblk) % G, jc = (it % nblk) * nc;
             const int64_t ncur = fc_min64(nc, HWo - jc);
@@ -292,17 +292,17 @@ fc_status FCN(fc_conv2d_bwd_data_im2col)(const fc_conv_geom *g, const FC_T *gy,
         return FC_ERR_NOMEM;
     }
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
+FC_OMP_PARALLEL(nt)
     {
-        FC_T *bbuf = tb + (int64_t)FC_TID() * per_thread, *col = bbuf + kc_max * nc;
+        FC_T *bbuf = tb + (int64_t)fc_thread_id() * per_thread, *col = bbuf + kc_max * nc;
         /* A = W_g^T (K x M): element (k, o) is w[(g*M + o)*K + k]. */
-#pragma omp for schedule(static)
+FC_OMP_LOOP
         for (int64_t t = 0; t < G * nkb; t++) {
             const int64_t gi = t / nkb, pc = (t - gi * nkb) * KC;
             FCN(fc_gemm_pack_a)(d, K, fc_min64(KC, M - pc), w + (gi * M + pc) * K, 1, K,
                              ap + gi * Kp * M + Kp * pc);
         }
-#pragma omp for schedule(dynamic, 1)
+FC_OMP_LOOP_DYNAMIC
         for (int64_t it = 0; it < items; it++) {
             const int64_t n = it / (G * ncb), gi = (it / ncb) % G, cb = it % ncb;
             const int64_t c0 = cb * cbs, c1 = fc_min64(Cgi, c0 + cbs);
@@ -391,12 +391,12 @@ fc_status FCN(fc_conv2d_bwd_weight_im2col)(const fc_conv_geom *g, const FC_T *gy
     }
     FC_T *out = direct_out ? gw : ws;
 
-#pragma omp parallel num_threads(nt) if (nt > 1)
+FC_OMP_PARALLEL(nt)
     {
-        FC_T *abuf = tb + (int64_t)FC_TID() * per_thread, *bbuf = abuf + mcb * kc_max;
+        FC_T *abuf = tb + (int64_t)fc_thread_id() * per_thread, *bbuf = abuf + mcb * kc_max;
         FC_T *tmp = bbuf + kc_max * ncb;
         const FC_T *rows[FC_GEMM_NR_MAX];
-#pragma omp for schedule(dynamic, 1)
+FC_OMP_LOOP_DYNAMIC
         for (int64_t it = 0; it < items; it++) {
             const int64_t r = it / out_items, rest = it % out_items;
             const int64_t gi = rest / (nib * njb), i0 = (rest / njb) % nib * mcb,
@@ -428,7 +428,7 @@ fc_status FCN(fc_conv2d_bwd_weight_im2col)(const fc_conv_geom *g, const FC_T *gy
                         cblk[i * ldo + j] = 0;
         }
         if (!direct_out) {
-#pragma omp for schedule(static)
+FC_OMP_LOOP
             for (int64_t o = 0; o < g->C_out; o++)
                 for (int64_t j = 0; j < Nw; j++) {
                     FC_T s = ws[o * Nw + j];

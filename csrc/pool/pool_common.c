@@ -1,9 +1,7 @@
 /* Window tables and index validation shared by every pooling kernel. */
 #include <stdlib.h>
 #include "pool_internal.h"
-#ifdef FC_HAVE_OPENMP
-#include <omp.h>
-#endif
+#include "tier.h"
 
 void fc_pool_win_table(int64_t n, int64_t n_out, int64_t k, int64_t s, int64_t p, int64_t d,
                        int count_include_pad, fc_pool_win *t)
@@ -73,8 +71,8 @@ void fc_pool_inverse_table(int64_t n, int64_t n_out, const fc_pool_win *t, fc_po
 void fc_pool_split_init(fc_pool_split *sp, int64_t P, int64_t rows, int64_t work,
                         int64_t max_per)
 {
-    int nt = fc_get_num_threads();
-    if (work < FC_POOL_PAR_MIN || nt < 1)
+    int nt = fc_threads_for((double)work, fc_tier_current()->par_min_pool_elems);
+    if (nt < 1)
         nt = 1;
     /* a few items per thread even out the tails */
     int64_t want = 4 * (int64_t)nt;
@@ -93,13 +91,4 @@ void fc_pool_split_init(fc_pool_split *sp, int64_t P, int64_t rows, int64_t work
     if (sp->items < nt)
         nt = sp->items > 0 ? (int)sp->items : 1;
     sp->nt = nt;
-}
-
-int fc_pool_thread_id(void)
-{
-#ifdef FC_HAVE_OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
 }

@@ -310,7 +310,7 @@ static fc_status FN(fwd_values)(FN(fc_pool_fwd) *c, int64_t P, const T *x, T *y,
     (void)cc;
     FC_OMP_PARALLEL(sp.nt)
     {
-        T *tmp = scratch + fc_pool_thread_id() * cc->tstride;
+        T *tmp = scratch + fc_thread_id() * cc->tstride;
         FC_OMP_LOOP
         for (int64_t i = 0; i < sp.items; ++i) {
             int64_t p, r0, r1;
@@ -408,7 +408,7 @@ static fc_status FN(max_bwd)(FN(fc_pool_fwd) *c, int64_t P, const T *gy,
     (void)cc;
     FC_OMP_PARALLEL(sp.nt)
     {
-        const int tid = fc_pool_thread_id();
+        const int tid = fc_thread_id();
         T *tmp = scratch ? scratch + tid * cc->tstride : NULL;
         T *pl = planes ? planes + tid * pstride : NULL;
         FC_OMP_LOOP
@@ -582,7 +582,7 @@ static fc_status FN(avg_bwd)(FN(fc_pool_bwd) *c, int64_t P, const T *gy, T *gx)
     (void)cc;
     FC_OMP_PARALLEL(sp.nt)
     {
-        T *u = scratch + fc_pool_thread_id() * per_thread;
+        T *u = scratch + fc_thread_id() * per_thread;
         T *t = u + urows * W;
         for (int64_t i = 0; i < cc->tlen; ++i)
             t[i] = 0;

@@ -1,30 +1,10 @@
 /* Shared machinery of the pooling kernels (csrc/pool/): per-output window tables, the
- * OpenMP helpers and the micro-kernel contracts implemented in csrc/ukernels/<isa>/pool_*.c. */
+ * work split and the micro-kernel contracts implemented in csrc/ukernels/<isa>/pool_*.c. */
 #ifndef FC_POOL_INTERNAL_H
 #define FC_POOL_INTERNAL_H
 #include "fastconv.h"
 
-#ifdef FC_HAVE_OPENMP
-#define FC_PRAGMA(x) _Pragma(#x)
-/* Static schedule: contiguous chunks keep each thread on its own rows/planes (cache, no
- * false sharing except at chunk edges). */
-#define FC_OMP_FOR(nt, cond) FC_PRAGMA(omp parallel for schedule(static) num_threads(nt) if(cond))
-#define FC_OMP_PARALLEL(nt) FC_PRAGMA(omp parallel num_threads(nt))
-#define FC_OMP_LOOP FC_PRAGMA(omp for schedule(static))
-/* Short loops whose threads may start late (woken from sleep, or a core busy with another
- * runtime's spinning threads): whoever is running takes the next block. */
-#define FC_OMP_LOOP_DYNAMIC FC_PRAGMA(omp for schedule(dynamic, 1))
-#define FC_OMP_ATOMIC_WRITE FC_PRAGMA(omp atomic write)
-#else
-#define FC_OMP_ATOMIC_WRITE
-#define FC_OMP_LOOP_DYNAMIC
-#define FC_OMP_FOR(nt, cond)
-#define FC_OMP_PARALLEL(nt)
-#define FC_OMP_LOOP
-#endif
-
-/* Below this many touched elements a parallel region costs more than it saves. */
-#define FC_POOL_PAR_MIN 32768
+#include "parallel.h"
 
 /*
  * One output index along one axis: in-bounds taps lo, lo+step, ... < hi (empty when
@@ -76,9 +56,6 @@ static inline void fc_pool_split_item(const fc_pool_split *sp, int64_t i, int64_
     *r0 = c * sp->per;
     *r1 = (c + 1) * sp->per < sp->rows ? (c + 1) * sp->per : sp->rows;
 }
-
-/* Index of the calling thread in the current parallel region (0 without OpenMP). */
-int fc_pool_thread_id(void);
 
 /*
  * Row micro-kernels (generic C in csrc/ukernels/generic/pool_generic.c, vector tiers in

@@ -18,6 +18,9 @@ void fc_tier_setup__generic(fc_tier *t)
     t->nregs = 16;
     t->direct_band_bytes = 128 << 10;
     t->direct_l1_weights = 16 << 10;
+    t->par_min_direct_flops = 1e6;
+    t->par_min_im2col_flops = 4e6;
+    t->par_min_pool_elems = 32768;
     /* Blocking, in elements.  KC: an MR x KC and a KC x NR panel together use about half of
      * a 32 KiB L1d; MC x KC of A about a third of a 512 KiB L2; NC x KC of B fits in L2
      * next to it (for conv, B is the im2col panel, packed per thread). */
