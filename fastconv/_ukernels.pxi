@@ -8,9 +8,12 @@ cdef extern from "registry.h":
         const char *name
         int kind, itemsize, tier, mr, nr, lanes
         double flops_per_iter
+        int op
         const void *fn
     int fc_ukernel_count() nogil
     const fc_ukernel_info *fc_ukernel_get(int i) nogil
+    int fc_ukernel_pool_call(int i, void *const *p, const int64_t *n, double scalar,
+                             double *ret) nogil
 
 ctypedef void (*_gemm_f32_t)(int64_t, const float *, const float *, float *, int64_t, int64_t,
                              int64_t, int) nogil
@@ -30,7 +33,10 @@ ctypedef void (*_dconvgw_f64_t)(int64_t, int64_t, const double *, int64_t, int64
                                 int64_t, int64_t) nogil
 ctypedef double (*_probe_t)(int64_t) nogil
 
-UKERNEL_KINDS = ("gemm", "packt", "dconv", "dconvgw", "probe")
+UKERNEL_KINDS = ("gemm", "packt", "dconv", "dconvgw", "probe", "pool")
+POOL_OPS = ("vmax", "vsum", "hmax", "hsum", "hargmax", "bwd2x2", "bwd2x2i", "vdiv", "copyz",
+            "fence", "scatter", "rmax", "rsum", "rsums")   # FC_POOL_OP_NAMES
+POOL_SLACK = 16   # FC_POOL_SLACK: h* kernels may read this far past their last tap
 
 
 def ukernels():
@@ -42,7 +48,8 @@ def ukernels():
         out.append({"index": i, "name": u.name.decode(), "kind": UKERNEL_KINDS[u.kind],
                     "dtype": "float32" if u.itemsize == 4 else "float64",
                     "tier": fc_tier_name(u.tier).decode(), "mr": u.mr, "nr": u.nr,
-                    "lanes": u.lanes, "flops_per_iter": u.flops_per_iter})
+                    "lanes": u.lanes, "flops_per_iter": u.flops_per_iter,
+                    "op": POOL_OPS[u.op] if u.kind == 5 else None})
     return out
 
 
@@ -278,9 +285,163 @@ def ukernel_time(int i, int64_t reps):
                                            <const int64_t *>po, <double *>pc, u.nr, u.mr,
                                            u.nr)
         return time.perf_counter() - t0, 2.0 * u.mr * u.nr * nrows * length, "flop"
+    if u.kind == 5:            # pool row kernels: bytes of the buffers they read and write
+        op = POOL_OPS[u.op]
+        op, bufs, ints, keep = _pool_args(i, _pool_bench_call(op, dt, rng))
+        t0 = time.perf_counter()
+        _pool_call(i, bufs, ints, 2.0, reps)
+        moved = sum(b.nbytes for b in bufs if b.dtype != np.uintp)
+        return time.perf_counter() - t0, float(moved), "byte"
     k = 4096                   # probe
     t0 = time.perf_counter()
     with nogil:
         for r in range(reps):
             r_probe += (<_probe_t>u.fn)(k)
     return time.perf_counter() - t0, u.flops_per_iter * k, "flop"
+
+
+def _pool_args(int i, tuple args):
+    """Checks the buffers of a call of pooling row kernel i against its contract ->
+    (op, buffers in call order, sizes in call order, arrays to keep alive)."""
+    cdef const fc_ukernel_info *u = fc_ukernel_get(i)
+    if u == NULL or u.kind != 5:
+        raise ValueError(f"no pooling micro-kernel {i}")
+    op = POOL_OPS[u.op]
+    dt = np.float32 if u.itemsize == 4 else np.float64
+    bufs, ints = [], []
+    keep = []
+
+    def arr(a, need, name, dtype=dt, write=False):
+        _flat(a, dtype, need, name, write)
+        bufs.append(a)
+    if op in ("vmax", "vsum"):
+        out, a, b, n = args
+        arr(out, n, "out", write=True); arr(a, n, "a"); arr(b, n, "b"); ints = [n]
+    elif op in ("hmax", "hsum"):
+        out, inp, n_out, k, s = args[:5]
+        d = args[5] if op == "hmax" else 1
+        if n_out < 1 or k < 1 or s < 1 or d < 1:
+            raise ValueError(f"{op}: need n_out, k, s, d >= 1")
+        arr(out, n_out, "out", write=True)
+        arr(inp, (n_out - 1) * s + (k - 1) * d + 1 + POOL_SLACK, "inp")
+        ints = [n_out, k, s, d] if op == "hmax" else [n_out, k, s]
+    elif op == "hargmax":
+        m, tap, rows2d, nr, n_out, k, s, d = args
+        if not (1 <= nr <= rows2d.shape[0] and nr * k <= 64 and n_out >= 1 and s >= 1
+                and d >= 1 and rows2d.ndim == 2):
+            raise ValueError("hargmax: need 1 <= nr <= rows, nr * k <= 64, n_out, s, d >= 1")
+        if rows2d.shape[1] < (n_out - 1) * s + (k - 1) * d + 1 or not rows2d.flags.c_contiguous \
+                or rows2d.dtype != dt:
+            raise ValueError("hargmax: rows2d too short for the windows")
+        arr(m, n_out, "m", write=True); arr(tap, n_out, "tap", np.int32, True)
+        ptrs = np.array([rows2d.ctypes.data + r * rows2d.strides[0] for r in range(nr)],
+                        dtype=np.uintp)
+        bufs.append(ptrs); keep.append(rows2d)
+        ints = [nr, n_out, k, s, d]
+    elif op == "bwd2x2":
+        r0, r1, tap, g, n = args
+        arr(r0, 2 * n, "r0", write=True); arr(r1, 2 * n, "r1", write=True)
+        arr(tap, n, "tap", np.int32); arr(g, n, "g"); ints = [n]
+    elif op == "bwd2x2i":
+        plane, idx, base, W, g, n = args
+        if W < 2 or 2 * n > W or base < 0:
+            raise ValueError("bwd2x2i: need W >= 2, 2n <= W, base >= 0")
+        _flat(plane, dt, base + W + 2 * n, "plane", True)
+        if not plane.flags.writeable:
+            raise ValueError("plane must be writeable")
+        r0 = plane[base:]
+        r1 = plane[base + W:]
+        bufs += [r0, r1]
+        arr(idx, n, "idx", np.int64); arr(g, n, "g")
+        ints = [base, W, n]
+    elif op == "vdiv":
+        out, a, b, n = args
+        arr(out, n, "out", write=True); arr(a, n, "a"); arr(b, n, "b"); ints = [n]
+    elif op == "copyz":
+        dst, src, n, stream = args
+        arr(dst, n, "dst", write=True); arr(src, n, "src", write=True); ints = [n, int(stream)]
+    elif op == "fence":
+        if args:
+            raise ValueError("fence takes no arguments")
+    elif op == "scatter":
+        pl, idx, g, n, limit = args
+        arr(pl, limit, "pl", write=True); arr(idx, n, "idx", np.int64); arr(g, n, "g")
+        ints = [n, limit]
+    elif op in ("rmax", "rsum"):
+        x, n = args
+        if n < 1:
+            raise ValueError(f"{op}: need n >= 1")
+        arr(x, n, "x"); ints = [n]
+    elif op == "rsums":
+        y, x, npl, n = args
+        if n < 1:
+            raise ValueError("rsums: need n >= 1")
+        arr(y, npl, "y", write=True); arr(x, npl * n, "x"); ints = [npl, n]
+    return op, bufs, ints, keep
+
+
+cdef double _pool_call(int i, list bufs, list ints, double scalar, int64_t reps) except? -1:
+    cdef void *p[8]
+    cdef int64_t nn[8]
+    cdef int64_t r
+    for j, b in enumerate(bufs):
+        p[j] = _ptr(b)
+    for j, v in enumerate(ints):
+        nn[j] = v
+    cdef double ret = 0
+    cdef int ok = 1
+    with nogil:
+        for r in range(reps):
+            ok = fc_ukernel_pool_call(i, p, nn, scalar, &ret)
+    if not ok:
+        raise ValueError(f"pooling micro-kernel {i} could not be called")
+    return ret
+
+
+def ukernel_pool(int i, *args, double scalar=0.0):
+    """Pooling row kernel i on NumPy buffers, arguments in its contract's order
+    (csrc/pool/pool_internal.h):
+      vmax, vsum (out, a, b, n)          hmax (out, inp, n_out, k, s, d)
+      hsum (out, inp, n_out, k, s)       hargmax (m, tap, rows2d, nr, n_out, k, s, d)
+      bwd2x2 (r0, r1, tap, g, n)         bwd2x2i (plane, idx, base, W, g, n): r0 = plane+base,
+      vdiv (out, a, b, n), scalar=r              r1 = r0 + W
+      copyz (dst, src, n, stream)        fence ()       scatter (pl, idx, g, n, limit)
+      rmax, rsum (x, n)                  rsums (y, x, np, n), scalar=dv
+    Returns what the kernel returns (None for void ones)."""
+    op, bufs, ints, keep = _pool_args(i, args)
+    ret = _pool_call(i, bufs, ints, scalar, 1)
+    if op in ("bwd2x2i", "scatter"):
+        return int(ret)
+    if op in ("rmax", "rsum"):
+        return ret
+    return None
+
+
+def _pool_bench_call(op, dt, rng):
+    """Arguments of a call of each pooling row kernel on 1024-element, L1-resident rows."""
+    n = 1024
+    v = lambda m: rng.standard_normal(m).astype(dt)
+    if op in ("vmax", "vsum", "vdiv"):
+        return (v(n), v(n), v(n) + 4, n)
+    if op == "hmax":
+        return (v(n // 2), v(n + 64), n // 2, 3, 2, 1)
+    if op == "hsum":
+        return (v(n // 2), v(n + 64), n // 2, 3, 2)
+    if op == "hargmax":
+        return (v(n // 2), np.zeros(n // 2, np.int32), v(3 * (n + 8)).reshape(3, n + 8), 3,
+                n // 2, 3, 2, 1)
+    if op == "bwd2x2":
+        return (v(n), v(n), rng.integers(0, 4, n // 2).astype(np.int32), v(n // 2), n // 2)
+    if op == "bwd2x2i":
+        W = n
+        idx = (2 * np.arange(n // 2) + rng.choice([0, 1, W, W + 1], n // 2)).astype(np.int64)
+        return (v(2 * W + 8), idx, 0, W, v(n // 2), n // 2)
+    if op == "copyz":
+        return (v(n), v(n), n, 0)
+    if op == "fence":
+        return ()
+    if op == "scatter":
+        return (v(n), rng.integers(0, n, n).astype(np.int64), v(n), n, n)
+    if op in ("rmax", "rsum"):
+        return (v(n), n)
+    return (v(8), v(8 * (n // 8)), 8, n // 8)        # rsums

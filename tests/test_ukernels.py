@@ -179,3 +179,279 @@ def test_hooks_refuse_short_buffers():
         _kernels.ukernel_dconv(d["index"], off, np.zeros(d["nr"], np.float32),
                                np.zeros(d["mr"], np.float32), None,
                                np.zeros(d["mr"] * d["nr"], np.float32), d["nr"], 1)
+
+
+# ------------------------------------------------------------------ pooling row kernels --
+# Contracts: csrc/pool/pool_internal.h.  Every buffer is padded with sentinels past what the
+# contract lets the kernel write; inputs must come back unchanged.
+
+POOL_N = (1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100)
+PAD = 24
+
+
+def _pool_ids(*ops):
+    return [pytest.param(u, id=u["name"]) for u in UK if u["kind"] == "pool" and u["op"] in ops]
+
+
+def _padded(values, dt=None):
+    """values followed by PAD sentinels (a flat C array); -> (buffer, view of the values)."""
+    values = np.asarray(values) if dt is None else np.asarray(values, dtype=dt)
+    buf = np.full(values.size + PAD, SENTINEL, dtype=values.dtype)
+    buf[:values.size] = values.ravel()
+    return buf, buf[:values.size]
+
+
+def _with_nans(rng, dt, n, frac=0.15):
+    x = rng.standard_normal(n).astype(dt)
+    x[rng.random(n) < frac] = np.nan
+    x[rng.random(n) < 0.1] = x[0]            # ties
+    return x
+
+
+def nanmax_rule(a, b):
+    """PyTorch's scan rule, b the later tap: b if (b > a or b is NaN) else a."""
+    return np.where((b > a) | np.isnan(b), b, a)
+
+
+def _check_sentinels(buf, n, name):
+    assert np.all(buf[n:] == SENTINEL), f"{name} written past its {n} elements"
+
+
+def test_pool_registry_has_every_row_kernel_of_every_tier():
+    ops = set(_kernels.POOL_OPS)
+    for dt in ("float32", "float64"):
+        have = {u["op"] for u in UK if u["kind"] == "pool" and u["tier"] == "generic"
+                and (u["dtype"] == dt or u["op"] == "fence")}
+        assert have == ops, dt
+
+
+@pytest.mark.parametrize("u", _pool_ids("vmax", "vsum"))
+def test_pool_vmax_vsum(u, rng):
+    dt = np.dtype(u["dtype"])
+    for n in POOL_N:
+        a0, b0 = _with_nans(rng, dt, n), _with_nans(rng, dt, n)
+        want = nanmax_rule(a0, b0) if u["op"] == "vmax" else a0 + b0
+        a, av = _padded(a0)
+        b, bv = _padded(b0)
+        out, ov = _padded(np.zeros(n, dt))
+        _kernels.ukernel_pool(u["index"], out, a, b, n)
+        np.testing.assert_array_equal(ov, want)
+        _check_sentinels(out, n, "out")
+        np.testing.assert_array_equal(av, a0)
+        np.testing.assert_array_equal(bv, b0)
+        # out may alias a
+        _kernels.ukernel_pool(u["index"], a, a, b, n)
+        np.testing.assert_array_equal(av, want)
+        _check_sentinels(a, n, "out=a")
+
+
+def _hwindows(x, n_out, k, s, d):
+    return np.stack([x[o * s + np.arange(k) * d] for o in range(n_out)])
+
+
+@pytest.mark.parametrize("u", _pool_ids("hmax", "hsum"))
+def test_pool_hmax_hsum(u, rng):
+    dt = np.dtype(u["dtype"])
+    is_max = u["op"] == "hmax"
+    for n_out in (1, 3, 8, 9, 17, 40):
+        for k, s, d in ((1, 1, 1), (2, 2, 1), (3, 1, 1), (3, 2, 1), (5, 3, 1), (2, 1, 3),
+                        (3, 2, 2)):
+            if not is_max and d != 1:
+                continue
+            need = (n_out - 1) * s + (k - 1) * d + 1
+            x0 = _with_nans(rng, dt, need) if is_max else rng.standard_normal(need).astype(dt)
+            # the contract's slack: the kernel may read (not use) FC_POOL_SLACK more
+            inp = np.concatenate([x0, np.full(_kernels.POOL_SLACK, np.nan, dt)])
+            win = _hwindows(x0, n_out, k, s, d)
+            out, ov = _padded(np.zeros(n_out, dt))
+            if is_max:
+                want = win[:, 0]
+                for j in range(1, k):
+                    want = nanmax_rule(want, win[:, j])
+                _kernels.ukernel_pool(u["index"], out, inp, n_out, k, s, d)
+                np.testing.assert_array_equal(ov, want, err_msg=f"{n_out} {k} {s} {d}")
+            else:
+                _kernels.ukernel_pool(u["index"], out, inp, n_out, k, s)
+                want = win.astype(np.float64).sum(axis=1)
+                bound = _bound(dt, k, np.abs(win.astype(np.float64)).sum(axis=1))
+                assert np.all(np.abs(ov - want) <= bound), (n_out, k, s)
+            _check_sentinels(out, n_out, "out")
+            np.testing.assert_array_equal(inp[:need], x0)
+
+
+@pytest.mark.parametrize("u", _pool_ids("hargmax"))
+def test_pool_hargmax(u, rng):
+    dt = np.dtype(u["dtype"])
+    for nr, n_out, k, s, d in ((1, 1, 1, 1, 1), (2, 7, 2, 2, 1), (3, 9, 3, 2, 1),
+                               (3, 17, 3, 1, 2), (4, 16, 4, 4, 1), (8, 5, 8, 3, 1),
+                               (1, 33, 5, 2, 1)):
+        L = (n_out - 1) * s + (k - 1) * d + 1
+        rows = np.stack([_with_nans(rng, dt, L, 0.05) for _ in range(nr)])
+        rows[rows > 1.0] = 1.0                 # many ties across rows and taps
+        taps = np.stack([np.stack([rows[i, o * s + np.arange(k) * d] for i in range(nr)]
+                                  ).ravel() for o in range(n_out)])    # (n_out, nr*k)
+        want_m = taps[:, 0].copy()
+        want_t = np.zeros(n_out, np.int32)
+        for t in range(1, nr * k):
+            take = (taps[:, t] > want_m) | np.isnan(taps[:, t])
+            want_m = np.where(take, taps[:, t], want_m)
+            want_t = np.where(take, t, want_t).astype(np.int32)
+        m, mv = _padded(np.zeros(n_out, dt))
+        tap, tv = _padded(np.zeros(n_out, np.int32))
+        _kernels.ukernel_pool(u["index"], m, tap, rows, nr, n_out, k, s, d)
+        np.testing.assert_array_equal(mv, want_m)
+        np.testing.assert_array_equal(tv, want_t)
+        _check_sentinels(m, n_out, "m")
+        _check_sentinels(tap, n_out, "tap")
+
+
+@pytest.mark.parametrize("u", _pool_ids("bwd2x2", "bwd2x2i"))
+def test_pool_bwd2x2(u, rng):
+    dt = np.dtype(u["dtype"])
+    for n in POOL_N:
+        tap0 = rng.integers(0, 4, n).astype(np.int32)
+        g0 = rng.standard_normal(n).astype(dt)
+        want0 = np.zeros(2 * n, dt)
+        want1 = np.zeros(2 * n, dt)
+        o = np.arange(n)
+        want0[2 * o + tap0 % 2] = np.where(tap0 < 2, g0, 0)
+        want1[2 * o + tap0 % 2] = np.where(tap0 >= 2, g0, 0)
+        g, gv = _padded(g0)
+        if u["op"] == "bwd2x2":
+            r0, r0v = _padded(np.full(2 * n, 7.0, dt))      # written, never read
+            r1, r1v = _padded(np.full(2 * n, 7.0, dt))
+            tap, _ = _padded(tap0)
+            _kernels.ukernel_pool(u["index"], r0, r1, tap, g, n)
+            np.testing.assert_array_equal(r0v, want0)
+            np.testing.assert_array_equal(r1v, want1)
+            _check_sentinels(r0, 2 * n, "r0")
+            _check_sentinels(r1, 2 * n, "r1")
+        else:
+            base, W = 5, 2 * n + 3
+            idx0 = (base + 2 * o + np.where(tap0 % 2, 1, 0) + np.where(tap0 >= 2, W, 0))
+            plane = np.full(base + W + 2 * n + PAD, SENTINEL, dt)
+            idx, _ = _padded(idx0.astype(np.int64))
+            ok = _kernels.ukernel_pool(u["index"], plane, idx, base, W, g, n)
+            assert ok == 1
+            np.testing.assert_array_equal(plane[base:base + 2 * n], want0)
+            np.testing.assert_array_equal(plane[base + W:base + W + 2 * n], want1)
+            untouched = np.ones(plane.size, bool)
+            untouched[base:base + 2 * n] = False
+            untouched[base + W:base + W + 2 * n] = False
+            assert np.all(plane[untouched] == SENTINEL)
+            # an index outside its window is refused
+            bad = idx0.copy()
+            bad[n // 2] += 2
+            idx, _ = _padded(bad.astype(np.int64))
+            assert _kernels.ukernel_pool(u["index"], plane, idx, base, W, g, n) == 0
+        np.testing.assert_array_equal(gv, g0)
+
+
+@pytest.mark.parametrize("u", _pool_ids("vdiv"))
+def test_pool_vdiv(u, rng):
+    dt = np.dtype(u["dtype"])
+    for n in POOL_N:
+        for r in (1.0, 3.0, 0.5):
+            a0 = rng.standard_normal(n).astype(dt)
+            b0 = rng.integers(1, 10, n).astype(dt)
+            want = a0 / (dt.type(r) * b0)
+            a, _ = _padded(a0)
+            b, _ = _padded(b0)
+            out, ov = _padded(np.zeros(n, dt))
+            _kernels.ukernel_pool(u["index"], out, a, b, n, scalar=r)
+            np.testing.assert_array_equal(ov, want)
+            _check_sentinels(out, n, "out")
+
+
+@pytest.mark.parametrize("u", _pool_ids("copyz"))
+def test_pool_copyz_and_fence(u, rng):
+    dt = np.dtype(u["dtype"])
+    fences = [v for v in UK if v["kind"] == "pool" and v["op"] == "fence" and
+              v["tier"] in (u["tier"], "generic")]
+    for n in POOL_N + (1000,):
+        for stream in (0, 1):
+            s0 = rng.standard_normal(n).astype(dt)
+            src, sv = _padded(s0)
+            dst, dv = _padded(np.zeros(n, dt))
+            _kernels.ukernel_pool(u["index"], dst, src, n, stream)
+            for f in fences:    # streaming stores are ordered by the fence
+                _kernels.ukernel_pool(f["index"])
+            np.testing.assert_array_equal(dv, s0)
+            assert np.all(sv == 0)
+            _check_sentinels(dst, n, "dst")
+            _check_sentinels(src, n, "src")
+
+
+@pytest.mark.parametrize("u", _pool_ids("scatter"))
+def test_pool_scatter(u, rng):
+    dt = np.dtype(u["dtype"])
+    for n in POOL_N:
+        limit = max(3, n // 2)
+        idx0 = rng.integers(0, limit, n).astype(np.int64)       # repeats accumulate
+        g0 = rng.standard_normal(n).astype(dt)
+        p0 = rng.standard_normal(limit).astype(dt)
+        want = p0.copy()
+        np.add.at(want, idx0, g0)       # in order k < n
+        pl, pv = _padded(p0)
+        idx, _ = _padded(idx0)
+        g, _ = _padded(g0)
+        assert _kernels.ukernel_pool(u["index"], pl, idx, g, n, limit) == 1
+        np.testing.assert_allclose(pv, want, rtol=0, atol=_bound(dt, n, np.abs(g0).sum()))
+        _check_sentinels(pl, limit, "pl")
+        for bad in (-1, limit):
+            b0 = idx0.copy()
+            b0[n - 1] = bad
+            idx, _ = _padded(b0)
+            pl, pv = _padded(p0)
+            assert _kernels.ukernel_pool(u["index"], pl, idx, g, n, limit) == 0
+            _check_sentinels(pl, limit, "pl")
+
+
+@pytest.mark.parametrize("u", _pool_ids("rmax", "rsum", "rsums"))
+def test_pool_reductions(u, rng):
+    dt = np.dtype(u["dtype"])
+    for n in POOL_N + (1000,):
+        if u["op"] == "rsums":
+            for npl in (1, 3, 8):
+                x0 = rng.standard_normal(npl * n).astype(dt)
+                x, _ = _padded(x0)
+                y, yv = _padded(np.zeros(npl, dt))
+                _kernels.ukernel_pool(u["index"], y, x, npl, n, scalar=float(n))
+                planes = x0.astype(np.float64).reshape(npl, n)
+                want = planes.sum(axis=1) / n
+                bound = _bound(dt, n + 1, np.abs(planes).sum(axis=1) / n)
+                assert np.all(np.abs(yv - want) <= bound)
+                _check_sentinels(y, npl, "y")
+            continue
+        x0 = rng.standard_normal(n).astype(dt)
+        got = _kernels.ukernel_pool(u["index"], x0, n)
+        if u["op"] == "rmax":
+            assert got == x0.max()
+            x1 = x0.copy()
+            x1[rng.integers(0, n)] = np.nan
+            assert np.isnan(_kernels.ukernel_pool(u["index"], x1, n))
+        else:
+            assert abs(got - x0.astype(np.float64).sum()) <= _bound(dt, n, np.abs(x0).sum())
+
+
+@pytest.mark.parametrize("u", _pool_ids("vmax", "hmax", "hargmax", "bwd2x2", "vdiv",
+                                        "copyz", "rmax"))
+def test_pool_kernel_matches_generic_twin(u, rng):
+    """Exact ops: a vector tier's kernel gives its generic twin's bits on the same input."""
+    twin = [v for v in UK if v["kind"] == "pool" and v["tier"] == "generic"
+            and v["op"] == u["op"] and v["dtype"] == u["dtype"]]
+    assert len(twin) == 1
+    dt = np.dtype(u["dtype"])
+    args = _kernels._pool_bench_call(u["op"], dt, rng)
+    if u["op"] in ("vmax", "hmax", "hargmax", "rmax"):     # with NaNs and ties
+        args = tuple(np.where(rng.random(a.shape) < 0.1, np.nan, a).astype(a.dtype)
+                     if isinstance(a, np.ndarray) and a.dtype == dt else a for a in args)
+    outs = []
+    for v in (u, twin[0]):
+        mine = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+        ret = _kernels.ukernel_pool(v["index"], *mine, scalar=2.0)
+        outs.append((ret, [a for a in mine if isinstance(a, np.ndarray)]))
+    if outs[0][0] is not None:
+        np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    for a, b in zip(outs[0][1], outs[1][1]):
+        np.testing.assert_array_equal(a, b)
