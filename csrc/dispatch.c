@@ -13,17 +13,19 @@
 
 /* A tier whose folder the build dropped (compiler without its flags) has no setup function:
  * the weak reference is then NULL and the tier is listed but never supported. */
-#define FC_DECLARE_SETUP(name, parent, req) \
+#define FC_DECLARE_SETUP(name, parent, req, test) \
     extern void fc_tier_setup__##name(fc_tier *t) __attribute__((weak));
 FC_TIERS(FC_DECLARE_SETUP)
 
 typedef struct {
     const char *name, *parent;
     uint64_t requires;
+    int test;
     void (*setup)(fc_tier *);
 } fc_tier_line;
 
-#define FC_TIER_LINE(name, parent, req) {#name, #parent, (uint64_t)(req), fc_tier_setup__##name},
+#define FC_TIER_LINE(name, parent, req, test) \
+    {#name, #parent, (uint64_t)(req), test, fc_tier_setup__##name},
 static const fc_tier_line k_lines[] = {FC_TIERS(FC_TIER_LINE)};
 enum { FC_NTIERS = sizeof(k_lines) / sizeof(k_lines[0]) };
 
@@ -117,7 +119,8 @@ static void init_tiers(void)
                 512 << 10);
         }
         k_lines[i].setup(&g_tiers[i]);
-        g_best = i;
+        if (!k_lines[i].test)
+            g_best = i;
     }
     g_current = g_best;
     g_ready = 1;
@@ -153,6 +156,11 @@ int fc_tier_supported(int tier)
 {
     init_tiers();
     return tier >= 0 && tier < FC_NTIERS && g_supported[tier];
+}
+
+int fc_tier_is_test(int tier)
+{
+    return tier >= 0 && tier < FC_NTIERS && k_lines[tier].test;
 }
 
 int fc_tier_best(void)

@@ -11,6 +11,7 @@ cdef extern from "fastconv.h":
     const char *fc_tier_name(int tier) nogil
     int fc_tier_supported(int tier) nogil
     int fc_tier_best() nogil
+    int fc_tier_is_test(int tier) nogil
     int fc_tier_in_use() nogil
     fc_status fc_tier_select(int tier) nogil
     int64_t fc_tier_vector_bytes(int tier) nogil
@@ -41,15 +42,17 @@ cdef int check_status(fc_status st) except -1:
     raise ValueError("fastconv: inconsistent arguments reached a kernel (internal error)")
 
 
-def all_isas():
-    """Every tier this build knows (csrc/tiers.h), portable first, supported or not."""
-    return [fc_tier_name(i).decode() for i in range(fc_tier_count())]
+def all_isas(include_test=False):
+    """Every tier this build knows (csrc/tiers.h), portable first, supported or not; with
+    include_test also the test-only tiers (avx512emu)."""
+    return [fc_tier_name(i).decode() for i in range(fc_tier_count())
+            if include_test or not fc_tier_is_test(i)]
 
 
 def _tier_index(name):
-    names = all_isas()
+    names = all_isas(include_test=True)
     if name not in names:
-        raise ValueError(f"ISA must be one of {names}, got {name!r}")
+        raise ValueError(f"ISA must be one of {all_isas()}, got {name!r}")
     return names.index(name)
 
 
@@ -71,9 +74,11 @@ def set_isa(name):
                          f"{available_isas()})")
 
 
-def available_isas():
-    """Every tier this CPU can run, portable first (each one a child of an earlier one)."""
-    return [fc_tier_name(i).decode() for i in range(fc_tier_count()) if fc_tier_supported(i)]
+def available_isas(include_test=False):
+    """Every tier this CPU can run, portable first (each one a child of an earlier one); with
+    include_test also the supported test-only tiers, which the test suite runs too."""
+    return [fc_tier_name(i).decode() for i in range(fc_tier_count()) if fc_tier_supported(i)
+            and (include_test or not fc_tier_is_test(i))]
 
 
 def isa_vector_bytes(name):

@@ -13,9 +13,10 @@ def _apply_isa_override():
     name = os.environ.get("FASTCONV_ISA", "").strip().lower()
     if not name:
         return
-    if name not in _kernels.all_isas():
+    # test-only tiers (avx512emu) are accepted but not advertised
+    if name not in _kernels.all_isas(include_test=True):
         raise ValueError(f"FASTCONV_ISA must be one of {_kernels.all_isas()}, got {name!r}")
-    if name not in _kernels.available_isas():
+    if name not in _kernels.available_isas(include_test=True):
         raise ValueError(f"FASTCONV_ISA={name}: this CPU cannot run that tier (it supports "
                          f"{_kernels.available_isas()})")
     _kernels.set_isa(name)

@@ -17,7 +17,7 @@ settings.register_profile("slow", max_examples=1000, deadline=None,
                                                  HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-ISAS = _kernels.available_isas()
+ISAS = _kernels.available_isas(include_test=True)   # avx512emu too: the 16-lane bodies
 
 
 @pytest.fixture(params=ISAS)

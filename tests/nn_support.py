@@ -24,7 +24,7 @@ def _missing(name):
 
 
 # The C kernels on every ISA path this CPU has, and the NumPy reference.
-BACKENDS = [("kernels", isa) for isa in _kernels.available_isas()] + [("reference", None)]
+BACKENDS = [("kernels", isa) for isa in _kernels.available_isas(include_test=True)] + [("reference", None)]
 
 
 @pytest.fixture(params=BACKENDS, ids=lambda b: b[0] + (f"-{b[1]}" if b[1] else ""))

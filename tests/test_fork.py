@@ -40,7 +40,7 @@ def run_child(mode, dtype, isa):
 @needs_fork
 @pytest.mark.parametrize("mode", ["os_fork", "process", "pool", "thread_in_flight"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("isa", _kernels.available_isas())
+@pytest.mark.parametrize("isa", _kernels.available_isas(include_test=True))
 def test_forked_children_compute_the_same_on_their_threads(mode, dtype, isa):
     if not _kernels.fork_safe():
         pytest.fail("this build has no fork handlers (fastconv built without them?)")

@@ -32,12 +32,13 @@ def _bound(dt, n, absprod):
 
 def test_registry_covers_every_supported_tier():
     tiers = {u["tier"] for u in UK}
-    assert tiers == set(_kernels.available_isas())
+    assert tiers == set(_kernels.available_isas(include_test=True))
     names = [u["name"] for u in UK]
     assert len(names) == len(set(names))
     for t in _kernels.available_isas():
         kinds = {u["kind"] for u in UK if u["tier"] == t}
-        # every tier has its own probe; the root has every kind
+        # every shipped tier has its own probe (an emulating test tier keeps its parent's:
+        # its peak is the parent's); the root has every kind
         assert "probe" in kinds
     assert {u["kind"] for u in UK if u["tier"] == "generic"} == set(_kernels.UKERNEL_KINDS)
 
@@ -455,3 +456,38 @@ def test_pool_kernel_matches_generic_twin(u, rng):
         np.testing.assert_array_equal(outs[0][0], outs[1][0])
     for a, b in zip(outs[0][1], outs[1][1]):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(not {"avx512", "avx512emu"} <= set(_kernels.available_isas(True)),
+                    reason="needs an AVX-512 CPU to compare the emulation with the real tier")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_avx512emu_gives_the_avx512_tiers_bits(dtype, rng):
+    """The emulation runs the same bodies lane for lane: forward and backward-data convs (no
+    horizontal sums) must give the real tier's bits, so that testing the emulation on an
+    AVX2 CPU tests the avx512 kernels' logic."""
+    import fastconv
+    before = _kernels.get_isa()
+    cases = [((2, 16, 19, 23), (32, 16, 3, 3), dict(padding=1)),
+             ((1, 8, 30, 17), (20, 8, 5, 3), dict(stride=2, dilation=(1, 2))),
+             ((3, 64, 9, 9), (40, 64, 1, 1), dict())]
+    try:
+        for xs, ws, kw in cases:
+            x = rng.standard_normal(xs).astype(dtype)
+            w = rng.standard_normal(ws).astype(dtype)
+            out = {}
+            for isa in ("avx512", "avx512emu"):
+                _kernels.set_isa(isa)
+                for algo in ("direct", "im2col"):
+                    y = fastconv.conv2d(x, w, padding=kw.get("padding", 0),
+                                        stride=kw.get("stride", 1),
+                                        dilation=kw.get("dilation", 1), algorithm=algo)
+                    gx, _, _ = fastconv.conv2d_backward(
+                        np.ones_like(y), x, w, padding=kw.get("padding", 0),
+                        stride=kw.get("stride", 1), dilation=kw.get("dilation", 1),
+                        output_mask=(True, False, False), algorithm=algo)
+                    out[isa, algo] = (y, gx)
+            for algo in ("direct", "im2col"):
+                for a, b in zip(out["avx512", algo], out["avx512emu", algo]):
+                    np.testing.assert_array_equal(a, b, err_msg=f"{xs} {ws} {kw} {algo}")
+    finally:
+        _kernels.set_isa(before)

@@ -34,7 +34,8 @@ typedef enum {
 int fc_tier_count(void);
 const char *fc_tier_name(int tier);          /* "generic", "avx2", "avx512", ... */
 int fc_tier_supported(int tier);
-int fc_tier_best(void);                      /* the widest supported tier: the default */
+int fc_tier_best(void);
+int fc_tier_is_test(int tier);              /* test-only: never the default (csrc/tiers.h) */                      /* the widest supported tier: the default */
 int fc_tier_in_use(void);                    /* the tier every dispatcher uses now */
 /* Use another supported tier; FC_ERR_ARG when it is not supported.  Not thread-safe with
  * kernels running concurrently: called at import (FASTCONV_ISA) and by tests. */

@@ -1,7 +1,8 @@
 /* The avx512 tier's transposing B-panel packers for its NR (32 floats, 16 doubles), from the
  * 256-bit register transposes. */
 #include "fastconv_ukernel.h"
+#include "ukernels/avx512/tier_name.h"
 #include "ukernels/bodies/transpose256.h"
 
-FC_PACKT_BODY(fc_f32_gemm_packt_32__avx512, float, 32, 8, transpose8_ps)
-FC_PACKT_BODY(fc_f64_gemm_packt_16__avx512, double, 16, 4, transpose4_pd)
+FC_PACKT_BODY(FC_512_NAME(fc_f32_gemm_packt_32__), float, 32, 8, transpose8_ps)
+FC_PACKT_BODY(FC_512_NAME(fc_f64_gemm_packt_16__), double, 16, 4, transpose4_pd)
