@@ -14,49 +14,55 @@
 typedef struct { __m256 lo, hi; } fc_v16f;
 typedef struct { __m256d lo, hi; } fc_v8d;
 
-static const int32_t fc_emu_mask32[24] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                                          -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-static const int64_t fc_emu_mask64[12] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0};
+/* 2H lanes of -1 then 2H of 0 (H lanes per half): the halves of an n-lane mask are read
+ * at 2H - n and 3H - n, both inside the table for every 0 <= n <= 2H. */
+static const int32_t fc_emu_mask32[32] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                          -1, -1, -1, -1};
+static const int64_t fc_emu_mask64[16] = {-1, -1, -1, -1, -1, -1, -1, -1};
 
-static inline fc_v16f fc_emu_load_ps(const float *p)
-{
-    fc_v16f r = {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)};
-    return r;
+/* One 512-bit operation = the same 256-bit operation on each half (H lanes each). */
+#define FC_EMU_OPS(VT, T, S, H, MASKTAB)                                                     \
+static inline VT fc_emu_load_##S(const T *p)                                                 \
+{                                                                                            \
+    VT r = {_mm256_loadu_##S(p), _mm256_loadu_##S(p + H)};                                   \
+    return r;                                                                                \
+}                                                                                            \
+static inline VT fc_emu_bcast_##S(const T *p)                                                \
+{                                                                                            \
+    VT r = {_mm256_set1_##S(*p), _mm256_set1_##S(*p)};                                       \
+    return r;                                                                                \
+}                                                                                            \
+static inline VT fc_emu_fma_##S(VT a, VT b, VT c)                                            \
+{                                                                                            \
+    VT r = {_mm256_fmadd_##S(a.lo, b.lo, c.lo), _mm256_fmadd_##S(a.hi, b.hi, c.hi)};        \
+    return r;                                                                                \
+}                                                                                            \
+static inline VT fc_emu_add_##S(VT a, VT b)                                                  \
+{                                                                                            \
+    VT r = {_mm256_add_##S(a.lo, b.lo), _mm256_add_##S(a.hi, b.hi)};                         \
+    return r;                                                                                \
+}                                                                                            \
+static inline void fc_emu_store_##S(T *p, VT v)                                              \
+{                                                                                            \
+    _mm256_storeu_##S(p, v.lo);                                                              \
+    _mm256_storeu_##S(p + H, v.hi);                                                          \
+}                                                                                            \
+static inline VT fc_emu_zero_##S(void)                                                       \
+{                                                                                            \
+    VT r = {_mm256_setzero_##S(), _mm256_setzero_##S()};                                     \
+    return r;                                                                                \
+}                                                                                            \
+/* A mask is the lane count n (0 <= n < 2H): the first n lanes. */                          \
+static inline VT fc_emu_mload_##S(const T *p, int n)                                         \
+{                                                                                            \
+    const __m256i m0 = _mm256_loadu_si256((const __m256i *)(MASKTAB + 2 * H - n));           \
+    const __m256i m1 = _mm256_loadu_si256((const __m256i *)(MASKTAB + 3 * H - n));           \
+    VT r = {_mm256_maskload_##S(p, m0), _mm256_maskload_##S(p + H, m1)};                     \
+    return r;                                                                                \
 }
-static inline fc_v16f fc_emu_bcast_ps(const float *p)
-{
-    const __m256 b = _mm256_broadcast_ss(p);
-    fc_v16f r = {b, b};
-    return r;
-}
-static inline fc_v16f fc_emu_fma_ps(fc_v16f a, fc_v16f b, fc_v16f c)
-{
-    fc_v16f r = {_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)};
-    return r;
-}
-static inline fc_v16f fc_emu_add_ps(fc_v16f a, fc_v16f b)
-{
-    fc_v16f r = {_mm256_add_ps(a.lo, b.lo), _mm256_add_ps(a.hi, b.hi)};
-    return r;
-}
-static inline void fc_emu_store_ps(float *p, fc_v16f v)
-{
-    _mm256_storeu_ps(p, v.lo);
-    _mm256_storeu_ps(p + 8, v.hi);
-}
-static inline fc_v16f fc_emu_zero_ps(void)
-{
-    fc_v16f r = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    return r;
-}
-/* A mask is the lane count n (0 <= n < 16): the first n lanes. */
-static inline fc_v16f fc_emu_mload_ps(const float *p, int n)
-{
-    const __m256i m0 = _mm256_loadu_si256((const __m256i *)(fc_emu_mask32 + 16 - n));
-    const __m256i m1 = _mm256_loadu_si256((const __m256i *)(fc_emu_mask32 + 16 - n + 8));
-    fc_v16f r = {_mm256_maskload_ps(p, m0), _mm256_maskload_ps(p + 8, m1)};
-    return r;
-}
+FC_EMU_OPS(fc_v16f, float, ps, 8, fc_emu_mask32)
+FC_EMU_OPS(fc_v8d, double, pd, 4, fc_emu_mask64)
+
 static inline float fc_emu_hsum_ps(fc_v16f v)
 {
     __m256 s8 = _mm256_add_ps(v.lo, v.hi);
@@ -66,44 +72,6 @@ static inline float fc_emu_hsum_ps(fc_v16f v)
     return _mm_cvtss_f32(s);
 }
 
-static inline fc_v8d fc_emu_load_pd(const double *p)
-{
-    fc_v8d r = {_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4)};
-    return r;
-}
-static inline fc_v8d fc_emu_bcast_pd(const double *p)
-{
-    const __m256d b = _mm256_broadcast_sd(p);
-    fc_v8d r = {b, b};
-    return r;
-}
-static inline fc_v8d fc_emu_fma_pd(fc_v8d a, fc_v8d b, fc_v8d c)
-{
-    fc_v8d r = {_mm256_fmadd_pd(a.lo, b.lo, c.lo), _mm256_fmadd_pd(a.hi, b.hi, c.hi)};
-    return r;
-}
-static inline fc_v8d fc_emu_add_pd(fc_v8d a, fc_v8d b)
-{
-    fc_v8d r = {_mm256_add_pd(a.lo, b.lo), _mm256_add_pd(a.hi, b.hi)};
-    return r;
-}
-static inline void fc_emu_store_pd(double *p, fc_v8d v)
-{
-    _mm256_storeu_pd(p, v.lo);
-    _mm256_storeu_pd(p + 4, v.hi);
-}
-static inline fc_v8d fc_emu_zero_pd(void)
-{
-    fc_v8d r = {_mm256_setzero_pd(), _mm256_setzero_pd()};
-    return r;
-}
-static inline fc_v8d fc_emu_mload_pd(const double *p, int n)
-{
-    const __m256i m0 = _mm256_loadu_si256((const __m256i *)(fc_emu_mask64 + 8 - n));
-    const __m256i m1 = _mm256_loadu_si256((const __m256i *)(fc_emu_mask64 + 8 - n + 4));
-    fc_v8d r = {_mm256_maskload_pd(p, m0), _mm256_maskload_pd(p + 4, m1)};
-    return r;
-}
 static inline double fc_emu_hsum_pd(fc_v8d v)
 {
     __m256d s4 = _mm256_add_pd(v.lo, v.hi);
