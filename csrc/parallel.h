@@ -42,7 +42,8 @@ static inline int fc_thread_id(void)
  * saves), else 1. */
 int fc_threads_for(double work, double min_work);
 
-/* 64-byte aligned heap blocks (scratch panels, bands); fc_free(NULL) is a no-op. */
+/* Heap blocks aligned for the widest vector of any tier (FC_VEC_MAX_BYTES, csrc/tier.h):
+ * scratch panels and bands; fc_free(NULL) is a no-op. */
 void *fc_malloc(size_t bytes);
 void fc_free(void *p);
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include "fastconv.h"
 #include "parallel.h"
+#include "tier.h"
 #ifdef FC_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -197,13 +198,15 @@ int fc_get_num_threads(void)
 
 void *fc_malloc(size_t bytes)
 {
-    /* Keep the original pointer just below the aligned block. */
-    if (bytes > SIZE_MAX - 64 - sizeof(void *))
+    /* Aligned for the widest vector of any tier; the original pointer is kept just below
+     * the aligned block. */
+    enum { A = FC_VEC_MAX_BYTES };
+    if (bytes > SIZE_MAX - A - sizeof(void *))
         return NULL;
-    unsigned char *raw = (unsigned char *)malloc(bytes + 64 + sizeof(void *));
+    unsigned char *raw = (unsigned char *)malloc(bytes + A + sizeof(void *));
     if (!raw)
         return NULL;
-    uintptr_t p = ((uintptr_t)(raw + sizeof(void *)) + 63) & ~(uintptr_t)63;
+    uintptr_t p = ((uintptr_t)(raw + sizeof(void *)) + (A - 1)) & ~(uintptr_t)(A - 1);
     ((void **)p)[-1] = raw;
     return (void *)p;
 }

@@ -98,10 +98,34 @@ def config():
         "openmp": openmp_runtime(),
         "num_threads": get_num_threads(),
         "fork_safe": _kernels.fork_safe(),
+        "tiers": _kernels.available_isas(),
+        "tier_peaks": tier_peaks(),
         "cpu": cpu,
         "cpu_vector_extensions": vec,
         "python": sys.version.split()[0],
     }
+
+
+def tier_peaks(min_time=0.02):
+    """{tier: measured float32 FMA peak of one core in GFLOP/s} for every supported tier,
+    from each tier's own probe kernel in the registry (no tier switch: safe while other
+    threads run kernels)."""
+    peaks = {}
+    for u in _kernels.ukernels():
+        if u["kind"] != "probe" or u["dtype"] != "float32":
+            continue
+        iters, best, long_runs = 1 << 12, 0.0, 0
+        for _ in range(24):     # grow to min_time, then the best of 3 such runs
+            seconds, _ = _kernels.ukernel_probe(u["index"], iters)
+            best = max(best, u["flops_per_iter"] * iters / max(seconds, 1e-9))
+            if seconds >= min_time:
+                long_runs += 1
+                if long_runs == 3:
+                    break
+            else:
+                iters *= 4
+        peaks[u["tier"]] = best / 1e9
+    return peaks
 
 
 def show_config(file=None):
@@ -115,6 +139,9 @@ def show_config(file=None):
     lines = [
         f"fastconv {c['version']}",
         f"  instruction set : {isa}",
+        f"  tiers supported : " + ", ".join(
+            f"{t} ({p:.0f} GFLOP/s)" for t, p in c["tier_peaks"].items()
+            if t in _kernels.available_isas()) + "  [measured float32 FMA peak, one core]",
         f"  CPU             : {c['cpu']}",
         f"  vector ext.     : {' '.join(c['cpu_vector_extensions']) or 'none reported'}",
         f"  OpenMP runtime  : {c['openmp'] or 'none (built without OpenMP: serial)'}",

@@ -97,6 +97,12 @@ def test_show_config_names_everything():
     assert f"threads         : {fastconv.get_num_threads()}" in out
     if _kernels.have_openmp():
         assert "gomp" in out or "omp" in out
+    # every supported tier with its measured peak, the wider tiers faster
+    import re
+    peaks = dict(re.findall(r"(\w+) \((\d+) GFLOP/s\)", out))
+    assert list(peaks) == _kernels.available_isas()
+    vals = [int(peaks[t]) for t in _kernels.available_isas()]
+    assert all(v > 0 for v in vals) and vals == sorted(vals)
 
 
 def test_huge_thread_counts_are_capped_not_fatal():

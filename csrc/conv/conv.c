@@ -56,7 +56,7 @@ fc_conv_algo fc_conv2d_choose_algo_16reg(const fc_conv_geom *g, int pass, int it
 }
 
 /*
- * 'auto' for 32-register tiers, measured 2026-12-01 on an AMD Zen 5 (avx512 tier, 2 threads,
+ * 'auto' for 32-register tiers, measured 2026-12-01 on an AMD Zen 5 (its 32-register tier, 2 threads,
  * float32, ms, median of 3 alternating blocks of 3; the forward keeps the 16-register rule):
  *
  *                backward-data          backward-weight

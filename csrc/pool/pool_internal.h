@@ -154,8 +154,5 @@ FC_POOL_UK_TABLE(f64, double)
         (u).rsums = fc_##SFX##_pool_rsums__##ISA;                                           \
     } while (0)
 
-FC_POOL_UKERNELS(f32, float, generic)
-FC_POOL_UKERNELS(f64, double, generic)
-void fc_pool_fence__generic(void);
 
 #endif

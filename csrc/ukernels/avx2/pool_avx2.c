@@ -3,7 +3,7 @@
  * and the tails, go to the portable kernels. */
 #include <immintrin.h>
 #include <string.h>
-#include "pool/pool_internal.h"
+#include "ukernels/generic/pool_generic.h"
 
 /* PyTorch's rule, b being the later tap: MAXPS(b, a) is b > a ? b : a, and a NaN b wins. */
 static inline __m256 nanmax_ps(__m256 a, __m256 b)

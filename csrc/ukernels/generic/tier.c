@@ -1,6 +1,7 @@
 /* The generic tier: portable C, the root every other tier starts from (csrc/tier.h). */
 #include "tier.h"
 #include "conv/conv_internal.h"
+#include "ukernels/generic/pool_generic.h"
 
 FC_GEMM_UKERNEL_DECL(f32, float, 4x16, generic)
 FC_GEMM_UKERNEL_DECL(f64, double, 4x8, generic)

@@ -1,9 +1,9 @@
-/* Portable row micro-kernels (contracts in pool_internal.h), written once for one element
+/* Portable row micro-kernels (contracts in csrc/pool/pool_internal.h), written once for one element
  * type; included by csrc/ukernels/generic/pool_generic.c with T and SFX defined.  Simple
  * loops that the compiler vectorises where the layout allows (contiguous taps). */
 #include <math.h>
 #include <string.h>
-#include "pool_internal.h"
+#include "pool/pool_internal.h"
 
 #define FC_GCAT_(a, b, c) a##_##b##_##c
 #define FC_GCAT(a, b, c) FC_GCAT_(a, b, c)
