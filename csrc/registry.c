@@ -61,7 +61,7 @@ static void build(void)
 #define FC_REG_DCONV(D, SZ)                                                                  \
         for (int mr = 1; mr <= FC_DCONV_MAX_MR; mr++)                                        \
             for (int nv = 1; nv <= FC_DCONV_MAX_NV; nv++) {                                  \
-                snprintf(what, sizeof what, "dconv_%dx%dv", mr, nv);                         \
+                snprintf(what, sizeof what, "dconv_%dx%d", mr, nv * (int)D.lanes);           \
                 add((const void *)D.tap[mr][nv], FC_UK_DCONV, SZ, i, mr, nv * D.lanes,       \
                     D.lanes, what);                                                          \
             }                                                                                \

@@ -219,22 +219,53 @@ class ConvArgs(_ConvCommon):
                 self.groups)
 
 
-def _conv_padding(padding, kH, kW, stride, dilation):
-    """padding -> (top, bottom, left, right)."""
+def _is_seq(v):
+    return isinstance(v, (tuple, list)) or (isinstance(v, np.ndarray) and v.ndim == 1)
+
+
+def padding_arg(padding, name="padding"):
+    """A convolution or pooling padding, normalised: "same" / "valid" stay strings; an int, a
+    pair (h, w) or a one-entry tuple gives symmetric padding; one (before, after) pair per
+    axis, ``((top, bottom), (left, right))`` as ONNX ``pads`` (or one pair for both axes,
+    ``((b, a),)``), gives per-side padding.  -> str or (top, bottom, left, right)."""
     if isinstance(padding, str):
-        if padding == "valid":
-            return (0, 0, 0, 0)
-        if padding == "same":
-            if stride != (1, 1):
-                raise ValueError(f"padding='same' is not supported for strided convolutions "
-                                 f"(got stride={stride})")
-            th = dilation[0] * (kH - 1)
-            tw = dilation[1] * (kW - 1)
-            # The odd unit of padding goes to the bottom/right, as PyTorch does.
-            return (th // 2, th - th // 2, tw // 2, tw - tw // 2)
-        raise ValueError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
-    ph, pw = pair(padding, "padding", 0)
+        if padding in ("same", "valid"):
+            return padding
+        raise ValueError(f"{name} must be an int, a pair, one (before, after) pair per axis, "
+                         f"'same' or 'valid', got {padding!r}")
+    if _is_seq(padding) and len(padding) in (1, 2) and any(_is_seq(p) for p in padding):
+        if not all(_is_seq(p) for p in padding):
+            raise TypeError(f"{name} must be all ints or one (before, after) pair per axis, "
+                            f"got {padding!r}")
+        sides = [tuple(p.tolist() if isinstance(p, np.ndarray) else p) for p in padding]
+        if any(len(p) != 2 for p in sides):
+            raise ValueError(f"{name}: each per-axis entry must be a (before, after) pair, "
+                             f"got {padding!r}")
+        sides = [(to_int(p[0], name, 0), to_int(p[1], name, 0)) for p in sides]
+        if len(sides) == 1:
+            sides = sides * 2
+        return sides[0] + sides[1]
+    ph, pw = pair(padding, name, 0)
     return (ph, ph, pw, pw)
+
+
+def same_padding(size, k, s, d):
+    """(before, after) of padding="same" along one axis: output ceil(size / s), the odd unit
+    after (TensorFlow/Keras "same", ONNX SAME_UPPER; at stride 1 PyTorch's rule)."""
+    out = -(-size // s)
+    total = max((out - 1) * s + d * (k - 1) + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def _conv_padding(padding, kH, kW, stride, dilation, H, W):
+    """padding -> (top, bottom, left, right) for an H x W input."""
+    p = padding_arg(padding)
+    if p == "valid":
+        return (0, 0, 0, 0)
+    if p == "same":
+        return same_padding(H, kH, stride[0], dilation[0]) + \
+            same_padding(W, kW, stride[1], dilation[1])
+    return p
 
 
 def _check_weight_4d(weight, dtype, what):
@@ -283,7 +314,7 @@ def conv2d_args(input, weight, bias=None, stride=1, padding=0, dilation=1, group
         raise ValueError(f"given groups={groups}, weight of size {_shape_str(weight.shape)}, "
                          f"expected input{_shape_str(x.shape)} to have {C_in_g * groups} "
                          f"channels, but got {C_in} channels instead")
-    pad = _conv_padding(padding, kH, kW, stride, dilation)
+    pad = _conv_padding(padding, kH, kW, stride, dilation, H, W)
     t, b, l, r = pad
     if padding_mode == "reflect" and (max(t, b) >= H or max(l, r) >= W):
         raise ValueError(f"padding_mode='reflect' needs padding smaller than the input: "

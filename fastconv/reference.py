@@ -393,8 +393,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     ("zeros", "reflect", "replicate", "circular").
 
     Output size: ``H_out = floor((H + pad_top + pad_bottom - dH*(kH-1) - 1) / sH) + 1``
-    (likewise W).  ``padding="same"`` pads ``dH*(kH-1)`` in total, the odd unit at the
-    bottom/right; ``"valid"`` pads nothing.
+    (likewise W).  ``padding="same"`` gives ``H_out = ceil(H / sH)``: it pads
+    ``max((H_out - 1)*sH + dH*(kH-1) + 1 - H, 0)`` in total, the odd unit at the bottom/right
+    (at stride 1 PyTorch's rule, at any stride TensorFlow's and ONNX SAME_UPPER);
+    ``"valid"`` pads nothing; ``((top, bottom), (left, right))`` pads each side as given.
     """
     a = _args.conv2d_args(input, weight, bias, stride, padding, dilation, groups, padding_mode)
     y = _conv2d_forward(_c(a.x), _c(a.weight), a.bias, a.stride, a.pad, a.dilation, a.groups,

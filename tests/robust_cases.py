@@ -616,7 +616,10 @@ def special_cases(fname):
             Case("same_dilated_even", conv((1, 2, 6, 5), (3, 2, 4, 2), padding="same",
                                            dilation=(2, 3)), OK),
             Case("same_strided", conv((1, 2, 6, 5), (3, 2, 3, 3), padding="same", stride=2),
-                 VE, names=("padding", "stride", "same")),
+                 OK),
+            Case("per_side", conv((1, 2, 6, 5), (3, 2, 3, 3), padding=((0, 2), (1, 0))), OK),
+            Case("per_side_neg", conv((1, 2, 6, 5), (3, 2, 3, 3), padding=((0, -1), (1, 0))),
+                 VE, names=("padding",)),
             Case("output_huge_broadcast", lambda: _conv_huge_out(fname), {VE, ME}, names=()),
             Case("weight_product_2p32", lambda: _conv_big_weight(fname), {VE, ME}, names=()),
         ]

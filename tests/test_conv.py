@@ -160,11 +160,18 @@ def conv_cases(draw):
     kH, kW = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    kind = draw(st.sampled_from(["int", "pair", "same", "valid"]))
-    if kind == "same":
-        stride = (1, 1)
+    kind = draw(st.sampled_from(["int", "pair", "same", "same", "valid", "sides"]))
+    effH, effW = dilation[0] * (kH - 1) + 1, dilation[1] * (kW - 1) + 1
+    if kind == "same":   # at any stride: TensorFlow's rule (PyTorch's at stride 1)
         padding = "same"
-        pads = [dilation[0] * (kH - 1), dilation[1] * (kW - 1)]
+        H, W = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+        sides = fastconv._args.same_padding(H, kH, stride[0], dilation[0]) + \
+            fastconv._args.same_padding(W, kW, stride[1], dilation[1])
+        pads = [sides[0] + sides[1], sides[2] + sides[3]]
+    elif kind == "sides":    # per side, ((top, bottom), (left, right))
+        padding = ((draw(st.integers(0, 3)), draw(st.integers(0, 3))),
+                   (draw(st.integers(0, 3)), draw(st.integers(0, 3))))
+        pads = [sum(padding[0]), sum(padding[1])]
     elif kind == "valid":
         padding, pads = "valid", [0, 0]
     elif kind == "int":
@@ -173,11 +180,16 @@ def conv_cases(draw):
     else:
         padding = (draw(st.integers(0, 3)), draw(st.integers(0, 3)))
         pads = [2 * padding[0], 2 * padding[1]]
-    effH, effW = dilation[0] * (kH - 1) + 1, dilation[1] * (kW - 1) + 1
-    H = max(1, effH - pads[0] + draw(st.integers(0, 6)))
-    W = max(1, effW - pads[1] + draw(st.integers(0, 6)))
+    if kind != "same":
+        H = max(1, effH - pads[0] + draw(st.integers(0, 6)))
+        W = max(1, effW - pads[1] + draw(st.integers(0, 6)))
+    assume(H + pads[0] >= effH and W + pads[1] >= effW)
     mode = draw(st.sampled_from(["zeros", "zeros", "reflect", "replicate", "circular"]))
-    half = (max(pads[0] - pads[0] // 2, pads[0] // 2), max(pads[1] - pads[1] // 2, pads[1] // 2))
+    if kind == "sides":
+        half = (max(padding[0]), max(padding[1]))
+    else:
+        half = (max(pads[0] - pads[0] // 2, pads[0] // 2),
+                max(pads[1] - pads[1] // 2, pads[1] // 2))
     if mode == "reflect":
         assume(half[0] < H and half[1] < W)
     if mode == "circular":
@@ -193,20 +205,12 @@ def conv_cases(draw):
                         padding_mode=mode))
 
 
-def _fold_terms(pad_mode, kw, kH, kW):
-    """Extra summands per input element when the padded-input gradient is folded back."""
+def _fold_terms(pad_mode, pads):
+    """Extra summands per input element when the padded-input gradient is folded back;
+    pads = (top, bottom, left, right)."""
     if pad_mode == "zeros":
         return 0
-    p = kw["padding"]
-    if p == "same":
-        ph = kw["dilation"][0] * (kH - 1)
-        pw = kw["dilation"][1] * (kW - 1)
-    elif p == "valid":
-        ph = pw = 0
-    else:
-        ph, pw = (p, p) if isinstance(p, int) else p
-        ph, pw = 2 * ph, 2 * pw
-    return (ph + 1) * (pw + 1)
+    return (pads[0] + pads[1] + 1) * (pads[2] + pads[3] + 1)
 
 
 # ------------------------------------------------------------------------- conv2d --
@@ -232,7 +236,8 @@ def test_conv2d_all_passes_match_oracle(case, algorithm, isa):
 
     taps = case["kH"] * case["kW"]
     n_out = (1 if case["unbatched"] else case["N"]) * y.shape[-1] * y.shape[-2]
-    fold = _fold_terms(kw["padding_mode"], kw, case["kH"], case["kW"])
+    pads = fastconv._args.conv2d_args(x, w, b, **kw).pad
+    fold = _fold_terms(kw["padding_mode"], pads)
     assert_within(y, ey, my, (case["cin"] // g) * taps + 1, dt, "output")
     assert_within(gx, egx, mgx, (case["cout"] // g) * taps + fold, dt, "grad_input")
     assert_within(gw, egw, mgw, n_out, dt, "grad_weight")

@@ -43,10 +43,14 @@ def conv_case(rng):
     s = tuple(int(v) for v in rng.integers(1, 4, 2))
     d = tuple(int(v) for v in rng.integers(1, 3, 2))
     mode = str(rng.choice(["zeros", "zeros", "reflect", "replicate", "circular"]))
-    if rng.random() < 0.2 and s == (1, 1):
-        pad = "same"
-    elif rng.random() < 0.1:
+    u = rng.random()
+    if u < 0.2:
+        pad = "same"       # at any stride (TensorFlow's rule)
+    elif u < 0.3:
         pad = "valid"
+    elif u < 0.5:          # per side
+        pad = tuple(tuple(int(v) for v in rng.integers(0, d[i] * (k[i] - 1) + 2, 2))
+                    for i in range(2))
     else:
         pad = tuple(int(rng.integers(0, (d[i] * (k[i] - 1)) // 2 + 2)) for i in range(2))
     return k, s, d, pad, mode

@@ -268,11 +268,22 @@ def test_seeding_reproduces_models_and_dropout():
     np.testing.assert_array_equal(nn.Dropout(rng=5)(x), nn.Dropout(rng=5)(x))
 
 
+def test_strided_same_and_per_side_padding_layers():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 11, 8)).astype(np.float32)
+    m = nn.Conv2d(3, 4, 3, stride=2, padding="same")
+    y = m(x)
+    assert y.shape == (2, 4, 6, 4)          # ceil(11 / 2), ceil(8 / 2): Keras "same"
+    np.testing.assert_array_equal(y, fastconv.conv2d(x, m.weight.data, m.bias.data, stride=2,
+                                                     padding="same"))
+    p = nn.Conv2d(3, 4, 3, padding=((0, 2), (1, 1)))
+    assert p.padding == ((0, 2), (1, 1)) and p(x).shape == (2, 4, 11, 8)
+    assert nn.Conv2d(3, 4, 3, padding=((1, 1), (2, 2))).padding == (1, 2)
+
+
 def test_constructor_validation():
     with pytest.raises(ValueError, match="divisible by groups"):
         nn.Conv2d(3, 4, 3, groups=2)
-    with pytest.raises(ValueError, match="strided"):
-        nn.Conv2d(3, 4, 3, stride=2, padding="same")
     with pytest.raises(ValueError, match="padding_mode"):
         nn.Conv2d(3, 4, 3, padding_mode="mirror")
     with pytest.raises(ValueError, match="between 0 and 1"):

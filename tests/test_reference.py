@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import brute
+from fastconv import _args
 from fastconv import reference as R
 
 DTYPES = (np.float32, np.float64)
@@ -452,7 +453,9 @@ W = np.zeros((6, 4, 3, 3))
     (lambda: R.conv2d(X, W, stride=1.5), TypeError, "stride"),
     (lambda: R.conv2d(X, W, padding=-1), ValueError, "padding"),
     (lambda: R.conv2d(X, W, padding="full"), ValueError, "padding"),
-    (lambda: R.conv2d(X, W, padding="same", stride=2), ValueError, "same"),
+    (lambda: R.conv2d(X, W, padding=((1, 1), 1)), TypeError, "padding"),
+    (lambda: R.conv2d(X, W, padding=((1, 1, 1), (1, 1))), ValueError, "padding"),
+    (lambda: R.conv2d(X, W, padding=((1, -1), (1, 1))), ValueError, "padding"),
     (lambda: R.conv2d(X, W, dilation=0), ValueError, "dilation"),
     (lambda: R.conv2d(X, W, padding_mode="mirror"), ValueError, "padding_mode"),
     (lambda: R.conv2d(X, W, padding=7, padding_mode="reflect"), ValueError, "reflect"),
@@ -568,3 +571,43 @@ def test_float32_is_computed_in_float32():
     for i, (y32, y64) in enumerate(pairs):
         assert y32.dtype == np.float32
         assert np.any(y32 != y64.astype(np.float32)), i
+
+
+@pytest.mark.parametrize("H, k, s, d, want", [
+    (5, 3, 2, 1, (1, 1)), (6, 3, 2, 1, (0, 1)), (7, 4, 3, 1, (1, 2)), (4, 1, 2, 1, (0, 0)),
+    (8, 3, 2, 2, (1, 2)), (1, 5, 3, 1, (2, 2)), (6, 4, 1, 1, (1, 2))])
+def test_same_padding_is_tensorflows_at_any_stride(H, k, s, d, want):
+    # worked by hand: out = ceil(H / s), total = max((out - 1)*s + d*(k - 1) + 1 - H, 0),
+    # the odd unit after (stride 1: PyTorch's rule)
+    assert _args.same_padding(H, k, s, d) == want
+    rng = np.random.default_rng(H * 100 + k)
+    x = rng.standard_normal((2, 3, H, H + 1))
+    w = rng.standard_normal((4, 3, k, k))
+    y = R.conv2d(x, w, padding="same", stride=s, dilation=d)
+    assert y.shape[2] == -(-H // s)
+    t, b = want
+    l, r = _args.same_padding(H + 1, k, s, d)
+    xp = np.pad(x, ((0, 0), (0, 0), (t, b), (l, r)))
+    np.testing.assert_array_equal(y, R.conv2d(xp, w, stride=s, dilation=d))
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+def test_per_side_padding_is_explicit_padding(mode):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 7, 6))
+    w = rng.standard_normal((4, 3, 3, 2))
+    pads = ((1, 2), (0, 3))
+    np_mode = {"zeros": "constant", "reflect": "reflect", "replicate": "edge",
+               "circular": "wrap"}[mode]
+    xp = np.pad(x, ((0, 0), (0, 0)) + pads, mode=np_mode)
+    y = R.conv2d(x, w, padding=pads, padding_mode=mode, stride=(2, 1))
+    np.testing.assert_array_equal(y, R.conv2d(xp, w, stride=(2, 1)))
+    # one pair for both axes
+    np.testing.assert_array_equal(R.conv2d(x, w, padding=((1, 2),)),
+                                  R.conv2d(x, w, padding=((1, 2), (1, 2))))
+    if mode == "zeros":     # the gradient is the explicit-padding gradient, cropped
+        gy = rng.standard_normal(y.shape)
+        gx, gw, _ = R.conv2d_backward(gy, x, w, padding=pads, stride=(2, 1))
+        gxp, gwp, _ = R.conv2d_backward(gy, xp, w, stride=(2, 1))
+        np.testing.assert_allclose(gx, gxp[:, :, 1:-2, 0:-3], rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(gw, gwp, rtol=1e-13, atol=1e-13)

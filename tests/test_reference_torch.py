@@ -201,3 +201,16 @@ def test_unbatched_vs_torch(torch, dtype):
     assert_close(R.conv_transpose2d(x, wt_, stride=2),
                  F.conv_transpose2d(xt, torch.tensor(wt_), stride=2).numpy(), 13, mag, dtype,
                  "conv_transpose2d")
+
+
+@pytest.mark.parametrize("pads", [((1, 2), (0, 3)), ((0, 1), (2, 0)), ((3, 0), (0, 0))])
+def test_per_side_padding_vs_torch_pad_then_conv(pads, torch):
+    F = torch.nn.functional
+    rng = np.random.default_rng(sum(map(sum, pads)))
+    x = rng.standard_normal((2, 4, 9, 8))
+    w = rng.standard_normal((6, 2, 3, 4))
+    (t, b), (l, r) = pads
+    want = F.conv2d(F.pad(torch.from_numpy(x), (l, r, t, b)), torch.from_numpy(w), stride=2,
+                    groups=2).numpy()
+    got = R.conv2d(x, w, padding=pads, stride=2, groups=2)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

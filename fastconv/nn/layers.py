@@ -6,13 +6,19 @@ import math
 
 import numpy as np
 
-from .._args import pair, transpose_output_padding
+from .._args import pair, padding_arg, transpose_output_padding
 from . import _backend, init
 from .module import Module, Parameter, accumulate_grad, float_dtype, check_device
 
 __all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
            "AdaptiveMaxPool2d", "BatchNorm2d", "ReLU", "Sigmoid", "Tanh", "Softmax",
            "LogSoftmax", "Flatten", "Linear", "Dropout"]
+
+
+def _layer_padding(padding):
+    """A layer's numeric padding as PyTorch shows it, (h, w), or per side ((t, b), (l, r))."""
+    t, b, l, r = padding_arg(padding)
+    return (t, l) if (t, l) == (b, r) else ((t, b), (l, r))
 
 
 def _positive_int(name, v):
@@ -62,16 +68,13 @@ class _ConvNd(Module):
         if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
             raise ValueError("padding_mode must be one of 'zeros', 'reflect', 'replicate', "
                              f"'circular', got {padding_mode!r}")
-        if isinstance(padding, str):
-            if padding not in ("valid", "same"):
-                raise ValueError(f"Invalid padding string {padding!r}, should be one of "
-                                 "'valid', 'same'")
-            if padding == "same" and pair(stride, "stride") != (1, 1):
-                raise ValueError("padding='same' is not supported for strided convolutions")
+        if isinstance(padding, str) and padding not in ("valid", "same"):
+            raise ValueError(f"Invalid padding string {padding!r}, should be one of "
+                             "'valid', 'same'")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = pair(kernel_size, "kernel_size", 1)
         self.stride = pair(stride, "stride", 1)
-        self.padding = padding if isinstance(padding, str) else pair(padding, "padding", 0)
+        self.padding = padding if isinstance(padding, str) else _layer_padding(padding)
         self.dilation = pair(dilation, "dilation", 1)
         self.transposed = transposed
         self.output_padding = pair(output_padding, "output_padding", 0)
