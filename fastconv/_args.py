@@ -444,11 +444,12 @@ def conv_transpose2d_backward_args(grad_output, input, weight, stride=1, padding
 
 # --------------------------------------------------------------------------- pooling --
 
-def pool_out_size(size, k, s, p, d, ceil_mode):
-    """PyTorch's pooling output size, including the ceil_mode last-window rule: with
-    ceil_mode a last window that would start in the bottom/right padding is dropped."""
+def pool_out_size(size, k, s, p, d, ceil_mode, q=None):
+    """PyTorch's pooling output size for padding p before and q (default p) after,
+    including the ceil_mode last-window rule: with ceil_mode a last window that would start
+    in the bottom/right padding is dropped."""
     eff = d * (k - 1) + 1
-    num = size + 2 * p - eff
+    num = size + p + (p if q is None else q) - eff
     out = (num + (s - 1 if ceil_mode else 0)) // s + 1
     if ceil_mode and (out - 1) * s >= size + p:
         out -= 1
@@ -486,6 +487,11 @@ class PoolArgs(_PlaneShapes):
     dtype: np.dtype
     count_include_pad: bool = True
     divisor_override: Optional[int] = None
+    pad_end: Optional[Tuple[int, int]] = None   # (bottom, right); None: as padding
+
+    def __post_init__(self):
+        if self.pad_end is None:
+            self.pad_end = self.padding
 
     def geom(self):
         """(N, C, H, W, H_out, W_out, kH, kW, sH, sW, pH, pW, dH, dW)"""
@@ -495,48 +501,59 @@ class PoolArgs(_PlaneShapes):
 
 def _pool_geometry(fname, shape4, kernel_size, stride, padding, dilation, ceil_mode,
                    dilation_name="dilation"):
+    """-> kernel, stride, (top, left) padding, dilation, ceil_mode, H_out, W_out,
+    (bottom, right) padding, same (padding == "same")."""
     kernel = pair(kernel_size, "kernel_size", 1)
     stride = pool_stride(stride, kernel)
-    padding = pair(padding, "padding", 0)
+    pad = padding_arg(padding)
     dilation = pair(dilation, dilation_name, 1)
     ceil_mode = to_bool(ceil_mode, "ceil_mode")
     N, C, H, W = shape4
     if C == 0 or H == 0 or W == 0:
         raise ValueError(f"{fname}: expected input with non-zero channels, height and width "
                          f"(only the batch may be 0), got input of shape {_shape_str(shape4)}")
-    for i in range(2):
+    same = pad == "same"
+    if pad == "valid":
+        pad = (0, 0, 0, 0)
+    elif same:    # TensorFlow's "same": never more than half the kernel on a side
+        pad = same_padding(H, kernel[0], stride[0], dilation[0]) + \
+            same_padding(W, kernel[1], stride[1], dilation[1])
+    t, b, l, r = pad
+    for i, sides in enumerate(((t, b), (l, r))):
         eff = dilation[i] * (kernel[i] - 1) + 1
-        if padding[i] > eff // 2:
-            raise ValueError(f"{fname}: pad should be at most half of effective kernel size, "
-                             f"but got pad={padding[i]}, kernel_size={kernel[i]} and "
-                             f"dilation={dilation[i]}")
-    H_out = pool_out_size(H, kernel[0], stride[0], padding[0], dilation[0], ceil_mode)
-    W_out = pool_out_size(W, kernel[1], stride[1], padding[1], dilation[1], ceil_mode)
+        for p in sides:
+            if p > eff // 2:
+                raise ValueError(f"{fname}: pad should be at most half of effective kernel "
+                                 f"size, but got pad={p}, kernel_size={kernel[i]} and "
+                                 f"dilation={dilation[i]}")
+    padding, pad_end = (t, l), (b, r)
+    H_out = pool_out_size(H, kernel[0], stride[0], t, dilation[0], ceil_mode, b)
+    W_out = pool_out_size(W, kernel[1], stride[1], l, dilation[1], ceil_mode, r)
     if H_out < 1 or W_out < 1:
         raise ValueError(f"{fname}: given input size ({C}x{H}x{W}), calculated output size "
                          f"({C}x{H_out}x{W_out}) is too small")
     # The contract allows padding up to half the *effective* kernel (PyTorch 2.13 only up to
     # half the kernel): with dilation a window could then hold padding taps only, which has no
     # meaningful max or index, so such geometries are rejected.
-    for size, k, s_, p, d, out, hw in ((H, kernel[0], stride[0], padding[0], dilation[0], H_out,
-                                        "height"),
-                                       (W, kernel[1], stride[1], padding[1], dilation[1], W_out,
-                                        "width")):
-        if d > 1 and p > 0:
+    for size, k, s_, p, q, d, out, hw in ((H, kernel[0], stride[0], t, b, dilation[0], H_out,
+                                           "height"),
+                                          (W, kernel[1], stride[1], l, r, dilation[1], W_out,
+                                           "width")):
+        if d > 1 and (p > 0 or q > 0):
             taps = (np.arange(out)[:, None] * s_ - p) + np.arange(k)[None, :] * d
             if not ((taps >= 0) & (taps < size)).any(axis=1).all():
                 raise ValueError(f"{fname}: with padding={p}, dilation={d}, kernel_size={k} "
                                  f"some pooling window along the {hw} holds only padding")
-    return kernel, stride, padding, dilation, ceil_mode, H_out, W_out
+    return kernel, stride, padding, dilation, ceil_mode, H_out, W_out, pad_end, same
 
 
 def max_pool2d_args(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     check_array(input, "input")
     x, unbatched = batched(input)
     shape = tuple(int(s) for s in x.shape)
-    k, s, p, d, c, H_out, W_out = _pool_geometry("max_pool2d", shape, kernel_size, stride,
-                                                 padding, dilation, ceil_mode)
-    return PoolArgs(x, unbatched, *shape, k, s, p, d, c, H_out, W_out, x.dtype)
+    k, s, p, d, c, H_out, W_out, q, _ = _pool_geometry("max_pool2d", shape, kernel_size,
+                                                       stride, padding, dilation, ceil_mode)
+    return PoolArgs(x, unbatched, *shape, k, s, p, d, c, H_out, W_out, x.dtype, pad_end=q)
 
 
 def indices_range_error(indices, plane_size):
@@ -589,15 +606,22 @@ def _divisor(divisor_override):
     return d
 
 
+def _count_include_pad(count_include_pad, same):
+    """With padding="same" the average is over the real elements only, as TensorFlow's."""
+    cip = to_bool(count_include_pad, "count_include_pad")
+    return False if same else cip
+
+
 def avg_pool2d_args(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                     count_include_pad=True, divisor_override=None):
     check_array(input, "input")
     x, unbatched = batched(input)
     shape = tuple(int(s) for s in x.shape)
-    k, s, p, d, c, H_out, W_out = _pool_geometry("avg_pool2d", shape, kernel_size, stride,
-                                                 padding, 1, ceil_mode)
+    k, s, p, d, c, H_out, W_out, q, same = _pool_geometry("avg_pool2d", shape, kernel_size,
+                                                          stride, padding, 1, ceil_mode)
     return PoolArgs(x, unbatched, *shape, k, s, p, d, c, H_out, W_out, x.dtype,
-                    to_bool(count_include_pad, "count_include_pad"), _divisor(divisor_override))
+                    _count_include_pad(count_include_pad, same), _divisor(divisor_override),
+                    pad_end=q)
 
 
 def input_shape_arg(input_shape, what):
@@ -618,11 +642,13 @@ def avg_pool2d_backward_args(grad_output, input_shape, kernel_size, stride=None,
     """-> (PoolArgs with x=None, 4-D grad_output)."""
     check_array(grad_output, "grad_output")
     shape, unbatched = input_shape_arg(input_shape, "avg_pool2d_backward")
-    k, s, p, d, c, H_out, W_out = _pool_geometry("avg_pool2d_backward", shape, kernel_size,
-                                                 stride, padding, 1, ceil_mode)
+    k, s, p, d, c, H_out, W_out, q, same = _pool_geometry("avg_pool2d_backward", shape,
+                                                          kernel_size, stride, padding, 1,
+                                                          ceil_mode)
     check_output_size(shape, grad_output.itemsize, "grad_input")
     a = PoolArgs(None, unbatched, *shape, k, s, p, d, c, H_out, W_out, grad_output.dtype,
-                 to_bool(count_include_pad, "count_include_pad"), _divisor(divisor_override))
+                 _count_include_pad(count_include_pad, same), _divisor(divisor_override),
+                 pad_end=q)
     gy = check_grad_output(grad_output, a.dtype, a.out_shape, unbatched, "avg_pool2d_backward")
     return a, gy
 

@@ -5,7 +5,7 @@
 
 cdef extern from "fastconv.h":
     ctypedef struct fc_pool_geom:
-        int64_t P, H, W, H_out, W_out, kH, kW, sH, sW, pH, pW, dH, dW
+        int64_t P, H, W, H_out, W_out, kH, kW, sH, sW, pH, pW, dH, dW, qH, qW
     fc_status fc_max_pool2d_forward_f32(const fc_pool_geom *g, const float *x, float *y,
                                         int64_t *indices) nogil
     fc_status fc_max_pool2d_forward_f64(const fc_pool_geom *g, const double *x, double *y,
@@ -49,8 +49,11 @@ cdef extern from "fastconv.h":
 
 
 cdef fc_pool_geom _pool_geom(tuple t) except *:
+    """(P, H, W, H_out, W_out, kH, kW, sH, sW, pH, pW, dH, dW[, qH, qW]); the bottom/right
+    padding qH, qW defaults to the top/left one."""
     cdef fc_pool_geom g
-    (g.P, g.H, g.W, g.H_out, g.W_out, g.kH, g.kW, g.sH, g.sW, g.pH, g.pW, g.dH, g.dW) = t
+    (g.P, g.H, g.W, g.H_out, g.W_out, g.kH, g.kW, g.sH, g.sW, g.pH, g.pW, g.dH, g.dW) = t[:13]
+    g.qH, g.qW = (t[13], t[14]) if len(t) == 15 else (g.pH, g.pW)
     return g
 
 

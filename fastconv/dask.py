@@ -40,6 +40,7 @@ except ImportError as e:  # pragma: no cover - exercised only without dask
 
 from . import _args, _kernels
 from .conv import _algorithm, _c, _NP_PAD_MODE
+from .reference import _avg_divisor   # the contract's divisor, one axis at a time
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "predict"]
 
@@ -302,15 +303,6 @@ def _sum_task(blocks, hs, ws, block, params):
     return y.reshape(N, C, h_out, w_out)
 
 
-def _avg_divisor(n, k, s, p, out_len, count_include_pad):
-    """The single call's divisor along one axis (CONTRACT, average pooling)."""
-    start = np.arange(out_len, dtype=np.int64) * s - p
-    end = np.minimum(start + k, n + p)
-    if count_include_pad:
-        return end - start
-    return np.minimum(end, n) - np.maximum(start, 0)
-
-
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """fastconv.avg_pool2d on a dask array chunked along N, H and W (channels in one chunk)."""
@@ -328,8 +320,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     # 1) and the whole image's divisor (separable: rows x columns) is applied after.
     s = _blockwise("sum_pool2d", x, a.C, a.dtype, plans, _sum_task,
                    (kH, kW, sH, sW, 1, a.C, a.dtype))
-    dh = _avg_divisor(a.H, kH, sH, pH, a.H_out, a.count_include_pad)
-    dw = _avg_divisor(a.W, kW, sW, pW, a.W_out, a.count_include_pad)
+    dh = _avg_divisor(a.H, kH, sH, pH, a.pad_end[0], a.H_out, a.count_include_pad)
+    dw = _avg_divisor(a.W, kW, sW, pW, a.pad_end[1], a.W_out, a.count_include_pad)
     div = da.from_array((dh[:, None] * dw[None, :]).astype(a.dtype),
                         chunks=(s.chunks[2], s.chunks[3]))
     return _finish(s / div, unbatched)

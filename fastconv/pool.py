@@ -22,7 +22,7 @@ def _planes(a):
 
 def _pool_geom(a):
     N, C, H, W, H_out, W_out, kH, kW, sH, sW, pH, pW, dH, dW = a.geom()
-    return (N * C, H, W, H_out, W_out, kH, kW, sH, sW, pH, pW, dH, dW)
+    return (N * C, H, W, H_out, W_out, kH, kW, sH, sW, pH, pW, dH, dW) + tuple(a.pad_end)
 
 
 def _adaptive_geom(a):

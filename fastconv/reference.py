@@ -280,26 +280,28 @@ def _scatter_by_indices(gy, indices, in_hw):
     return gx.reshape(N, C, H, W)
 
 
-def _avg_divisor(n, kernel, stride, padding, out_len, count_include_pad):
+def _avg_divisor(n, kernel, stride, padding, pad_end, out_len, count_include_pad):
     """Per-output-position divisor along one axis: the window clipped to the padded input
-    (``count_include_pad``) or to the real input."""
+    ``[-padding, n + pad_end)`` (``count_include_pad``) or to the real input."""
     start = np.arange(out_len) * stride - padding
-    end = np.minimum(start + kernel, n + padding)
+    end = np.minimum(start + kernel, n + pad_end)
     if count_include_pad:
         return end - start
     return np.minimum(end, n) - np.maximum(start, 0)
 
 
-def _avg_pool_divisor(in_hw, kernel, stride, padding, out_hw, count_include_pad,
+def _avg_pool_divisor(in_hw, kernel, stride, padding, pad_end, out_hw, count_include_pad,
                       divisor_override, dtype):
     if divisor_override is not None:
         return np.asarray(divisor_override, dtype=dtype)
-    dh = _avg_divisor(in_hw[0], kernel[0], stride[0], padding[0], out_hw[0], count_include_pad)
-    dw = _avg_divisor(in_hw[1], kernel[1], stride[1], padding[1], out_hw[1], count_include_pad)
+    dh = _avg_divisor(in_hw[0], kernel[0], stride[0], padding[0], pad_end[0], out_hw[0],
+                      count_include_pad)
+    dw = _avg_divisor(in_hw[1], kernel[1], stride[1], padding[1], pad_end[1], out_hw[1],
+                      count_include_pad)
     return (dh[:, None] * dw[None, :]).astype(dtype)
 
 
-def _avg_pool2d_forward(x, kernel, stride, padding, out_hw, count_include_pad,
+def _avg_pool2d_forward(x, kernel, stride, padding, pad_end, out_hw, count_include_pad,
                         divisor_override):
     one = (1, 1)
     reach = _reach(x.shape[2:], kernel, padding, one)   # the divisor keeps the full kernel
@@ -308,15 +310,15 @@ def _avg_pool2d_forward(x, kernel, stride, padding, out_hw, count_include_pad,
     for th in range(reach[0]):
         for tw in range(reach[1]):
             total += _tap(xp, th, tw, out_hw, stride, one)
-    return total / _avg_pool_divisor(x.shape[2:], kernel, stride, padding, out_hw,
+    return total / _avg_pool_divisor(x.shape[2:], kernel, stride, padding, pad_end, out_hw,
                                      count_include_pad, divisor_override, x.dtype)
 
 
-def _avg_pool2d_backward(gy, in_shape, kernel, stride, padding, count_include_pad,
+def _avg_pool2d_backward(gy, in_shape, kernel, stride, padding, pad_end, count_include_pad,
                          divisor_override):
     out_hw = gy.shape[2:]
     one = (1, 1)
-    share = gy / _avg_pool_divisor(in_shape[2:], kernel, stride, padding, out_hw,
+    share = gy / _avg_pool_divisor(in_shape[2:], kernel, stride, padding, pad_end, out_hw,
                                    count_include_pad, divisor_override, gy.dtype)
     H, W = in_shape[2:]
     reach = _reach((H, W), kernel, padding, one)
@@ -511,8 +513,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     """
     a = _args.avg_pool2d_args(input, kernel_size, stride, padding, ceil_mode,
                               count_include_pad, divisor_override)
-    y = _avg_pool2d_forward(_c(a.x), a.kernel, a.stride, a.padding, (a.H_out, a.W_out),
-                            a.count_include_pad, a.divisor_override)
+    y = _avg_pool2d_forward(_c(a.x), a.kernel, a.stride, a.padding, a.pad_end,
+                            (a.H_out, a.W_out), a.count_include_pad, a.divisor_override)
     return _result(y, a.unbatched)
 
 
@@ -523,7 +525,7 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     a, gy = _args.avg_pool2d_backward_args(grad_output, input_shape, kernel_size, stride,
                                            padding, ceil_mode, count_include_pad,
                                            divisor_override)
-    gx = _avg_pool2d_backward(_c(gy), a.in_shape, a.kernel, a.stride, a.padding,
+    gx = _avg_pool2d_backward(_c(gy), a.in_shape, a.kernel, a.stride, a.padding, a.pad_end,
                               a.count_include_pad, a.divisor_override)
     return _result(gx, a.unbatched)
 

@@ -87,12 +87,19 @@ def test_conv2d_matches_single_call(seed):
 
 
 def pool_case(seed, base):
-    """-> rng, dtype, kernel, stride, padding (at most half the kernel) for one seed."""
+    """-> rng, dtype, kernel, stride, padding (at most half the kernel on a side, or "same")
+    for one seed."""
     rng = np.random.default_rng(base + seed)
     dtype = np.float32 if seed % 3 else np.float64
     k = tuple(int(v) for v in rng.integers(1, 5, 2))
     s = tuple(int(v) for v in rng.integers(1, 4, 2))
-    p = tuple(int(rng.integers(0, k[i] // 2 + 1)) for i in range(2))
+    u = rng.random()
+    if u < 0.2:
+        p = "same"
+    elif u < 0.4:      # per side
+        p = tuple(tuple(int(v) for v in rng.integers(0, k[i] // 2 + 1, 2)) for i in range(2))
+    else:
+        p = tuple(int(rng.integers(0, k[i] // 2 + 1)) for i in range(2))
     return rng, dtype, k, s, p
 
 

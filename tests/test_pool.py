@@ -444,3 +444,81 @@ def test_bad_dtype_and_mismatch(isa):
         P.max_pool2d_backward(np.zeros((1, 1, 2, 2), np.float64), x, 2)
     with pytest.raises(ValueError):
         P.avg_pool2d_backward(np.zeros((1, 1, 3, 2), np.float32), x.shape, 2)
+
+
+# ------------------------------------------------ "same" at any stride, per-side padding --
+
+@pytest.mark.parametrize("mod", ["kernels", "reference"])
+def test_same_pooling_is_tensorflows_worked_by_hand(isa, mod):
+    m = P if mod == "kernels" else R
+    x = np.array([[[[1.0, 2.0, 3.0, 4.0, 5.0]]]])
+    # k 3, s 2 over 5: padding (1, 1); the average counts only real elements, as TF
+    np.testing.assert_array_equal(m.avg_pool2d(x, (1, 3), (1, 2), padding="same"),
+                                  [[[[1.5, 3.0, 4.5]]]])
+    # count_include_pad does not change that
+    np.testing.assert_array_equal(m.avg_pool2d(x, (1, 3), (1, 2), padding="same",
+                                               count_include_pad=True), [[[[1.5, 3.0, 4.5]]]])
+    # k 2, s 2 over 5: padding (0, 1), the last window holds the last element alone
+    v = np.array([[[[1.0, 5.0, 2.0, 4.0, 3.0]]]])
+    y, i = m.max_pool2d(v, (1, 2), (1, 2), padding="same", return_indices=True)
+    np.testing.assert_array_equal(y, [[[[5.0, 4.0, 3.0]]]])
+    np.testing.assert_array_equal(i, [[[[1, 3, 4]]]])
+
+
+def _pool_pad_cases():
+    rng = np.random.default_rng(3)
+    out = []
+    for _ in range(24):
+        k = tuple(int(v) for v in rng.integers(1, 5, 2))
+        s = tuple(int(v) for v in rng.integers(1, 4, 2))
+        if rng.random() < 0.3:
+            pad = "same"
+        else:
+            pad = tuple(tuple(int(v) for v in rng.integers(0, k[i] // 2 + 1, 2))
+                        for i in range(2))
+        out.append((k, s, pad, bool(rng.random() < 0.4), int(rng.integers(0, 1 << 30))))
+    return out
+
+
+@pytest.mark.skipif(R is None, reason="needs the reference")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k, s, pad, ceil, seed", _pool_pad_cases())
+def test_per_side_and_same_pooling_match_reference(isa, dtype, k, s, pad, ceil, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 3, int(rng.integers(5, 14)), int(rng.integers(5, 14))))
+    x = x.astype(dtype)
+    kw = dict(kernel_size=k, stride=s, padding=pad, ceil_mode=ceil)
+    y, i = P.max_pool2d(x, return_indices=True, **kw)
+    ry, ri = R.max_pool2d(x.astype(np.float64), return_indices=True, **kw)
+    np.testing.assert_array_equal(y, ry.astype(dtype))
+    np.testing.assert_array_equal(i, ri)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    np.testing.assert_allclose(P.max_pool2d_backward(gy, x, indices=i, **kw),
+                               R.max_pool2d_backward(gy.astype(np.float64), x.astype(np.float64),
+                                                     indices=ri, **kw),
+                               rtol=4 * np.finfo(dtype).eps, atol=4 * np.finfo(dtype).eps)
+    eps = np.finfo(dtype).eps
+    for cip in (True, False):
+        a = P.avg_pool2d(x, count_include_pad=cip, **kw)
+        ra = R.avg_pool2d(x.astype(np.float64), count_include_pad=cip, **kw)
+        np.testing.assert_allclose(a, ra, rtol=8 * eps, atol=8 * eps)
+        g = P.avg_pool2d_backward(gy, x.shape, count_include_pad=cip, **kw)
+        rg = R.avg_pool2d_backward(gy.astype(np.float64), x.shape, count_include_pad=cip, **kw)
+        np.testing.assert_allclose(g, rg, rtol=16 * eps, atol=16 * eps)
+
+
+def test_per_side_pooling_reference_is_explicit_padding():
+    """The oracle itself, against padding by hand: -inf for max, zeros for the average with
+    count_include_pad (no ceil overhang), and a count of real elements without it."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((1, 2, 7, 6))
+    pads = ((0, 1), (1, 0))
+    xp = np.pad(x, ((0, 0), (0, 0)) + pads, constant_values=-np.inf)
+    np.testing.assert_array_equal(R.max_pool2d(x, 2, 2, padding=pads), R.max_pool2d(xp, 2, 2))
+    xz = np.pad(x, ((0, 0), (0, 0)) + pads)
+    np.testing.assert_array_equal(R.avg_pool2d(x, 2, 2, padding=pads), R.avg_pool2d(xz, 2, 2))
+    ones = np.pad(np.ones_like(x), ((0, 0), (0, 0)) + pads)
+    want = R.avg_pool2d(xz, 2, 2, divisor_override=1) / R.avg_pool2d(ones, 2, 2,
+                                                                       divisor_override=1)
+    np.testing.assert_allclose(R.avg_pool2d(x, 2, 2, padding=pads, count_include_pad=False),
+                               want, rtol=1e-15)

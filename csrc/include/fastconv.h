@@ -129,6 +129,9 @@ typedef struct {
     int64_t sH, sW;         /* stride   >= 1 */
     int64_t pH, pW;         /* padding  >= 0 (top, left) */
     int64_t dH, dW;         /* dilation >= 1 (max pooling; 1 for avg) */
+    int64_t qH, qW;         /* padding  >= 0 (bottom, right): the padded extent that
+                             * count_include_pad counts (per-side padding; = pH, pW when
+                             * symmetric) */
 } fc_pool_geom;
 
 /* Max pooling.  indices (flat h*W + w in the plane, int64) may be NULL: not computed.
@@ -147,7 +150,7 @@ fc_status fc_max_pool2d_backward_f64(const fc_pool_geom *g, const double *gy,
                                      const int64_t *indices, const double *x, double *gx);
 
 /* Average pooling.  divisor_override != 0 replaces the divisor; else count_include_pad
- * counts the window clipped to [-pH, H + pH) x [-pW, W + pW), or (0) only in-bounds taps. */
+ * counts the window clipped to [-pH, H + qH) x [-pW, W + qW), or (0) only in-bounds taps. */
 fc_status fc_avg_pool2d_forward_f32(const fc_pool_geom *g, int count_include_pad,
                                     int64_t divisor_override, const float *x, float *y);
 fc_status fc_avg_pool2d_forward_f64(const fc_pool_geom *g, int count_include_pad,

@@ -3,8 +3,8 @@
 #include "pool_internal.h"
 #include "tier.h"
 
-void fc_pool_win_table(int64_t n, int64_t n_out, int64_t k, int64_t s, int64_t p, int64_t d,
-                       int count_include_pad, fc_pool_win *t)
+void fc_pool_win_table(int64_t n, int64_t n_out, int64_t k, int64_t s, int64_t p, int64_t q,
+                       int64_t d, int count_include_pad, fc_pool_win *t)
 {
     for (int64_t o = 0; o < n_out; ++o) {
         int64_t start = o * s - p;
@@ -17,7 +17,7 @@ void fc_pool_win_table(int64_t n, int64_t n_out, int64_t k, int64_t s, int64_t p
         t[o].hi = hi;
         if (count_include_pad) {
             /* PyTorch clips to the padded input: the ceil-mode overhang is not counted. */
-            int64_t pend = end < n + p ? end : n + p;
+            int64_t pend = end < n + q ? end : n + q;
             t[o].div = pend - start;
         } else {
             t[o].div = hi > lo ? (hi - lo - 1) / d + 1 : 0;
@@ -47,9 +47,9 @@ fc_pool_win *fc_pool_tables(const fc_pool_geom *g, int adaptive, int avg, int co
         fc_pool_adaptive_table(g->W, g->W_out, t + g->H_out);
     } else {
         /* average pooling has no dilation */
-        fc_pool_win_table(g->H, g->H_out, g->kH, g->sH, g->pH, avg ? 1 : g->dH,
+        fc_pool_win_table(g->H, g->H_out, g->kH, g->sH, g->pH, g->qH, avg ? 1 : g->dH,
                           count_include_pad, t);
-        fc_pool_win_table(g->W, g->W_out, g->kW, g->sW, g->pW, avg ? 1 : g->dW,
+        fc_pool_win_table(g->W, g->W_out, g->kW, g->sW, g->pW, g->qW, avg ? 1 : g->dW,
                           count_include_pad, t + g->H_out);
     }
     return t;

@@ -20,11 +20,11 @@ typedef struct {
     int64_t first, last;
 } fc_pool_inv;
 
-/* Window table of a max/avg pooling axis: n_out outputs over an input of size n.
- * count_include_pad picks the divisor factor (window clipped to the padded input vs
- * in-bounds taps). */
-void fc_pool_win_table(int64_t n, int64_t n_out, int64_t k, int64_t s, int64_t p, int64_t d,
-                       int count_include_pad, fc_pool_win *t);
+/* Window table of a max/avg pooling axis: n_out outputs over an input of size n padded by
+ * p before and q after.  count_include_pad picks the divisor factor (window clipped to the
+ * padded input vs in-bounds taps). */
+void fc_pool_win_table(int64_t n, int64_t n_out, int64_t k, int64_t s, int64_t p, int64_t q,
+                       int64_t d, int count_include_pad, fc_pool_win *t);
 /* Window table of an adaptive axis. */
 void fc_pool_adaptive_table(int64_t n, int64_t n_out, fc_pool_win *t);
 /* Row tables (H_out) then column tables (W_out) of g in one malloc'ed block (free() it),
