@@ -4,9 +4,20 @@ from .pool import (max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backw
                    adaptive_avg_pool2d, adaptive_avg_pool2d_backward,
                    adaptive_max_pool2d, adaptive_max_pool2d_backward)
 
+import sys as _sys
+
+from . import _rank1
+
+# The 1-D family: the 2-D functions above with H = 1.
+globals().update(_rank1.make(_sys.modules[__name__], with_algorithm=True))
+
 __all__ = [
     "conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward",
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
     "adaptive_max_pool2d", "adaptive_max_pool2d_backward",
+    "conv1d", "conv1d_backward", "conv_transpose1d", "conv_transpose1d_backward",
+    "max_pool1d", "max_pool1d_backward", "avg_pool1d", "avg_pool1d_backward",
+    "adaptive_avg_pool1d", "adaptive_avg_pool1d_backward",
+    "adaptive_max_pool1d", "adaptive_max_pool1d_backward",
 ]

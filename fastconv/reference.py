@@ -14,15 +14,21 @@ Conventions used in the formulas below (one spatial axis shown; W is the same):
 Arithmetic stays in the input's dtype (float32 in float32, float64 in float64).  Results are new
 C-contiguous arrays; inputs are never written to.
 """
+import sys
+
 import numpy as np
 
-from . import _args
+from . import _args, _rank1
 
 __all__ = [
     "conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward",
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
     "adaptive_max_pool2d", "adaptive_max_pool2d_backward",
+    "conv1d", "conv1d_backward", "conv_transpose1d", "conv_transpose1d_backward",
+    "max_pool1d", "max_pool1d_backward", "avg_pool1d", "avg_pool1d_backward",
+    "adaptive_avg_pool1d", "adaptive_avg_pool1d_backward",
+    "adaptive_max_pool1d", "adaptive_max_pool1d_backward",
 ]
 
 
@@ -564,3 +570,11 @@ def adaptive_max_pool2d_backward(grad_output, input, output_size, *, indices=Non
     if idx is None:
         _, idx = _adaptive_max_pool2d_forward(_c(a.x), (a.H_out, a.W_out))
     return _result(_scatter_by_indices(_c(gy), idx, (a.H, a.W)), a.unbatched)
+
+
+# ----------------------------------------------------------------------------------------------
+# The 1-D family: each 1-D function is its 2-D one above on (N, C, 1, L), which is exactly the
+# 1-D definition (an H axis of one row with kernel 1, stride 1, no padding sums one term).
+# ----------------------------------------------------------------------------------------------
+
+globals().update(_rank1.make(sys.modules[__name__], with_algorithm=False))

@@ -44,10 +44,23 @@ VE, TE, ME = "ValueError", "TypeError", "MemoryError"
 ANY = frozenset({OK, VE, TE, ME})      # anything but a crash, a hang or a wrong result
 BIG = frozenset({OK, VE, ME})          # huge sizes: a result, or refused before any work
 
-FUNCS = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward",
-         "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
-         "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
-         "adaptive_max_pool2d", "adaptive_max_pool2d_backward", "set_num_threads"]
+FUNCS2 = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward",
+          "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+          "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
+          "adaptive_max_pool2d", "adaptive_max_pool2d_backward"]
+# The 1-D family: the same mutations on (N, C, L) arrays and one size per axis.
+FUNCS1 = [f.replace("2d", "1d") for f in FUNCS2]
+FUNCS = FUNCS2 + FUNCS1 + ["set_num_threads"]
+
+
+def rank(fname):
+    """Spatial dimensions of fname's arrays (2 for set_num_threads, which has none)."""
+    return 1 if "1d" in fname else 2
+
+
+def two_d(fname):
+    """The 2-D function a 1-D one mirrors (fname itself otherwise)."""
+    return fname.replace("1d", "2d")
 
 # Address-space cap for the case runner: ~3x the largest legitimate case, far below the RAM.
 MEM_LIMIT = 3 << 30
@@ -77,6 +90,8 @@ def _ref():
 
 
 def base(fname, dtype=np.float64):
+    if rank(fname) == 1:
+        return _base1(fname, dtype)
     r = _rng()
 
     def a(*shape):
@@ -129,6 +144,56 @@ def base(fname, dtype=np.float64):
     raise KeyError(fname)
 
 
+def _base1(fname, dtype):
+    """The 1-D baselines: the 2-D ones' arguments with one size per axis."""
+    r = _rng()
+
+    def a(*shape):
+        return r.standard_normal(shape).astype(dtype)
+
+    ref = _ref()
+    if fname in ("conv1d", "conv1d_backward"):
+        d = dict(input=a(2, 4, 9), weight=a(6, 2, 3), bias=a(6), stride=2, padding=1,
+                 dilation=2, groups=2)
+        fwd = ref.conv1d
+    elif fname in ("conv_transpose1d", "conv_transpose1d_backward"):
+        d = dict(input=a(2, 4, 5), weight=a(4, 3, 3), bias=a(6), stride=2, padding=1,
+                 output_padding=1, groups=2, dilation=1)
+        fwd = ref.conv_transpose1d
+    elif fname in ("max_pool1d", "max_pool1d_backward"):
+        d = dict(input=a(2, 3, 9), kernel_size=3, stride=2, padding=1, dilation=1,
+                 ceil_mode=True)
+        if fname == "max_pool1d":
+            return dict(d, return_indices=True)
+        y, idx = ref.max_pool1d(**d, return_indices=True)
+        return dict(grad_output=a(*y.shape), **d, indices=idx)
+    elif fname in ("avg_pool1d", "avg_pool1d_backward"):
+        d = dict(input=a(2, 3, 9), kernel_size=3, stride=2, padding=1, ceil_mode=True,
+                 count_include_pad=False, divisor_override=None)
+        if fname == "avg_pool1d":
+            return d
+        y = ref.avg_pool1d(**d)
+        x = d.pop("input")
+        return dict(grad_output=a(*y.shape), input_shape=x.shape, **d)
+    elif fname == "adaptive_avg_pool1d":
+        return dict(input=a(2, 3, 9), output_size=4)
+    elif fname == "adaptive_avg_pool1d_backward":
+        return dict(grad_output=a(2, 3, 4), input_shape=(2, 3, 9))
+    elif fname == "adaptive_max_pool1d":
+        return dict(input=a(2, 3, 9), output_size=4, return_indices=True)
+    elif fname == "adaptive_max_pool1d_backward":
+        x = a(2, 3, 9)
+        _, idx = ref.adaptive_max_pool1d(x, 4, return_indices=True)
+        return dict(grad_output=a(2, 3, 4), input=x, output_size=4, indices=idx)
+    else:
+        raise KeyError(fname)
+    if fname.endswith("_backward"):
+        y = fwd(**d)
+        del d["bias"]
+        d = dict(grad_output=a(*y.shape), **d, output_mask=(True, True, True))
+    return d
+
+
 # Argument kinds, per function.  PRIMARY is the array whose dtype the others must match.
 ARGS = {
     "conv2d": dict(input="x", weight="arr", bias="bias", stride="size1", padding="cpad",
@@ -156,6 +221,8 @@ ARGS["adaptive_avg_pool2d_backward"] = dict(grad_output="x", input_shape="shape"
 ARGS["adaptive_max_pool2d_backward"] = dict(grad_output="arr", input="x", output_size="outsize",
                                             indices="idx")
 ARGS["set_num_threads"] = dict(n="threads")
+for _f in FUNCS1:
+    ARGS[_f] = ARGS[two_d(_f)]
 
 BACKWARD = {f for f in FUNCS if f.endswith("_backward")}
 
@@ -187,25 +254,26 @@ def rederive(fname, d, rng=None):
     r = rng or _rng()
     dt = next((v.dtype for k, v in d.items() if k in ("grad_output", "input")
                and isinstance(v, np.ndarray) and v.dtype.kind == "f"), np.dtype(np.float64))
+    fwd = getattr(ref, fname.replace("_backward", ""), None)
     try:
-        if fname == "conv2d_backward":
-            y = ref.conv2d(**_forward_kwargs(d, ("grad_output", "output_mask", "algorithm")))
-        elif fname == "conv_transpose2d_backward":
-            y = ref.conv_transpose2d(**_forward_kwargs(d, ("grad_output", "output_mask")))
-        elif fname == "max_pool2d_backward":
-            y, idx = ref.max_pool2d(**_forward_kwargs(d, ("grad_output", "indices")),
-                                    return_indices=True)
+        f2 = two_d(fname)
+        if f2 == "conv2d_backward":
+            y = fwd(**_forward_kwargs(d, ("grad_output", "output_mask", "algorithm")))
+        elif f2 == "conv_transpose2d_backward":
+            y = fwd(**_forward_kwargs(d, ("grad_output", "output_mask")))
+        elif f2 == "max_pool2d_backward":
+            y, idx = fwd(**_forward_kwargs(d, ("grad_output", "indices")), return_indices=True)
             d["indices"] = idx
-        elif fname == "adaptive_max_pool2d_backward":
-            y, idx = ref.adaptive_max_pool2d(d["input"], d["output_size"], return_indices=True)
+        elif f2 == "adaptive_max_pool2d_backward":
+            y, idx = fwd(d["input"], d["output_size"], return_indices=True)
             d["indices"] = idx
-        elif fname == "avg_pool2d_backward":
+        elif f2 == "avg_pool2d_backward":
             x = np.zeros(d["input_shape"], dt)
-            y = ref.avg_pool2d(x, **_forward_kwargs(d, ("grad_output", "input_shape")))
+            y = fwd(x, **_forward_kwargs(d, ("grad_output", "input_shape")))
         else:
             raise KeyError(fname)
     except (ValueError, TypeError, MemoryError, OverflowError):
-        d.setdefault("grad_output", np.ones((1, 1, 1, 1), dt))
+        d.setdefault("grad_output", np.ones((1,) * (rank(fname) + 2), dt))
         return d
     d["grad_output"] = r.standard_normal(y.shape).astype(dt)
     return d
@@ -213,6 +281,7 @@ def rederive(fname, d, rng=None):
 
 REDERIVE = {"conv2d_backward", "conv_transpose2d_backward", "max_pool2d_backward",
             "adaptive_max_pool2d_backward", "avg_pool2d_backward"}
+REDERIVE |= {f.replace("2d", "1d") for f in REDERIVE}
 
 
 def _dtype_all(dtype, fname):
@@ -347,7 +416,10 @@ def array_cases(fname, arg, kind):
         add("long", W(**{arg: lambda d: np.concatenate([d[arg], d[arg][:1]])}), VE)
         add("empty", W(**{arg: lambda d: d[arg][:0]}), VE)
     else:
-        add("ndim2", W(**{arg: lambda d: d[arg].reshape(d[arg].shape[0], -1)}), VE)
+        # 2-D: unbatched (C, L) for a 1-D function, which may or may not match the rest
+        add("ndim2", W(**{arg: lambda d: d[arg].reshape(d[arg].shape[0], -1)}),
+            VE if rank(fname) == 2 else {OK, VE}, names=spell(fname, arg) if rank(fname) == 2
+            else ())
         # 3-D is an unbatched input: valid alone (grad_output is re-derived to match), a
         # mismatch beside a 4-D partner array.
         alone = kind == "x" and (fname not in BACKWARD or (arg == "input"
@@ -355,9 +427,11 @@ def array_cases(fname, arg, kind):
         add("ndim3", W(**{arg: lambda d: d[arg][0]}), OK if alone else VE)
         if fname in BACKWARD and fname != "set_num_threads":
             add("ndim3_all", _unbatched(fname), OK)
-        for ax, nm in ((0, "N"), (1, "C"), (2, "H"), (3, "W")):
+        axes = ((0, "N"), (1, "C"), (2, "H"), (3, "W")) if rank(fname) == 2 else \
+            ((0, "N"), (1, "C"), (2, "L"))
+        for ax, nm in axes:
             expect = ((OK if alone else VE) if ax == 0 else VE)
-            if fname == "adaptive_avg_pool2d_backward" and ax >= 2:
+            if two_d(fname) == "adaptive_avg_pool2d_backward" and ax >= 2:
                 expect = {OK, VE}   # a zero output size: valid, an empty grad_output
             add(f"zero_{nm}", W(**{arg: lambda d, ax=ax: np.take(d[arg], [], axis=ax)}), expect)
             # Growing one dimension may or may not leave a valid call: either is fine,
@@ -365,8 +439,10 @@ def array_cases(fname, arg, kind):
             add(f"grow_{nm}", W(**{arg: lambda d, ax=ax: np.concatenate(
                 [d[arg], np.take(d[arg], [0], axis=ax)], axis=ax)}), {OK, VE}, names=())
         # A view far larger than memory (stride 0): a result or a clean refusal, no crash.
+        huge = (1 << 15, 1 << 15) if rank(fname) == 2 else (1 << 30,)
         add("broadcast_huge", W(**{arg: lambda d: np.broadcast_to(
-            d[arg][:1, :1, :1, :1], (d[arg].shape[0], d[arg].shape[1], 1 << 15, 1 << 15))}),
+            d[arg].reshape(-1)[:1].reshape((1,) * d[arg].ndim),
+            (d[arg].shape[0], d[arg].shape[1]) + huge)}),
             {VE, ME} if not alone else BIG, names=())
     for lname in ("fortran", "strided", "negstride", "readonly", "swapped", "unaligned"):
         if kind == "bias" and lname == "swapped":
@@ -391,7 +467,7 @@ def _set0(a, v):
 
 def _plane(d):
     x = d["input"]
-    return x.shape[-1] * x.shape[-2]
+    return int(np.prod(x.shape[2:]))
 
 
 def _unbatched(fname):
@@ -399,7 +475,7 @@ def _unbatched(fname):
     def make():
         d = base(fname)
         for k, v in d.items():
-            if isinstance(v, np.ndarray) and v.ndim == 4 and k != "weight":
+            if isinstance(v, np.ndarray) and v.ndim == rank(fname) + 2 and k != "weight":
                 d[k] = v[0]
             if k == "input_shape":
                 d[k] = tuple(v[1:])
@@ -455,9 +531,12 @@ def size_cases(fname, arg, kind):
         add("six", 6, VE, names)
         add("three", 3, VE, names)       # divides neither
         return cases
-    add("list_pair", [1, 1], ANY - {TE}, names=())
-    add("array_pair", np.array([1, 1]), ANY - {TE}, names=())
-    add("array_float_pair", np.array([1.5, 1.0]), TE)
+    # A pair is one size per axis in 2-D; a 1-D function takes one value (or a one-entry
+    # tuple) and refuses two.
+    pair_ok = ANY - {TE} if rank(fname) == 2 else {VE, TE}
+    add("list_pair", [1, 1], pair_ok, names=())
+    add("array_pair", np.array([1, 1]), pair_ok, names=())
+    add("array_float_pair", np.array([1.5, 1.0]), TE if rank(fname) == 2 else {TE, VE})
     add("array_0d", np.array(1), ANY - {TE}, names=())
     add("array_3", np.array([1, 1, 1]), {VE, TE})
     # A one-entry tuple applies to every axis, as in torch.nn.functional (the contract).
@@ -473,10 +552,10 @@ def size_cases(fname, arg, kind):
     else:
         add("tuple0", (), {VE, TE})
     add("tuple_none", (1, None), {TE, VE})
-    add("tuple_float", (1, 1.5), TE)
+    add("tuple_float", (1, 1.5), TE if rank(fname) == 2 else {TE, VE})
     add("tuple_str", (1, "a"), {TE, VE})
     add("tuple_neg", (1, -1), VE)
-    add("tuple_nested", ((1, 1), 1), TE)
+    add("tuple_nested", ((1, 1), 1), TE if rank(fname) == 2 else {TE, VE})
     add("tuple_huge", (1, 1 << 63), BIG, names=())
     add("set", {1}, {TE, VE})
     add("generator", (i for i in (1, 1)), {TE, VE, OK}, names=())
@@ -535,15 +614,17 @@ def scalar_cases(fname, arg, kind):
         add("len2", lambda d: tuple(d[arg][2:]), VE)
         add("len5", lambda d: tuple(d[arg]) + (1,), VE)
         add("len3_vs_4d", lambda d: tuple(d[arg][1:]), {OK, VE})
-        add("neg", lambda d: tuple(d[arg][:2]) + (-7, d[arg][3]), VE)
-        add("zero_H", lambda d: tuple(d[arg][:2]) + (0, d[arg][3]), VE)
+        def at2(v):
+            """The shape with its first spatial size (H, or L in 1-D) replaced."""
+            return lambda d: tuple(d[arg][:2]) + (v(d[arg][2]) if callable(v) else v,) + \
+                tuple(d[arg][3:])
+        add("neg", at2(-7), VE)
+        add("zero_H", at2(0), VE)
         add("zero_C", lambda d: (d[arg][0], 0) + tuple(d[arg][2:]), VE)
-        add("float", lambda d: tuple(d[arg][:2]) + (7.0, d[arg][3]), TE)
-        add("huge", lambda d: tuple(d[arg][:2]) + (1 << 40, d[arg][3]), {VE, ME}, names=())
-        add("huge_2p63", lambda d: tuple(d[arg][:2]) + (1 << 63, d[arg][3]), {VE, ME},
-            names=())
-        add("bigger", lambda d: tuple(d[arg][:2]) + (d[arg][2] + 1, d[arg][3]), {OK, VE},
-            names=())
+        add("float", at2(7.0), TE)
+        add("huge", at2(1 << 40), {VE, ME}, names=())
+        add("huge_2p63", at2(1 << 63), {VE, ME}, names=())
+        add("bigger", at2(lambda h: h + 1), {OK, VE}, names=())
         add("mismatch_C", lambda d: (d[arg][0], d[arg][1] + 1) + tuple(d[arg][2:]), {OK, VE})
     elif kind == "outsize":
         add("int1", 1, OK)
@@ -551,8 +632,9 @@ def scalar_cases(fname, arg, kind):
         add("zero", 0, {OK, VE}, names=())
         add("minus1", -1, VE)
         add("none", None, OK)
-        add("pair_none", (None, 2), OK)
-        add("larger_than_input", (11, 13), OK)
+        two = OK if rank(fname) == 2 else {VE, TE}     # one size per axis
+        add("pair_none", (None, 2), two)
+        add("larger_than_input", (11, 13) if rank(fname) == 2 else 13, OK)
         add("tuple1", (3,), {OK, VE}, names=())
         add("tuple3", (3, 3, 3), {VE, TE})
         add("float", 1.5, TE)
@@ -560,7 +642,7 @@ def scalar_cases(fname, arg, kind):
         add("huge", 1 << 31, {VE, ME}, names=())
         add("huge_2p63", 1 << 63, {VE, ME}, names=())
         add("pair_huge", (1, 1 << 40), {VE, ME}, names=())
-        add("np_array", np.array([3, 4]), {OK, TE})
+        add("np_array", np.array([3, 4]), {OK, TE} if rank(fname) == 2 else {VE, TE})
     elif kind == "threads":
         for v in (1, 2, 3, 64):
             add(f"n{v}", v, OK)
@@ -703,7 +785,7 @@ def special_cases(fname):
                    Case("count_include_pad_ceil", _pool(fname, (1, 2, 7, 7), kernel_size=3,
                                                         stride=2, padding=1, ceil_mode=True,
                                                         count_include_pad=True), OK)]
-    if fname.startswith("adaptive"):
+    if fname.startswith("adaptive") and rank(fname) == 2:
         for name, shape, osz in (("N0", (0, 2, 5, 5), 3), ("upsample", (1, 2, 3, 2), (7, 9)),
                                  ("one", (2, 3, 9, 7), 1), ("identity", (1, 2, 5, 6), (5, 6)),
                                  ("prime", (1, 2, 13, 11), (5, 7)),
