@@ -144,6 +144,24 @@ def _layer_cases():
         "flatten": (lambda nn: nn.Flatten(0, 2), (2, 3, 4, 5)),
         "linear-3d": (lambda nn: nn.Linear(5, 4), (2, 3, 5)),
         "linear-nobias": (lambda nn: nn.Linear(5, 4, bias=False), (3, 5)),
+        # the 1-D family
+        "conv1d-groups-stride-dilation": (lambda nn: nn.Conv1d(4, 6, 3, stride=2, padding=2,
+                                                               dilation=2, groups=2), (2, 4, 11)),
+        "conv1d-reflect-unbatched": (lambda nn: nn.Conv1d(3, 5, 4, padding=2,
+                                                          padding_mode="reflect"), (3, 9)),
+        "conv1d-same": (lambda nn: nn.Conv1d(2, 3, 4, padding="same", dilation=2), (2, 2, 10)),
+        "conv-transpose1d": (lambda nn: nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1,
+                                                           output_padding=1, groups=2),
+                             (2, 4, 7)),
+        "maxpool1d-ceil": (lambda nn: nn.MaxPool1d(3, 2, 1, dilation=2, ceil_mode=True),
+                           (2, 3, 12)),
+        "avgpool1d": (lambda nn: nn.AvgPool1d(3, 2, 1, ceil_mode=True, count_include_pad=False),
+                      (2, 3, 10)),
+        "adaptive-avg1d": (lambda nn: nn.AdaptiveAvgPool1d(4), (2, 3, 11)),
+        "adaptive-max1d": (lambda nn: nn.AdaptiveMaxPool1d(5), (2, 3, 13)),
+        "batchnorm1d-2d-input": (lambda nn: nn.BatchNorm1d(5), (6, 5)),
+        "batchnorm1d-3d-input": (lambda nn: nn.BatchNorm1d(3, momentum=None), (4, 3, 7)),
+        "batchnorm3d": (lambda nn: nn.BatchNorm3d(2), (3, 2, 3, 4, 2)),
     }
 
 
@@ -175,6 +193,45 @@ def test_layer_matches_torch(torch, backend, case):
     x = rng.standard_normal(shape)
     with torch.no_grad():
         assert_close(fl(x), tl(torch.from_numpy(x)).numpy(), dtype, 100, f"{case}: eval output")
+
+
+def _audio_net(nn):
+    """A 1-D model with every 1-D layer (raw-audio style front end, TCN-ish body)."""
+    return nn.Sequential(
+        nn.Conv1d(1, 8, 9, stride=2, padding=4), nn.BatchNorm1d(8), nn.ReLU(),
+        nn.MaxPool1d(2), nn.Conv1d(8, 8, 3, padding=2, dilation=2, groups=2), nn.ReLU(),
+        nn.AvgPool1d(2), nn.ConvTranspose1d(8, 6, 4, stride=2, padding=1), nn.Tanh(),
+        nn.AdaptiveMaxPool1d(12), nn.AdaptiveAvgPool1d(4), nn.Flatten(), nn.Linear(24, 5))
+    # (BatchNorm1d on (N, C) input is its own layer case: on a batch of 4 after a Linear its
+    # gradient amplifies rounding far beyond a sum's, which the tolerance here models)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_1d_model_matches_torch(torch, backend, dtype):
+    torch.manual_seed(0)
+    tm = _audio_net(torch.nn).to(_tdtype(torch, dtype))
+    fm = _audio_net(fnn)
+    fm.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    if dtype == np.float64:
+        fm.double()
+    rng = np.random.default_rng(5)
+    for step in range(2):
+        x = rng.standard_normal((4, 1, 64)).astype(dtype)
+        out = fm(x)
+        tx = torch.from_numpy(x).requires_grad_(True)
+        tout = tm(tx)
+        g = rng.standard_normal(tout.shape).astype(dtype)
+        tout.backward(torch.from_numpy(g))
+        assert_close(out, tout.detach().numpy(), dtype, N_ACC, "1-D model output")
+        assert_close(fm.backward(g), tx.grad.numpy(), dtype, N_ACC, "1-D model grad input")
+    tparams = dict(tm.named_parameters())
+    for name, p in fm.named_parameters():
+        assert_close(p.grad, tparams[name].grad.numpy(), dtype, N_ACC, f"grad {name}")
+    fm.eval()
+    tm.eval()
+    x = rng.standard_normal((3, 1, 64)).astype(dtype)
+    with torch.no_grad():
+        assert_close(fm(x), tm(torch.from_numpy(x)).numpy(), dtype, N_ACC, "eval output")
 
 
 def test_conv_transpose_output_size_matches_torch(torch, backend):

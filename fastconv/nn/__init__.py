@@ -10,16 +10,19 @@ from . import init
 from ._backend import set_backend, get_backend, use_backend
 from .init import manual_seed
 from .module import Module, Parameter, Sequential, Identity, StateDictError
-from .layers import (Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
-                     AdaptiveMaxPool2d, BatchNorm2d, ReLU, Sigmoid, Tanh, Softmax, LogSoftmax,
-                     Flatten, Linear, Dropout)
+from .layers import (Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, MaxPool1d, MaxPool2d,
+                     AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
+                     AdaptiveMaxPool1d, AdaptiveMaxPool2d, BatchNorm1d, BatchNorm2d,
+                     BatchNorm3d, ReLU, Sigmoid, Tanh, Softmax, LogSoftmax, Flatten, Linear,
+                     Dropout)
 from .loss import CrossEntropyLoss, MSELoss
 from .summary import summary
 
 __all__ = [
     "Module", "Parameter", "Sequential", "Identity", "StateDictError",
-    "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
-    "AdaptiveMaxPool2d", "BatchNorm2d", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+    "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d",
+    "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
     "Flatten", "Linear", "Dropout", "CrossEntropyLoss", "MSELoss",
     "summary", "manual_seed", "init", "set_backend", "get_backend", "use_backend",
 ]

@@ -15,10 +15,24 @@ __all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPo
            "LogSoftmax", "Flatten", "Linear", "Dropout"]
 
 
-def _layer_padding(padding):
-    """A layer's numeric padding as PyTorch shows it, (h, w), or per side ((t, b), (l, r))."""
+def _layer_padding(padding, nd=2):
+    """A layer's numeric padding as PyTorch shows it, (h, w) / (l,), or per side
+    ((t, b), (l, r)) / ((before, after),)."""
+    if nd == 1:
+        from .._rank1 import _padding
+        padding = _padding(padding)
     t, b, l, r = padding_arg(padding)
+    if nd == 1:
+        return (l,) if l == r else ((l, r),)
     return (t, l) if (t, l) == (b, r) else ((t, b), (l, r))
+
+
+def _sizes(v, name, nd, minimum):
+    """One size per spatial axis, as PyTorch's layers store them: (h, w), or (l,) in 1-D."""
+    if nd == 2:
+        return pair(v, name, minimum)
+    from .._rank1 import _one
+    return (pair(_one(v, name), name, minimum)[1],)
 
 
 def _positive_int(name, v):
@@ -52,7 +66,15 @@ def _weight_and_bias(module, weight_shape, n_bias, bias, dtype, rng):
     module.reset_parameters(rng)
 
 
-class _ConvNd(Module):
+class _Ranked(Module):
+    """A layer over _nd spatial dimensions, calling the functional op <name>{_nd}d."""
+    _nd = 2
+
+    def _op(self, name, suffix=""):
+        return getattr(_backend.ops, f"{name}{self._nd}d{suffix}")
+
+
+class _ConvNd(_Ranked):
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
                  groups, bias, padding_mode, transposed, output_padding, device, dtype, rng):
         super().__init__()
@@ -72,12 +94,13 @@ class _ConvNd(Module):
             raise ValueError(f"Invalid padding string {padding!r}, should be one of "
                              "'valid', 'same'")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = pair(kernel_size, "kernel_size", 1)
-        self.stride = pair(stride, "stride", 1)
-        self.padding = padding if isinstance(padding, str) else _layer_padding(padding)
-        self.dilation = pair(dilation, "dilation", 1)
+        nd = self._nd
+        self.kernel_size = _sizes(kernel_size, "kernel_size", nd, 1)
+        self.stride = _sizes(stride, "stride", nd, 1)
+        self.padding = padding if isinstance(padding, str) else _layer_padding(padding, nd)
+        self.dilation = _sizes(dilation, "dilation", nd, 1)
         self.transposed = transposed
-        self.output_padding = pair(output_padding, "output_padding", 0)
+        self.output_padding = _sizes(output_padding, "output_padding", nd, 0)
         self.groups = groups
         self.padding_mode = padding_mode
         shape = ((in_channels, out_channels // groups) if transposed
@@ -90,12 +113,12 @@ class _ConvNd(Module):
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}")
-        if self.padding != (0, 0):
+        if self.padding != (0,) * self._nd:
             s += f", padding={self.padding!r}" if isinstance(self.padding, str) \
                 else f", padding={self.padding}"
-        if self.dilation != (1, 1):
+        if self.dilation != (1,) * self._nd:
             s += f", dilation={self.dilation}"
-        if self.output_padding != (0, 0):
+        if self.output_padding != (0,) * self._nd:
             s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
@@ -122,13 +145,13 @@ class Conv2d(_ConvNd):
 
     def forward(self, x):
         w, b = self._params()
-        out = _backend.ops.conv2d(x, w, b, *self._args(), padding_mode=self.padding_mode)
+        out = self._op("conv")(x, w, b, *self._args(), padding_mode=self.padding_mode)
         self._save(x, w)
         return out
 
     def backward(self, grad_output):
         x, w = self._take()
-        gi, gw, gb = _backend.ops.conv2d_backward(
+        gi, gw, gb = self._op("conv", "_backward")(
             grad_output, x, w, *self._args(), padding_mode=self.padding_mode,
             output_mask=(True, _needs(self.weight), _needs(self.bias)))
         accumulate_grad(self.weight, gw)
@@ -154,20 +177,20 @@ class ConvTranspose2d(_ConvNd):
         """output_padding that yields ``output_size`` (PyTorch's rule), or the configured one."""
         if output_size is None:
             return self.output_padding
-        return transpose_output_padding(np.shape(x)[-2:], output_size, self.kernel_size,
+        return transpose_output_padding(np.shape(x)[-self._nd:], output_size, self.kernel_size,
                                         self.stride, self.padding, self.dilation)
 
     def forward(self, x, output_size=None):
         w, b = self._params()
         op = self._output_padding(x, output_size)
-        out = _backend.ops.conv_transpose2d(x, w, b, self.stride, self.padding, op,
-                                            self.groups, self.dilation)
+        out = self._op("conv_transpose")(x, w, b, self.stride, self.padding, op, self.groups,
+                                         self.dilation)
         self._save(x, w, op)
         return out
 
     def backward(self, grad_output):
         x, w, op = self._take()
-        gi, gw, gb = _backend.ops.conv_transpose2d_backward(
+        gi, gw, gb = self._op("conv_transpose", "_backward")(
             grad_output, x, w, self.stride, self.padding, op, self.groups, self.dilation,
             output_mask=(True, _needs(self.weight), _needs(self.bias)))
         accumulate_grad(self.weight, gw)
@@ -175,7 +198,7 @@ class ConvTranspose2d(_ConvNd):
         return gi
 
 
-class MaxPool2d(Module):
+class MaxPool2d(_Ranked):
     """2-D max pooling, as ``torch.nn.MaxPool2d``; backward scatters through the argmax."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
@@ -195,17 +218,17 @@ class MaxPool2d(Module):
 
     def forward(self, x):
         if not (self.training or self.return_indices):
-            return _backend.ops.max_pool2d(x, *self._args())
-        out, idx = _backend.ops.max_pool2d(x, *self._args(), return_indices=True)
+            return self._op("max_pool")(x, *self._args())
+        out, idx = self._op("max_pool")(x, *self._args(), return_indices=True)
         self._save(x, idx)
         return (out, idx) if self.return_indices else out
 
     def backward(self, grad_output):
         x, idx = self._take()
-        return _backend.ops.max_pool2d_backward(grad_output, x, *self._args(), indices=idx)
+        return self._op("max_pool", "_backward")(grad_output, x, *self._args(), indices=idx)
 
 
-class AvgPool2d(Module):
+class AvgPool2d(_Ranked):
     """2-D average pooling, as ``torch.nn.AvgPool2d``."""
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -224,16 +247,16 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def forward(self, x):
-        out = _backend.ops.avg_pool2d(x, *self._args())
+        out = self._op("avg_pool")(x, *self._args())
         self._save(np.shape(x))
         return out
 
     def backward(self, grad_output):
         (shape,) = self._take()
-        return _backend.ops.avg_pool2d_backward(grad_output, shape, *self._args())
+        return self._op("avg_pool", "_backward")(grad_output, shape, *self._args())
 
 
-class AdaptiveAvgPool2d(Module):
+class AdaptiveAvgPool2d(_Ranked):
     """Adaptive average pooling to ``output_size``, as ``torch.nn.AdaptiveAvgPool2d``."""
 
     def __init__(self, output_size):
@@ -244,16 +267,16 @@ class AdaptiveAvgPool2d(Module):
         return f"output_size={self.output_size}"
 
     def forward(self, x):
-        out = _backend.ops.adaptive_avg_pool2d(x, self.output_size)
+        out = self._op("adaptive_avg_pool")(x, self.output_size)
         self._save(np.shape(x))
         return out
 
     def backward(self, grad_output):
         (shape,) = self._take()
-        return _backend.ops.adaptive_avg_pool2d_backward(grad_output, shape)
+        return self._op("adaptive_avg_pool", "_backward")(grad_output, shape)
 
 
-class AdaptiveMaxPool2d(Module):
+class AdaptiveMaxPool2d(_Ranked):
     """Adaptive max pooling to ``output_size``, as ``torch.nn.AdaptiveMaxPool2d``."""
 
     def __init__(self, output_size, return_indices=False):
@@ -265,15 +288,49 @@ class AdaptiveMaxPool2d(Module):
 
     def forward(self, x):
         if not (self.training or self.return_indices):
-            return _backend.ops.adaptive_max_pool2d(x, self.output_size)
-        out, idx = _backend.ops.adaptive_max_pool2d(x, self.output_size, return_indices=True)
+            return self._op("adaptive_max_pool")(x, self.output_size)
+        out, idx = self._op("adaptive_max_pool")(x, self.output_size, return_indices=True)
         self._save(x, idx)
         return (out, idx) if self.return_indices else out
 
     def backward(self, grad_output):
         x, idx = self._take()
-        return _backend.ops.adaptive_max_pool2d_backward(grad_output, x, self.output_size,
+        return self._op("adaptive_max_pool", "_backward")(grad_output, x, self.output_size,
                                                          indices=idx)
+
+
+class Conv1d(Conv2d):
+    """1-D convolution, as ``torch.nn.Conv1d``: weight (out, in / groups, kL)."""
+    _nd = 1
+
+
+class ConvTranspose1d(ConvTranspose2d):
+    """1-D transposed convolution, as ``torch.nn.ConvTranspose1d``."""
+    _nd = 1
+
+
+class MaxPool1d(MaxPool2d):
+    """1-D max pooling, as ``torch.nn.MaxPool1d``."""
+    _nd = 1
+
+
+class AvgPool1d(AvgPool2d):
+    """1-D average pooling, as ``torch.nn.AvgPool1d`` (which has no divisor_override)."""
+    _nd = 1
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True):
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+    """As ``torch.nn.AdaptiveAvgPool1d``."""
+    _nd = 1
+
+
+class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+    """As ``torch.nn.AdaptiveMaxPool1d``."""
+    _nd = 1
 
 
 def _check_float_input(name, x, dtype):
@@ -285,8 +342,9 @@ def _check_float_input(name, x, dtype):
     return x
 
 
-class BatchNorm2d(Module):
-    """Batch normalisation over (N, H, W) per channel, as ``torch.nn.BatchNorm2d``.
+class _BatchNorm(Module):
+    """Batch normalisation per channel (axis 1) over every other axis, as PyTorch's
+    BatchNorm1d/2d/3d; _ndims: the input ranks the layer takes.
 
     Training normalises with the batch's biased variance and folds the batch statistics into
     the running estimates with ``momentum`` (cumulative average when ``momentum=None``), using
@@ -329,36 +387,39 @@ class BatchNorm2d(Module):
 
     def forward(self, x):
         x = np.asarray(x)
-        if x.ndim != 4:
-            raise ValueError(f"BatchNorm2d: expected 4D input (got {x.ndim}D input)")
+        name = type(self).__name__
+        if x.ndim not in self._ndims:
+            want = " or ".join(f"{n}D" for n in self._ndims)
+            raise ValueError(f"{name}: expected {want} input (got {x.ndim}D input)")
         if x.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm2d: expected input with {self.num_features} channels, "
+            raise ValueError(f"{name}: expected input with {self.num_features} channels, "
                              f"got input of shape {x.shape}")
         if self.affine or self.running_mean is not None:
-            x = _check_float_input("BatchNorm2d", x, self._dtype())
+            x = _check_float_input(name, x, self._dtype())
         elif x.dtype not in (np.float32, np.float64):
-            raise TypeError(f"BatchNorm2d: expected float32 or float64 input, got {x.dtype}")
+            raise TypeError(f"{name}: expected float32 or float64 input, got {x.dtype}")
         use_batch_stats = self.training or self.running_mean is None
-        axes = (0, 2, 3)
+        axes = (0,) + tuple(range(2, x.ndim))
+        c = (slice(None),) + (None,) * (x.ndim - 2)     # a per-channel vector, broadcast
         if use_batch_stats:
             n = x.size // max(x.shape[1], 1)
             if self.training and n <= 1:
                 raise ValueError("Expected more than 1 value per channel when training, got "
                                  f"input size {x.shape}")
             mean = x.mean(axis=axes)
-            xc = x - mean[:, None, None]
+            xc = x - mean[c]
             var = np.mean(np.square(xc), axis=axes)
             invstd = 1 / np.sqrt(var + x.dtype.type(self.eps))
             xhat = xc
-            xhat *= invstd[:, None, None]
+            xhat *= invstd[c]
             if self.training and self.track_running_stats:
                 self._update_running_stats(mean, var, n)
         else:
             invstd = 1 / np.sqrt(self.running_var + x.dtype.type(self.eps))
-            xhat = (x - self.running_mean[:, None, None]) * invstd[:, None, None]
+            xhat = (x - self.running_mean[c]) * invstd[c]
         if self.affine:
-            out = xhat * self.weight.data[:, None, None]
-            out += self.bias.data[:, None, None]
+            out = xhat * self.weight.data[c]
+            out += self.bias.data[c]
         else:
             out = xhat.copy()  # the cached xhat must not alias what later layers may modify
         if use_batch_stats:
@@ -383,12 +444,13 @@ class BatchNorm2d(Module):
         xhat, invstd = self._take()
         g = np.asarray(grad_output)
         if g.shape != xhat.shape:
-            raise ValueError(f"BatchNorm2d.backward: grad_output shape {g.shape} does not match "
-                             f"the output shape {xhat.shape}")
-        axes = (0, 2, 3)
+            raise ValueError(f"{type(self).__name__}.backward: grad_output shape {g.shape} does "
+                             f"not match the output shape {xhat.shape}")
+        axes = (0,) + tuple(range(2, xhat.ndim))
+        c = (slice(None),) + (None,) * (xhat.ndim - 2)
         n = xhat.size // xhat.shape[1]
         sum_g = g.sum(axis=axes)
-        sum_g_xhat = np.einsum("nchw,nchw->c", g, xhat)
+        sum_g_xhat = np.sum(g * xhat, axis=axes)
         if self.affine:
             accumulate_grad(self.weight, sum_g_xhat.astype(xhat.dtype, copy=False))
             accumulate_grad(self.bias, sum_g.astype(xhat.dtype, copy=False))
@@ -396,11 +458,26 @@ class BatchNorm2d(Module):
         else:
             scale = invstd
         # d(loss)/dx for y = w * (x - mean) * invstd + b with batch mean and variance.
-        gi = xhat * (sum_g_xhat / n)[:, None, None]
+        gi = xhat * (sum_g_xhat / n)[c]
         np.subtract(g, gi, out=gi)
-        gi -= (sum_g / n)[:, None, None]
-        gi *= scale[:, None, None]
+        gi -= (sum_g / n)[c]
+        gi *= scale[c]
         return gi
+
+
+class BatchNorm1d(_BatchNorm):
+    """As ``torch.nn.BatchNorm1d``: (N, C) or (N, C, L) input."""
+    _ndims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """As ``torch.nn.BatchNorm2d``: (N, C, H, W) input."""
+    _ndims = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """As ``torch.nn.BatchNorm3d``: (N, C, D, H, W) input."""
+    _ndims = (5,)
 
 
 class ReLU(Module):
