@@ -176,6 +176,43 @@ def _load_torch():
     return torch, F
 
 
+def _load_ort():
+    """onnxruntime and onnx, or (None, None) when either is missing (optional extras)."""
+    try:
+        import onnx
+        import onnxruntime
+    except ImportError:
+        return None, None
+    return onnxruntime, onnx
+
+
+def ort_conv_session(layer, w, b, threads):
+    """An ONNX Runtime session running one Conv node of this layer (float32 / float64 as
+    w), with `threads` intra-op threads.  Spinning is off: its idle threads would otherwise
+    spin into the next implementation's timing block on a 2-core machine."""
+    ort, onnx = _load_ort()
+    from onnx import TensorProto, helper, numpy_helper
+    et = TensorProto.FLOAT if w.dtype == np.float32 else TensorProto.DOUBLE
+    ho, wo = layer.out_hw
+    node = helper.make_node("Conv", ["X", "W", "B"], ["Y"],
+                            strides=[layer.stride] * 2, pads=[layer.padding] * 4,
+                            dilations=[layer.dilation] * 2, group=layer.groups,
+                            kernel_shape=[layer.k] * 2)
+    graph = helper.make_graph(
+        [node], "conv",
+        [helper.make_tensor_value_info("X", et, [layer.N, layer.C_in, layer.H, layer.W])],
+        [helper.make_tensor_value_info("Y", et, [layer.N, layer.C_out, ho, wo])],
+        initializer=[numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = min(model.ir_version, 9)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(model.SerializeToString(), so,
+                                providers=["CPUExecutionProvider"])
+
+
 def _load_reference():
     try:
         from fastconv import reference
@@ -227,8 +264,9 @@ def _on_isa(isa, fn):
 def conv_callables(layer, pass_, dtype, impls, rng):
     """{impl name: zero-argument callable running that pass}.  impls: names among
     'fastconv' (algorithm "auto", current ISA), its variants 'fastconv[ALGO]',
-    'fastconv@ISA', 'fastconv[ALGO]@ISA' (see parse_variant), 'reference', 'torch'.
-    A missing implementation maps to the exception saying why."""
+    'fastconv@ISA', 'fastconv[ALGO]@ISA' (see parse_variant), 'reference', 'torch', 'ort'
+    (ONNX Runtime, forward only).  A missing implementation maps to the exception saying
+    why."""
     import fastconv
     x, w, b, gy = _conv_inputs(layer, dtype, rng)
     geo = dict(stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
@@ -267,6 +305,14 @@ def conv_callables(layer, pass_, dtype, impls, rng):
                 def run(xt=xt, wt=wt, bt=bt, yt=yt, gyt=gyt):
                     return torch.autograd.grad(yt, (xt, wt, bt), gyt, retain_graph=True)
             out[name] = run
+        elif name == "ort":
+            if _load_ort()[0] is None:
+                out[name] = NotImplementedError("onnxruntime/onnx are not installed")
+            elif pass_ != "fwd":
+                out[name] = NotImplementedError("ONNX Runtime runs inference only")
+            else:
+                sess = ort_conv_session(layer, w, b, fastconv.get_num_threads())
+                out[name] = lambda sess=sess: sess.run(None, {"X": x})
         else:
             raise ValueError(f"unknown implementation {name!r}")
     return out
@@ -290,6 +336,9 @@ def pool_callables(case, pass_, dtype, impls, rng):
         variant = parse_variant(name)
         if variant is not None and variant[0] != "auto":
             continue   # the algorithm variants exist for convolution only
+        if name == "ort":
+            out[name] = NotImplementedError("ONNX Runtime pooling is not timed")
+            continue
         if variant is not None:
             out[name] = _on_isa(variant[1], _numpy_pool_callable(fastconv, case, pass_, x, gy,
                                                                  kw, use_indices=True))
@@ -617,7 +666,7 @@ def _run_one(case, pass_, dtype, impls, repeats, ref_repeats, ref_too_slow_above
            "algo": chosen_algo(case, pass_, dtype.itemsize) if case.kind == "conv" else ""}
     fc = res.get("fastconv")
     row["ratio"] = {}
-    for other in ("torch", "reference"):
+    for other in ("torch", "ort", "reference"):
         o = res.get(other)
         if fc and o and fc.median_s and o.median_s:
             # > 1: fastconv is faster.
@@ -652,6 +701,7 @@ def _machine_meta(dtype, threads, repeats, torch):
         "python": platform.python_version(),
         "numpy": np.__version__,
         "torch": torch.__version__ if torch is not None else None,
+        "onnxruntime": getattr(_load_ort()[0], "__version__", None),
         "notes": [],
     }
 
@@ -683,8 +733,10 @@ def format_table(meta, rows):
                  f"{meta['fma_peak_1thread_gflops']:.1f})"
                  + (f"   memory bandwidth: {meta['memory_bandwidth_gbs']:.1f} GB/s"
                     if "memory_bandwidth_gbs" in meta else "")
-                 + f"   torch: {meta['torch'] or 'not timed'}")
-    lines.append("times are medians in ms; 'x torch' / 'x ref' = their time / fastconv's "
+                 + f"   torch: {meta['torch'] or 'not timed'}"
+                 + f"   onnxruntime: {meta.get('onnxruntime') or 'not timed'}")
+    lines.append("times are medians in ms; 'x torch' / 'x ort' / 'x ref' = their time / "
+                 "fastconv's "
                  "(> 1: fastconv faster); extra = peak RSS growth of one call minus results")
     for subset, first, limit, limit_name in (
             (conv, "layer", peak, "%peak"),
@@ -699,7 +751,7 @@ def format_table(meta, rows):
             if not sub:
                 continue
             parts = []
-            for other in ("torch", "reference"):
+            for other in ("torch", "ort", "reference"):
                 g = geomean([r["ratio"][other] for r in sub if other in r["ratio"]])
                 n = sum(other in r["ratio"] for r in sub)
                 if g is not None:
@@ -740,6 +792,8 @@ def _table(rows, first, limit, limit_name):
         (limit_name, 6, lambda r: _fmt(rate(r) and limit and 100 * rate(r) / limit, ".1f")),
         ("torch", 9, lambda r: _impl_cell(impl("torch")(r))),
         ("x torch", 7, lambda r: _fmt(r["ratio"].get("torch"), ".2f")),
+        ("ort", 9, lambda r: _impl_cell(impl("ort")(r))),
+        ("x ort", 6, lambda r: _fmt(r["ratio"].get("ort"), ".2f")),
         ("ref", 9, lambda r: _impl_cell(impl("reference")(r))),
         ("x ref", 7, lambda r: _fmt(r["ratio"].get("reference"), ".1f")),
         ("extra MiB", 9, lambda r: _fmt(getattr(impl("fastconv")(r), "extra_mib", None), ".1f")),
@@ -863,6 +917,8 @@ def _build_parser():
     p.add_argument("--isas", help="also time fastconv on these instruction-set paths, "
                                   "e.g. generic (default: only the current one)")
     p.add_argument("--no-torch", action="store_true", help="do not time torch")
+    p.add_argument("--no-ort", action="store_true",
+                   help="do not time ONNX Runtime (timed when onnxruntime and onnx import)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
     p.add_argument("--no-chart", action="store_true", help="do not write the PNG chart")
     p.add_argument("--pool", action="store_true", help="also run the pooling suite")
@@ -919,6 +975,8 @@ def main(argv=None):
         impls.insert(0, "fastconv")
     if not args.no_torch:
         impls.append("torch")
+    if not args.no_ort and _load_ort()[0] is not None:
+        impls.append("ort")
     if not args.no_reference:
         impls.append("reference")
 
