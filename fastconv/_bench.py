@@ -187,12 +187,12 @@ def _load_ort():
 
 
 def ort_conv_session(layer, w, b, threads):
-    """An ONNX Runtime session running one Conv node of this layer (float32 / float64 as
-    w), with `threads` intra-op threads.  Spinning is off: its idle threads would otherwise
+    """An ONNX Runtime session running one float32 Conv node of this layer (its CPU provider
+    has no float64 Conv), with `threads` intra-op threads.  Spinning is off: its idle threads would otherwise
     spin into the next implementation's timing block on a 2-core machine."""
     ort, onnx = _load_ort()
     from onnx import TensorProto, helper, numpy_helper
-    et = TensorProto.FLOAT if w.dtype == np.float32 else TensorProto.DOUBLE
+    et = TensorProto.FLOAT
     ho, wo = layer.out_hw
     node = helper.make_node("Conv", ["X", "W", "B"], ["Y"],
                             strides=[layer.stride] * 2, pads=[layer.padding] * 4,
@@ -310,6 +310,8 @@ def conv_callables(layer, pass_, dtype, impls, rng):
                 out[name] = NotImplementedError("onnxruntime/onnx are not installed")
             elif pass_ != "fwd":
                 out[name] = NotImplementedError("ONNX Runtime runs inference only")
+            elif x.dtype != np.float32:
+                out[name] = NotImplementedError("ONNX Runtime's CPU Conv is float32 only")
             else:
                 sess = ort_conv_session(layer, w, b, fastconv.get_num_threads())
                 out[name] = lambda sess=sess: sess.run(None, {"X": x})

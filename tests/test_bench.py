@@ -191,7 +191,8 @@ def _as_numpy(out):
 def test_implementations_compute_the_same_thing(case, pass_):
     """The timed callables of every implementation must do the same work, else the ratios
     compare different things."""
-    impls = ["fastconv", "fastconv[im2col]@generic", "fastconv@generic", "torch", "reference"]
+    impls = ["fastconv", "fastconv[im2col]@generic", "fastconv@generic", "torch", "reference",
+             "ort"]
     fns = _bench._callables(case, pass_, np.dtype(np.float64), impls,
                             np.random.default_rng(1))
     results = {}
@@ -211,6 +212,24 @@ def test_implementations_compute_the_same_thing(case, pass_):
         for a, b in zip(first, results[name]):
             # float64, accumulation over at most 2 * 3 * 3 * 7 * 7 terms.
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10, err_msg=name)
+
+
+def test_ort_session_is_the_layer():
+    """ONNX Runtime's timed session computes the layer's convolution (else x ort compares
+    different work)."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    layer = _bench.parse_conv_layer("t=2,4,9x8,6,3,2,1,2,2")
+    x, w, b, _ = _bench._conv_inputs(layer, np.float32, np.random.default_rng(0))
+    (y,) = _bench.ort_conv_session(layer, w, b, 2).run(None, {"X": x})
+    want = fastconv.conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
+                           stride=2, padding=1, dilation=2, groups=2)
+    # float32, sums of 2 * 3 * 3 = 18 products of magnitude ~ 0.1 * 4
+    np.testing.assert_allclose(y, want, rtol=0, atol=20 * np.finfo(np.float32).eps * 4)
+    # float64 is refused with a reason, not timed as something else
+    fns = _bench._callables(layer, "fwd", np.dtype(np.float64), ["ort"],
+                            np.random.default_rng(0))
+    assert isinstance(fns["ort"], NotImplementedError)
 
 
 def test_measure_interleaves_and_classifies():
