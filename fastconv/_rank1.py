@@ -227,7 +227,19 @@ def make(M, with_algorithm):
                                                    _x3(input, "input", f), _osize(output_size),
                                                    indices=ind))
 
-    fns = [conv1d, conv1d_backward, conv_transpose1d, conv_transpose1d_backward, max_pool1d,
+    def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+        return _out(M.lp_pool2d(_x3(input, "input", "lp_pool1d"), norm_type,
+                                _size(kernel_size, "kernel_size"), _pstride(stride), ceil_mode))
+
+    def lp_pool1d_backward(grad_output, input, norm_type, kernel_size, stride=None,
+                           ceil_mode=False):
+        f = "lp_pool1d_backward"
+        return _out(M.lp_pool2d_backward(_x3(grad_output, "grad_output", f),
+                                         _x3(input, "input", f), norm_type,
+                                         _size(kernel_size, "kernel_size"), _pstride(stride),
+                                         ceil_mode))
+
+    fns = [lp_pool1d, lp_pool1d_backward, conv1d, conv1d_backward, conv_transpose1d, conv_transpose1d_backward, max_pool1d,
            max_pool1d_backward, avg_pool1d, avg_pool1d_backward, adaptive_avg_pool1d,
            adaptive_avg_pool1d_backward, adaptive_max_pool1d, adaptive_max_pool1d_backward]
     out = {}

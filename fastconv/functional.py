@@ -6,9 +6,11 @@ from .pool import (max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backw
 
 import sys as _sys
 
-from . import _rank1
+from . import _lppool, _rank1
 
-# The 1-D family: the 2-D functions above with H = 1.
+# Power-average pooling on the average-pooling kernels, then the 1-D family: the 2-D
+# functions with H = 1.
+globals().update(_lppool.make(_sys.modules[__name__]))
 globals().update(_rank1.make(_sys.modules[__name__], with_algorithm=True))
 
 __all__ = [
@@ -20,4 +22,5 @@ __all__ = [
     "max_pool1d", "max_pool1d_backward", "avg_pool1d", "avg_pool1d_backward",
     "adaptive_avg_pool1d", "adaptive_avg_pool1d_backward",
     "adaptive_max_pool1d", "adaptive_max_pool1d_backward",
+    "lp_pool1d", "lp_pool1d_backward", "lp_pool2d", "lp_pool2d_backward",
 ]

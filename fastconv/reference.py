@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 
-from . import _args, _rank1
+from . import _args, _lppool, _rank1
 
 __all__ = [
     "conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward",
@@ -29,6 +29,7 @@ __all__ = [
     "max_pool1d", "max_pool1d_backward", "avg_pool1d", "avg_pool1d_backward",
     "adaptive_avg_pool1d", "adaptive_avg_pool1d_backward",
     "adaptive_max_pool1d", "adaptive_max_pool1d_backward",
+    "lp_pool1d", "lp_pool1d_backward", "lp_pool2d", "lp_pool2d_backward",
 ]
 
 
@@ -577,4 +578,6 @@ def adaptive_max_pool2d_backward(grad_output, input, output_size, *, indices=Non
 # 1-D definition (an H axis of one row with kernel 1, stride 1, no padding sums one term).
 # ----------------------------------------------------------------------------------------------
 
+# Power-average pooling, as PyTorch defines it: the p-th root of k times the average of x**p.
+globals().update(_lppool.make(sys.modules[__name__]))
 globals().update(_rank1.make(sys.modules[__name__], with_algorithm=False))

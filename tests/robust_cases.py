@@ -47,7 +47,8 @@ BIG = frozenset({OK, VE, ME})          # huge sizes: a result, or refused before
 FUNCS2 = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward",
           "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
           "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
-          "adaptive_max_pool2d", "adaptive_max_pool2d_backward"]
+          "adaptive_max_pool2d", "adaptive_max_pool2d_backward",
+          "lp_pool2d", "lp_pool2d_backward"]
 # The 1-D family: the same mutations on (N, C, L) arrays and one size per axis.
 FUNCS1 = [f.replace("2d", "1d") for f in FUNCS2]
 FUNCS = FUNCS2 + FUNCS1 + ["set_num_threads"]
@@ -139,6 +140,12 @@ def base(fname, dtype=np.float64):
         x = a(2, 3, 7, 6)
         _, idx = _ref().adaptive_max_pool2d(x, (3, 4), return_indices=True)
         return dict(grad_output=a(2, 3, 3, 4), input=x, output_size=(3, 4), indices=idx)
+    if fname in ("lp_pool2d", "lp_pool2d_backward"):
+        d = dict(input=a(2, 3, 7, 6), norm_type=2, kernel_size=3, stride=2, ceil_mode=True)
+        if fname == "lp_pool2d":
+            return d
+        y = _ref().lp_pool2d(**d)
+        return dict(grad_output=a(*y.shape), **d)
     if fname == "set_num_threads":
         return dict(n=1)
     raise KeyError(fname)
@@ -185,6 +192,11 @@ def _base1(fname, dtype):
         x = a(2, 3, 9)
         _, idx = ref.adaptive_max_pool1d(x, 4, return_indices=True)
         return dict(grad_output=a(2, 3, 4), input=x, output_size=4, indices=idx)
+    elif fname in ("lp_pool1d", "lp_pool1d_backward"):
+        d = dict(input=a(2, 3, 9), norm_type=2, kernel_size=3, stride=2, ceil_mode=True)
+        if fname == "lp_pool1d":
+            return d
+        return dict(grad_output=a(*ref.lp_pool1d(**d).shape), **d)
     else:
         raise KeyError(fname)
     if fname.endswith("_backward"):
@@ -220,6 +232,9 @@ ARGS["avg_pool2d_backward"] = dict(grad_output="x", input_shape="shape", **{
 ARGS["adaptive_avg_pool2d_backward"] = dict(grad_output="x", input_shape="shape")
 ARGS["adaptive_max_pool2d_backward"] = dict(grad_output="arr", input="x", output_size="outsize",
                                             indices="idx")
+ARGS["lp_pool2d"] = dict(input="x", norm_type="norm", kernel_size="size1",
+                         stride="stride_opt", ceil_mode="bool")
+ARGS["lp_pool2d_backward"] = dict(grad_output="arr", **ARGS["lp_pool2d"])
 ARGS["set_num_threads"] = dict(n="threads")
 for _f in FUNCS1:
     ARGS[_f] = ARGS[two_d(_f)]
@@ -267,6 +282,8 @@ def rederive(fname, d, rng=None):
         elif f2 == "adaptive_max_pool2d_backward":
             y, idx = fwd(d["input"], d["output_size"], return_indices=True)
             d["indices"] = idx
+        elif f2 == "lp_pool2d_backward":
+            y = fwd(**_forward_kwargs(d, ("grad_output",)))
         elif f2 == "avg_pool2d_backward":
             x = np.zeros(d["input_shape"], dt)
             y = fwd(x, **_forward_kwargs(d, ("grad_output", "input_shape")))
@@ -280,7 +297,7 @@ def rederive(fname, d, rng=None):
 
 
 REDERIVE = {"conv2d_backward", "conv_transpose2d_backward", "max_pool2d_backward",
-            "adaptive_max_pool2d_backward", "avg_pool2d_backward"}
+            "adaptive_max_pool2d_backward", "avg_pool2d_backward", "lp_pool2d_backward"}
 REDERIVE |= {f.replace("2d", "1d") for f in REDERIVE}
 
 
@@ -626,6 +643,16 @@ def scalar_cases(fname, arg, kind):
         add("huge_2p63", at2(1 << 63), {VE, ME}, names=())
         add("bigger", at2(lambda h: h + 1), {OK, VE}, names=())
         add("mismatch_C", lambda d: (d[arg][0], d[arg][1] + 1) + tuple(d[arg][2:]), {OK, VE})
+    elif kind == "norm":       # lp_pool's p: a finite real > 0
+        for nm, v in (("two", 2), ("one", 1), ("frac", 1.5), ("np_float", np.float64(3.0)),
+                      ("big", 40.0)):
+            add(nm, v, OK)
+        for nm, v in (("zero", 0), ("neg", -1), ("inf", float("inf")),
+                      ("nan", float("nan"))):
+            add(nm, v, VE)
+        for nm, v in (("str", "2"), ("none", None), ("bool", True), ("list", [2]),
+                      ("complex", 2j)):
+            add(nm, v, TE)
     elif kind == "outsize":
         add("int1", 1, OK)
         add("int", 5, OK)

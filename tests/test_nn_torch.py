@@ -162,6 +162,8 @@ def _layer_cases():
         "batchnorm1d-2d-input": (lambda nn: nn.BatchNorm1d(5), (6, 5)),
         "batchnorm1d-3d-input": (lambda nn: nn.BatchNorm1d(3, momentum=None), (4, 3, 7)),
         "batchnorm3d": (lambda nn: nn.BatchNorm3d(2), (3, 2, 3, 4, 2)),
+        "lppool2d": (lambda nn: nn.LPPool2d(2, 3, 2, ceil_mode=True), (2, 3, 8, 9)),
+        "lppool1d": (lambda nn: nn.LPPool1d(2.0, 4), (2, 3, 13)),
     }
 
 

@@ -13,8 +13,8 @@ from .module import Module, Parameter, Sequential, Identity, StateDictError
 from .layers import (Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, MaxPool1d, MaxPool2d,
                      AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
                      AdaptiveMaxPool1d, AdaptiveMaxPool2d, BatchNorm1d, BatchNorm2d,
-                     BatchNorm3d, ReLU, Sigmoid, Tanh, Softmax, LogSoftmax, Flatten, Linear,
-                     Dropout)
+                     BatchNorm3d, LPPool1d, LPPool2d, ReLU, Sigmoid, Tanh, Softmax, LogSoftmax,
+                     Flatten, Linear, Dropout)
 from .loss import CrossEntropyLoss, MSELoss
 from .summary import summary
 
@@ -22,7 +22,8 @@ __all__ = [
     "Module", "Parameter", "Sequential", "Identity", "StateDictError",
     "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "MaxPool2d",
     "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d",
-    "AdaptiveMaxPool2d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
-    "Flatten", "Linear", "Dropout", "CrossEntropyLoss", "MSELoss",
+    "AdaptiveMaxPool2d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LPPool1d", "LPPool2d",
+    "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Linear", "Dropout",
+    "CrossEntropyLoss", "MSELoss",
     "summary", "manual_seed", "init", "set_backend", "get_backend", "use_backend",
 ]

@@ -299,6 +299,36 @@ class AdaptiveMaxPool2d(_Ranked):
                                                          indices=idx)
 
 
+class LPPool2d(_Ranked):
+    """Power-average pooling, as ``torch.nn.LPPool2d``: the p-norm of each window."""
+
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
+        super().__init__()
+        self.norm_type, self.kernel_size = norm_type, kernel_size
+        self.stride, self.ceil_mode = stride, ceil_mode
+
+    def _args(self):
+        return (self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self):
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, ceil_mode={self.ceil_mode}")
+
+    def forward(self, x):
+        out = self._op("lp_pool")(x, *self._args())
+        self._save(x)
+        return out
+
+    def backward(self, grad_output):
+        (x,) = self._take()
+        return self._op("lp_pool", "_backward")(grad_output, x, *self._args())
+
+
+class LPPool1d(LPPool2d):
+    """As ``torch.nn.LPPool1d``."""
+    _nd = 1
+
+
 class Conv1d(Conv2d):
     """1-D convolution, as ``torch.nn.Conv1d``: weight (out, in / groups, kL)."""
     _nd = 1
