@@ -747,3 +747,126 @@ def adaptive_max_pool2d_backward_args(grad_output, input, output_size, indices=N
 def restore_batch(y, unbatched):
     """Drop the batch axis added for an unbatched (3-D) input."""
     return y[0] if unbatched else y
+
+
+# ------------------------------------------------------------------------ unfold / fold --
+
+@dataclass  # not frozen: see _ARGS_NOT_FROZEN
+class FoldArgs:
+    """A validated unfold/fold geometry: images (N, C, H, W), blocks (N, C*kH*kW, L) with
+    L = H_out * W_out block positions."""
+    N: int
+    C: int
+    H: int
+    W: int
+    kernel: Tuple[int, int]
+    dilation: Tuple[int, int]
+    padding: Tuple[int, int]
+    stride: Tuple[int, int]
+    H_out: int
+    W_out: int
+    unbatched: bool
+
+    @property
+    def image_shape(self):
+        return (self.N, self.C, self.H, self.W)
+
+    @property
+    def blocks_shape(self):
+        return (self.N, self.C * self.kernel[0] * self.kernel[1], self.H_out * self.W_out)
+
+
+def _fold_geometry(fname, H, W, kernel_size, dilation, padding, stride):
+    kernel = pair(kernel_size, "kernel_size", 1)
+    dilation = pair(dilation, "dilation", 1)
+    padding = pair(padding, "padding", 0)
+    stride = pair(stride, "stride", 1)
+    outs = []
+    for n, k, d, p, s in zip((H, W), kernel, dilation, padding, stride):
+        outs.append((n + 2 * p - d * (k - 1) - 1) // s + 1)
+    if outs[0] < 1 or outs[1] < 1:
+        raise ValueError(f"{fname}: given input with spatial size ({H}, {W}), "
+                         f"kernel_size={kernel}, dilation={dilation}, padding={padding}, "
+                         f"calculated shape of the array of sliding blocks as "
+                         f"({outs[0]}, {outs[1]}), but its components must be at least one")
+    return kernel, dilation, padding, stride, outs[0], outs[1]
+
+
+def unfold_args(input, kernel_size, dilation=1, padding=0, stride=1, fname="unfold",
+                name="input"):
+    check_array(input, name)
+    x, unbatched = batched(input, name)
+    N, C, H, W = (int(s) for s in x.shape)
+    if C == 0 or H == 0 or W == 0:
+        check_nonempty_plane(x, name, fname)
+    k, d, p, s, ho, wo = _fold_geometry(fname, H, W, kernel_size, dilation, padding, stride)
+    a = FoldArgs(N, C, H, W, k, d, p, s, ho, wo, unbatched)
+    check_output_size(a.blocks_shape, x.itemsize)
+    return a, x
+
+
+def _output_hw(output_size):
+    if isinstance(output_size, np.ndarray):
+        output_size = output_size.tolist()
+    return pair(output_size, "output_size", 1)
+
+
+def fold_args(input, output_size, kernel_size, dilation=1, padding=0, stride=1,
+              fname="fold", name="input"):
+    """-> (FoldArgs, the (N, C*kk, L) view of input)."""
+    check_array(input, name)
+    if input.ndim == 3:
+        b, unbatched = input, False
+    elif input.ndim == 2:
+        b, unbatched = input[np.newaxis], True
+    else:
+        raise ValueError(f"{fname}: expected {name} to be 2-D (C * kH * kW, L) or 3-D "
+                         f"(N, C * kH * kW, L), got {input.ndim}-D {name} of shape "
+                         f"{_shape_str(input.shape)}")
+    H, W = _output_hw(output_size)
+    k, d, p, s, ho, wo = _fold_geometry(fname, H, W, kernel_size, dilation, padding, stride)
+    N, CK, L = (int(v) for v in b.shape)
+    kk = k[0] * k[1]
+    if CK == 0 or CK % kk:
+        raise ValueError(f"{fname}: expected size of {name}'s dimension 1 to be divisible by "
+                         f"the product of kernel_size, but got {name}.size(1)={CK} and "
+                         f"kernel_size={k}")
+    if L != ho * wo:
+        raise ValueError(f"{fname}: given output_size={(H, W)}, kernel_size={k}, "
+                         f"dilation={d}, padding={p}, stride={s}, expected size of {name}'s "
+                         f"dimension 2 to match the calculated number of sliding blocks "
+                         f"{ho} * {wo} = {ho * wo}, but got {name}.size(2)={L}")
+    a = FoldArgs(N, CK // kk, H, W, k, d, p, s, ho, wo, unbatched)
+    check_output_size(a.image_shape, input.itemsize)
+    return a, b
+
+
+def unfold_backward_args(grad_output, input_shape, kernel_size, dilation=1, padding=0,
+                         stride=1):
+    """unfold's gradient is fold of grad_output to the input's size."""
+    shape, unbatched = input_shape_arg(input_shape, "unfold_backward")
+    if min(shape[1:]) < 1:
+        raise ValueError(f"unfold_backward: expected input_shape with non-zero channels, "
+                         f"height and width, got {_shape_str(shape)}")
+    a, gy = fold_args(grad_output, shape[2:], kernel_size, dilation, padding, stride,
+                      "unfold_backward", "grad_output")
+    want = (shape[1] * a.kernel[0] * a.kernel[1], a.H_out * a.W_out)
+    got = tuple(gy.shape[1:])
+    if got != want or (not unbatched and gy.shape[0] != shape[0]) or \
+            (unbatched != (grad_output.ndim == 2)):
+        expect = want if unbatched else (shape[0],) + want
+        raise ValueError(f"unfold_backward: expected grad_output of shape "
+                         f"{_shape_str(expect)}, got {_shape_str(grad_output.shape)}")
+    return a, gy
+
+
+def fold_backward_args(grad_output, output_size, kernel_size, dilation=1, padding=0,
+                       stride=1):
+    """fold's gradient is unfold of grad_output (which has fold's output shape)."""
+    a, gy = unfold_args(grad_output, kernel_size, dilation, padding, stride, "fold_backward",
+                        "grad_output")
+    if (a.H, a.W) != _output_hw(output_size):
+        raise ValueError(f"fold_backward: expected grad_output of spatial size "
+                         f"{_output_hw(output_size)} (output_size), got "
+                         f"{_shape_str(grad_output.shape)}")
+    return a, gy

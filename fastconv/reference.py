@@ -30,6 +30,7 @@ __all__ = [
     "adaptive_avg_pool1d", "adaptive_avg_pool1d_backward",
     "adaptive_max_pool1d", "adaptive_max_pool1d_backward",
     "lp_pool1d", "lp_pool1d_backward", "lp_pool2d", "lp_pool2d_backward",
+    "unfold", "unfold_backward", "fold", "fold_backward",
 ]
 
 
@@ -577,6 +578,67 @@ def adaptive_max_pool2d_backward(grad_output, input, output_size, *, indices=Non
 # The 1-D family: each 1-D function is its 2-D one above on (N, C, 1, L), which is exactly the
 # 1-D definition (an H axis of one row with kernel 1, stride 1, no padding sums one term).
 # ----------------------------------------------------------------------------------------------
+
+# ----------------------------------------------------------------------------------------------
+# unfold / fold: one block position at a time.
+# ----------------------------------------------------------------------------------------------
+
+def _block(xp, a, bh, bw):
+    """The (N, C, kH, kW) block at position (bh, bw) of the zero-padded image."""
+    h, w = bh * a.stride[0], bw * a.stride[1]
+    return xp[:, :, h:h + a.dilation[0] * (a.kernel[0] - 1) + 1:a.dilation[0],
+              w:w + a.dilation[1] * (a.kernel[1] - 1) + 1:a.dilation[1]]
+
+
+def _unfold_blocks(x, a):
+    (ph, pw) = a.padding
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    out = np.zeros(a.blocks_shape, dtype=x.dtype)
+    for bh in range(a.H_out):
+        for bw in range(a.W_out):
+            out[:, :, bh * a.W_out + bw] = _block(xp, a, bh, bw).reshape(a.N, -1)
+    return out
+
+
+def _fold_blocks(b, a):
+    (ph, pw), (kh, kw) = a.padding, a.kernel
+    xp = np.zeros((a.N, a.C, a.H + 2 * ph, a.W + 2 * pw), dtype=b.dtype)
+    for bh in range(a.H_out):
+        for bw in range(a.W_out):
+            _block(xp, a, bh, bw)[...] += b[:, :, bh * a.W_out + bw].reshape(a.N, a.C, kh, kw)
+    return xp[:, :, ph:ph + a.H, pw:pw + a.W].copy()
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """``out[n, (c*kH + i)*kW + j, bh*W_out + bw] = xp[n, c, bh*sH + i*dH, bw*sW + j*dW]``:
+    each kH x kW block of the zero-padded input as a column, blocks in row-major order;
+    ``H_out = floor((H + 2*pH - dH*(kH-1) - 1) / sH) + 1`` (likewise W)."""
+    a, x = _args.unfold_args(input, kernel_size, dilation, padding, stride)
+    y = _unfold_blocks(_c(x), a)
+    return y[0] if a.unbatched else y
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """The adjoint of unfold: every column added back at its block's place in an
+    ``(N, C, *output_size)`` image (overlapping blocks sum; the padding is cut off)."""
+    a, b = _args.fold_args(input, output_size, kernel_size, dilation, padding, stride)
+    return _result(_fold_blocks(_c(b), a), a.unbatched)
+
+
+def unfold_backward(grad_output, input_shape, kernel_size, dilation=1, padding=0, stride=1):
+    """unfold is linear: its gradient for the input is fold of grad_output."""
+    a, gy = _args.unfold_backward_args(grad_output, input_shape, kernel_size, dilation,
+                                       padding, stride)
+    return _result(_fold_blocks(_c(gy), a), a.unbatched)
+
+
+def fold_backward(grad_output, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """fold is linear: its gradient for the input is unfold of grad_output."""
+    a, gy = _args.fold_backward_args(grad_output, output_size, kernel_size, dilation,
+                                     padding, stride)
+    y = _unfold_blocks(_c(gy), a)
+    return y[0] if a.unbatched else y
+
 
 # Power-average pooling, as PyTorch defines it: the p-th root of k times the average of x**p.
 globals().update(_lppool.make(sys.modules[__name__]))

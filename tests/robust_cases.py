@@ -48,15 +48,25 @@ FUNCS2 = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_bac
           "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
           "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
           "adaptive_max_pool2d", "adaptive_max_pool2d_backward",
-          "lp_pool2d", "lp_pool2d_backward"]
+          "lp_pool2d", "lp_pool2d_backward",
+          "unfold", "unfold_backward", "fold", "fold_backward"]
 # The 1-D family: the same mutations on (N, C, L) arrays and one size per axis.
-FUNCS1 = [f.replace("2d", "1d") for f in FUNCS2]
+FUNCS1 = [f.replace("2d", "1d") for f in FUNCS2 if "2d" in f]
 FUNCS = FUNCS2 + FUNCS1 + ["set_num_threads"]
 
 
 def rank(fname):
     """Spatial dimensions of fname's arrays (2 for set_num_threads, which has none)."""
     return 1 if "1d" in fname else 2
+
+
+# Functions whose main array is (N, C * kH * kW, L) blocks, not an image: mutated like a
+# 1-D function's arrays, while their sizes stay pairs.
+BLOCKS = {"fold", "unfold_backward"}
+
+
+def array_rank(fname):
+    return 1 if fname in BLOCKS else rank(fname)
 
 
 def two_d(fname):
@@ -140,6 +150,17 @@ def base(fname, dtype=np.float64):
         x = a(2, 3, 7, 6)
         _, idx = _ref().adaptive_max_pool2d(x, (3, 4), return_indices=True)
         return dict(grad_output=a(2, 3, 3, 4), input=x, output_size=(3, 4), indices=idx)
+    if fname in ("unfold", "unfold_backward", "fold", "fold_backward"):
+        g = dict(kernel_size=(3, 2), dilation=(1, 2), padding=1, stride=(2, 1))
+        x = a(2, 3, 7, 6)
+        cols = _ref().unfold(x, **g)
+        if fname == "unfold":
+            return dict(input=x, **g)
+        if fname == "unfold_backward":
+            return dict(grad_output=a(*cols.shape), input_shape=x.shape, **g)
+        if fname == "fold":
+            return dict(input=a(*cols.shape), output_size=(7, 6), **g)
+        return dict(grad_output=x, output_size=(7, 6), **g)
     if fname in ("lp_pool2d", "lp_pool2d_backward"):
         d = dict(input=a(2, 3, 7, 6), norm_type=2, kernel_size=3, stride=2, ceil_mode=True)
         if fname == "lp_pool2d":
@@ -235,6 +256,11 @@ ARGS["adaptive_max_pool2d_backward"] = dict(grad_output="arr", input="x", output
 ARGS["lp_pool2d"] = dict(input="x", norm_type="norm", kernel_size="size1",
                          stride="stride_opt", ceil_mode="bool")
 ARGS["lp_pool2d_backward"] = dict(grad_output="arr", **ARGS["lp_pool2d"])
+_FOLD_SIZES = dict(kernel_size="size1", dilation="size1", padding="size0", stride="size1")
+ARGS["unfold"] = dict(input="x", **_FOLD_SIZES)
+ARGS["unfold_backward"] = dict(grad_output="x", input_shape="shape", **_FOLD_SIZES)
+ARGS["fold"] = dict(input="x", output_size="fsize", **_FOLD_SIZES)
+ARGS["fold_backward"] = dict(grad_output="x", output_size="fsize", **_FOLD_SIZES)
 ARGS["set_num_threads"] = dict(n="threads")
 for _f in FUNCS1:
     ARGS[_f] = ARGS[two_d(_f)]
@@ -290,7 +316,7 @@ def rederive(fname, d, rng=None):
         else:
             raise KeyError(fname)
     except (ValueError, TypeError, MemoryError, OverflowError):
-        d.setdefault("grad_output", np.ones((1,) * (rank(fname) + 2), dt))
+        d.setdefault("grad_output", np.ones((1,) * (array_rank(fname) + 2), dt))
         return d
     d["grad_output"] = r.standard_normal(y.shape).astype(dt)
     return d
@@ -435,16 +461,17 @@ def array_cases(fname, arg, kind):
     else:
         # 2-D: unbatched (C, L) for a 1-D function, which may or may not match the rest
         add("ndim2", W(**{arg: lambda d: d[arg].reshape(d[arg].shape[0], -1)}),
-            VE if rank(fname) == 2 else {OK, VE}, names=spell(fname, arg) if rank(fname) == 2
-            else ())
+            VE if array_rank(fname) == 2 else {OK, VE},
+            names=spell(fname, arg) if array_rank(fname) == 2 else ())
         # 3-D is an unbatched input: valid alone (grad_output is re-derived to match), a
         # mismatch beside a 4-D partner array.
         alone = kind == "x" and (fname not in BACKWARD or (arg == "input"
-                                                           and fname in REDERIVE))
+                                                           and fname in REDERIVE)
+                                 or fname == "fold_backward")   # its only array
         add("ndim3", W(**{arg: lambda d: d[arg][0]}), OK if alone else VE)
         if fname in BACKWARD and fname != "set_num_threads":
             add("ndim3_all", _unbatched(fname), OK)
-        axes = ((0, "N"), (1, "C"), (2, "H"), (3, "W")) if rank(fname) == 2 else \
+        axes = ((0, "N"), (1, "C"), (2, "H"), (3, "W")) if array_rank(fname) == 2 else \
             ((0, "N"), (1, "C"), (2, "L"))
         for ax, nm in axes:
             expect = ((OK if alone else VE) if ax == 0 else VE)
@@ -456,7 +483,7 @@ def array_cases(fname, arg, kind):
             add(f"grow_{nm}", W(**{arg: lambda d, ax=ax: np.concatenate(
                 [d[arg], np.take(d[arg], [0], axis=ax)], axis=ax)}), {OK, VE}, names=())
         # A view far larger than memory (stride 0): a result or a clean refusal, no crash.
-        huge = (1 << 15, 1 << 15) if rank(fname) == 2 else (1 << 30,)
+        huge = (1 << 15, 1 << 15) if array_rank(fname) == 2 else (1 << 30,)
         add("broadcast_huge", W(**{arg: lambda d: np.broadcast_to(
             d[arg].reshape(-1)[:1].reshape((1,) * d[arg].ndim),
             (d[arg].shape[0], d[arg].shape[1]) + huge)}),
@@ -492,7 +519,7 @@ def _unbatched(fname):
     def make():
         d = base(fname)
         for k, v in d.items():
-            if isinstance(v, np.ndarray) and v.ndim == rank(fname) + 2 and k != "weight":
+            if isinstance(v, np.ndarray) and v.ndim == array_rank(fname) + 2 and k != "weight":
                 d[k] = v[0]
             if k == "input_shape":
                 d[k] = tuple(v[1:])
@@ -643,6 +670,18 @@ def scalar_cases(fname, arg, kind):
         add("huge_2p63", at2(1 << 63), {VE, ME}, names=())
         add("bigger", at2(lambda h: h + 1), {OK, VE}, names=())
         add("mismatch_C", lambda d: (d[arg][0], d[arg][1] + 1) + tuple(d[arg][2:]), {OK, VE})
+    elif kind == "fsize":      # fold's output size: the image's (H, W), required
+        add("list", [7, 6], OK)
+        add("np_array", np.array([7, 6]), OK)
+        add("np_ints", (np.int64(7), np.int32(6)), OK)
+        for nm, v in (("int", 7), ("tuple1", (7,)), ("swapped", (6, 7)), ("zero", (0, 6)),
+                      ("neg", (-1, 6)), ("tuple3", (7, 6, 1))):
+            add(nm, v, {VE, TE} if nm == "tuple3" else VE)
+        for nm, v in (("huge", (1 << 40, 6)), ("huge_2p63", (1 << 63, 6))):
+            add(nm, v, {VE, ME}, names=())
+        for nm, v in (("none", None), ("float", (7.0, 6)), ("str", "7,6"), ("pair_none",
+                                                                            (None, 6))):
+            add(nm, v, {TE, VE} if nm == "str" else TE)
     elif kind == "norm":       # lp_pool's p: a finite real > 0
         for nm, v in (("two", 2), ("one", 1), ("frac", 1.5), ("np_float", np.float64(3.0)),
                       ("big", 40.0)):

@@ -329,6 +329,48 @@ class LPPool1d(LPPool2d):
     _nd = 1
 
 
+class Unfold(Module):
+    """Sliding blocks as columns, as ``torch.nn.Unfold``."""
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def _args(self):
+        return (self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")
+
+    def forward(self, x):
+        out = _backend.ops.unfold(x, *self._args())
+        self._save(np.shape(x))
+        return out
+
+    def backward(self, grad_output):
+        (shape,) = self._take()
+        return _backend.ops.unfold_backward(grad_output, shape, *self._args())
+
+
+class Fold(Unfold):
+    """Columns summed back into images, as ``torch.nn.Fold``."""
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__(kernel_size, dilation, padding, stride)
+        self.output_size = output_size
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}, " + super().extra_repr()
+
+    def forward(self, x):
+        return _backend.ops.fold(x, self.output_size, *self._args())
+
+    def backward(self, grad_output):
+        return _backend.ops.fold_backward(grad_output, self.output_size, *self._args())
+
+
 class Conv1d(Conv2d):
     """1-D convolution, as ``torch.nn.Conv1d``: weight (out, in / groups, kL)."""
     _nd = 1
