@@ -870,3 +870,94 @@ def fold_backward_args(grad_output, output_size, kernel_size, dilation=1, paddin
                          f"{_output_hw(output_size)} (output_size), got "
                          f"{_shape_str(grad_output.shape)}")
     return a, gy
+
+
+# --------------------------------------------------------------------------- max_unpool --
+
+@dataclass  # not frozen: see _ARGS_NOT_FROZEN
+class UnpoolArgs:
+    """A validated max_unpool2d call: input and indices (N, C, H, W), output (N, C, H_out,
+    W_out), indices flat in the output plane."""
+    x: Optional[np.ndarray]
+    indices: np.ndarray
+    unbatched: bool
+    N: int
+    C: int
+    H: int
+    W: int
+    H_out: int
+    W_out: int
+
+    @property
+    def out_shape(self):
+        return (self.N, self.C, self.H_out, self.W_out)
+
+
+def unpool_output_size(in_hw, kernel, stride, padding, output_size, fname, name="input"):
+    """PyTorch's rule: by default (in - 1)*stride - 2*padding + kernel per axis; an explicit
+    output_size (its last 2 entries) must lie strictly within stride of that."""
+    default = [(n - 1) * s - 2 * p + k for n, k, s, p in zip(in_hw, kernel, stride, padding)]
+    if output_size is None:
+        size = default
+    else:
+        if isinstance(output_size, np.ndarray):
+            output_size = output_size.tolist()
+        if not isinstance(output_size, (tuple, list)):
+            raise TypeError(f"{fname}: output_size must be a tuple or list of ints, got "
+                            f"{type(output_size).__name__}")
+        if len(output_size) not in (2, 3, 4):
+            raise ValueError(f"{fname}: output_size must have 2 elements (or 4 with N, C), "
+                             f"got {list(output_size)}")
+        size = [to_int(v, "output_size", 0) for v in list(output_size)[-2:]]
+        for d, (v, m, s) in enumerate(zip(size, default, stride)):
+            if not m - s < v < m + s:
+                raise ValueError(f"{fname}: invalid output_size {size} for {name} of spatial "
+                                 f"size {list(in_hw)} (dim {d} must be between {m - s} and "
+                                 f"{m + s}, exclusive)")
+    if min(size) < 1:
+        raise ValueError(f"{fname}: calculated output size {size} is too small")
+    return tuple(size)
+
+
+def max_unpool2d_args(input, indices, kernel_size, stride=None, padding=0, output_size=None,
+                      fname="max_unpool2d", name="input"):
+    check_array(input, name)
+    x, unbatched = batched(input, name)
+    if not isinstance(indices, np.ndarray):
+        raise TypeError(f"{fname}: indices must be a numpy.ndarray of int64, got "
+                        f"{type(indices).__name__}")
+    if indices.dtype != np.int64:
+        raise TypeError(f"{fname}: indices must have dtype int64, got {indices.dtype}")
+    if tuple(indices.shape) != tuple(input.shape):
+        raise ValueError(f"{fname}: expected indices of the {name}'s shape "
+                         f"{_shape_str(input.shape)}, got {_shape_str(indices.shape)}")
+    kernel = pair(kernel_size, "kernel_size", 1)
+    stride = pool_stride(stride, kernel)
+    padding = pair(padding, "padding", 0)
+    N, C, H, W = (int(s) for s in x.shape)
+    if C == 0 or H == 0 or W == 0:
+        check_nonempty_plane(x, name, fname)
+    H_out, W_out = unpool_output_size((H, W), kernel, stride, padding, output_size, fname,
+                                      name)
+    check_output_size((N, C, H_out, W_out), x.itemsize)
+    idx = indices[np.newaxis] if unbatched else indices
+    if idx.size and (idx.min() < 0 or idx.max() >= H_out * W_out):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise ValueError(f"{fname}: indices hold an invalid max index {int(bad)} (output "
+                         f"volumes are of size {H_out}x{W_out})")
+    return UnpoolArgs(x, idx, unbatched, N, C, H, W, H_out, W_out)
+
+
+def max_unpool2d_backward_args(grad_output, indices, kernel_size, stride=None, padding=0,
+                               output_size=None):
+    """The gradient gathers grad_output (the unpooled shape) at indices."""
+    check_array(grad_output, "grad_output")
+    if not isinstance(indices, np.ndarray):
+        raise TypeError(f"max_unpool2d_backward: indices must be a numpy.ndarray of int64, "
+                        f"got {type(indices).__name__}")
+    probe = np.broadcast_to(np.zeros((), grad_output.dtype), indices.shape)
+    a = max_unpool2d_args(probe, indices, kernel_size, stride, padding, output_size,
+                          "max_unpool2d_backward", "indices")
+    gy = check_grad_output(grad_output, grad_output.dtype, a.out_shape, a.unbatched,
+                           "max_unpool2d_backward")
+    return a, gy

@@ -239,7 +239,21 @@ def make(M, with_algorithm):
                                          _size(kernel_size, "kernel_size"), _pstride(stride),
                                          ceil_mode))
 
-    fns = [lp_pool1d, lp_pool1d_backward, conv1d, conv1d_backward, conv_transpose1d, conv_transpose1d_backward, max_pool1d,
+    _usize = _tsize     # an output size: its last entry, as the 2-D (1, L)
+
+    def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+        return _out(M.max_unpool2d(_x3(input, "input", "max_unpool1d"), _ind3(indices),
+                                   _size(kernel_size, "kernel_size"), _pstride(stride),
+                                   _size(padding, "padding", 0), _usize(output_size)))
+
+    def max_unpool1d_backward(grad_output, indices, kernel_size, stride=None, padding=0,
+                              output_size=None):
+        f = "max_unpool1d_backward"
+        return _out(M.max_unpool2d_backward(_x3(grad_output, "grad_output", f), _ind3(indices),
+                                            _size(kernel_size, "kernel_size"), _pstride(stride),
+                                            _size(padding, "padding", 0), _usize(output_size)))
+
+    fns = [max_unpool1d, max_unpool1d_backward, lp_pool1d, lp_pool1d_backward, conv1d, conv1d_backward, conv_transpose1d, conv_transpose1d_backward, max_pool1d,
            max_pool1d_backward, avg_pool1d, avg_pool1d_backward, adaptive_avg_pool1d,
            adaptive_avg_pool1d_backward, adaptive_max_pool1d, adaptive_max_pool1d_backward]
     out = {}

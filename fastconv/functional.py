@@ -1,6 +1,7 @@
 """The public functions of ../shared/CONTRACT.md, backed by the C kernels."""
 from .conv import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
 from ._fold import unfold, unfold_backward, fold, fold_backward
+from ._unpool import max_unpool2d, max_unpool2d_backward
 from .pool import (max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backward,
                    adaptive_avg_pool2d, adaptive_avg_pool2d_backward,
                    adaptive_max_pool2d, adaptive_max_pool2d_backward)
@@ -25,4 +26,5 @@ __all__ = [
     "adaptive_max_pool1d", "adaptive_max_pool1d_backward",
     "lp_pool1d", "lp_pool1d_backward", "lp_pool2d", "lp_pool2d_backward",
     "unfold", "unfold_backward", "fold", "fold_backward",
+    "max_unpool1d", "max_unpool1d_backward", "max_unpool2d", "max_unpool2d_backward",
 ]

@@ -31,6 +31,7 @@ __all__ = [
     "adaptive_max_pool1d", "adaptive_max_pool1d_backward",
     "lp_pool1d", "lp_pool1d_backward", "lp_pool2d", "lp_pool2d_backward",
     "unfold", "unfold_backward", "fold", "fold_backward",
+    "max_unpool1d", "max_unpool1d_backward", "max_unpool2d", "max_unpool2d_backward",
 ]
 
 
@@ -638,6 +639,37 @@ def fold_backward(grad_output, output_size, kernel_size, dilation=1, padding=0, 
                                      padding, stride)
     y = _unfold_blocks(_c(gy), a)
     return y[0] if a.unbatched else y
+
+
+# ----------------------------------------------------------------------------------------------
+# max_unpool2d: element by element.
+# ----------------------------------------------------------------------------------------------
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """``y[n, c].flat[indices[n, c, i, j]] = x[n, c, i, j]`` in scan order over a zero
+    ``(N, C, H_out, W_out)``, ``H_out = (H - 1)*sH - 2*pH + kH`` unless ``output_size`` says
+    otherwise (strictly within ``sH`` of that)."""
+    a = _args.max_unpool2d_args(input, indices, kernel_size, stride, padding, output_size)
+    y = np.zeros(a.out_shape, dtype=a.x.dtype)
+    for n in range(a.N):
+        for c in range(a.C):
+            plane = y[n, c].reshape(-1)
+            for i, v in zip(a.indices[n, c].reshape(-1), a.x[n, c].reshape(-1)):
+                plane[i] = v
+    return _result(y, a.unbatched)
+
+
+def max_unpool2d_backward(grad_output, indices, kernel_size, stride=None, padding=0,
+                          output_size=None):
+    """``grad_input[n, c, i, j] = grad_output[n, c].flat[indices[n, c, i, j]]``."""
+    a, gy = _args.max_unpool2d_backward_args(grad_output, indices, kernel_size, stride,
+                                             padding, output_size)
+    g = np.zeros((a.N, a.C, a.H, a.W), dtype=gy.dtype)
+    for n in range(a.N):
+        for c in range(a.C):
+            src = gy[n, c].reshape(-1)
+            g[n, c] = src[a.indices[n, c].reshape(-1)].reshape(a.H, a.W)
+    return _result(g, a.unbatched)
 
 
 # Power-average pooling, as PyTorch defines it: the p-th root of k times the average of x**p.

@@ -49,7 +49,8 @@ FUNCS2 = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_bac
           "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
           "adaptive_max_pool2d", "adaptive_max_pool2d_backward",
           "lp_pool2d", "lp_pool2d_backward",
-          "unfold", "unfold_backward", "fold", "fold_backward"]
+          "unfold", "unfold_backward", "fold", "fold_backward",
+          "max_unpool2d", "max_unpool2d_backward"]
 # The 1-D family: the same mutations on (N, C, L) arrays and one size per axis.
 FUNCS1 = [f.replace("2d", "1d") for f in FUNCS2 if "2d" in f]
 FUNCS = FUNCS2 + FUNCS1 + ["set_num_threads"]
@@ -161,6 +162,12 @@ def base(fname, dtype=np.float64):
         if fname == "fold":
             return dict(input=a(*cols.shape), output_size=(7, 6), **g)
         return dict(grad_output=x, output_size=(7, 6), **g)
+    if fname in ("max_unpool2d", "max_unpool2d_backward"):
+        y, idx = _ref().max_pool2d(a(2, 3, 7, 6), 2, 2, return_indices=True)
+        d = dict(indices=idx, kernel_size=2, stride=2, padding=0, output_size=(7, 6))
+        if fname == "max_unpool2d":
+            return dict(input=y.astype(dtype), **d)
+        return dict(grad_output=a(2, 3, 7, 6), **d)
     if fname in ("lp_pool2d", "lp_pool2d_backward"):
         d = dict(input=a(2, 3, 7, 6), norm_type=2, kernel_size=3, stride=2, ceil_mode=True)
         if fname == "lp_pool2d":
@@ -213,6 +220,12 @@ def _base1(fname, dtype):
         x = a(2, 3, 9)
         _, idx = ref.adaptive_max_pool1d(x, 4, return_indices=True)
         return dict(grad_output=a(2, 3, 4), input=x, output_size=4, indices=idx)
+    elif fname in ("max_unpool1d", "max_unpool1d_backward"):
+        y, idx = ref.max_pool1d(a(2, 3, 9), 2, 2, return_indices=True)
+        d = dict(indices=idx, kernel_size=2, stride=2, padding=0, output_size=(9,))
+        if fname == "max_unpool1d":
+            return dict(input=y.astype(dtype), **d)
+        return dict(grad_output=a(2, 3, 9), **d)
     elif fname in ("lp_pool1d", "lp_pool1d_backward"):
         d = dict(input=a(2, 3, 9), norm_type=2, kernel_size=3, stride=2, ceil_mode=True)
         if fname == "lp_pool1d":
@@ -261,6 +274,10 @@ ARGS["unfold"] = dict(input="x", **_FOLD_SIZES)
 ARGS["unfold_backward"] = dict(grad_output="x", input_shape="shape", **_FOLD_SIZES)
 ARGS["fold"] = dict(input="x", output_size="fsize", **_FOLD_SIZES)
 ARGS["fold_backward"] = dict(grad_output="x", output_size="fsize", **_FOLD_SIZES)
+ARGS["max_unpool2d"] = dict(input="x", indices="idx", kernel_size="size1",
+                            stride="stride_opt", padding="size0", output_size="usize")
+ARGS["max_unpool2d_backward"] = dict(grad_output="arr", **{
+    k: v for k, v in ARGS["max_unpool2d"].items() if k != "input"})
 ARGS["set_num_threads"] = dict(n="threads")
 for _f in FUNCS1:
     ARGS[_f] = ARGS[two_d(_f)]
@@ -407,7 +424,8 @@ def array_cases(fname, arg, kind):
         Case(f"{arg}-{sub}", make, expect, names))
 
     if kind == "idx":
-        add("none", W(**{arg: None}), OK)
+        # pooling backward recomputes missing indices; max_unpool cannot do without them
+        add("none", W(**{arg: None}), TE if "unpool" in fname else OK)
         add("float64", W(**{arg: lambda d: d[arg].astype(np.float64)}), TE)
         add("int32", W(**{arg: lambda d: d[arg].astype(np.int32)}), {TE, OK})
         add("uint64", W(**{arg: lambda d: d[arg].astype(np.uint64)}), {TE, OK})
@@ -468,6 +486,7 @@ def array_cases(fname, arg, kind):
         alone = kind == "x" and (fname not in BACKWARD or (arg == "input"
                                                            and fname in REDERIVE)
                                  or fname == "fold_backward")   # its only array
+        alone = alone and "unpool" not in fname   # indices must keep the input's shape
         add("ndim3", W(**{arg: lambda d: d[arg][0]}), OK if alone else VE)
         if fname in BACKWARD and fname != "set_num_threads":
             add("ndim3_all", _unbatched(fname), OK)
@@ -510,6 +529,11 @@ def _set0(a, v):
 
 
 def _plane(d):
+    """Size of the plane the indices point into: the input's for pooling, the output's for
+    max_unpool (which has kernel_size, indices and output_size)."""
+    if {"kernel_size", "indices", "output_size"} <= set(d) and d["output_size"] is not None:
+        sizes = list(d["output_size"])
+        return int(np.prod(sizes[-(len(sizes) if len(sizes) <= 2 else 2):]))
     x = d["input"]
     return int(np.prod(x.shape[2:]))
 
@@ -670,6 +694,20 @@ def scalar_cases(fname, arg, kind):
         add("huge_2p63", at2(1 << 63), {VE, ME}, names=())
         add("bigger", at2(lambda h: h + 1), {OK, VE}, names=())
         add("mismatch_C", lambda d: (d[arg][0], d[arg][1] + 1) + tuple(d[arg][2:]), {OK, VE})
+    elif kind == "usize":      # max_unpool's output size: optional, within stride of default
+        add("list", lambda d: list(d[arg]), OK)
+        add("with_nc", lambda d: (2, 3) + tuple(d[arg]), OK)
+        add("np_array", lambda d: np.array(d[arg]), OK)
+        add("none", None, {OK, VE}, names=())       # the default may be too small
+        add("smaller", lambda d: (d[arg][0] - 1,) + tuple(d[arg][1:]), {OK, VE}, names=())
+        add("too_big", lambda d: (d[arg][0] + 3,) + tuple(d[arg][1:]), VE)
+        add("neg", lambda d: (-1,) + tuple(d[arg][1:]), VE)
+        add("huge", lambda d: (1 << 40,) + tuple(d[arg][1:]), VE)
+        add("float", lambda d: (float(d[arg][0]),) + tuple(d[arg][1:]), TE)
+        add("int", 7, TE if rank(fname) == 2 else {TE, VE},   # 1-D: one size, a wrong one
+            names=spell(fname, arg) if rank(fname) == 2 else ())
+        add("str", "7,6", TE)
+        add("len5", (1, 2, 3, 7, 6), VE)
     elif kind == "fsize":      # fold's output size: the image's (H, W), required
         add("list", [7, 6], OK)
         add("np_array", np.array([7, 6]), OK)

@@ -14,7 +14,7 @@ from .layers import (Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, MaxPool1d
                      AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
                      AdaptiveMaxPool1d, AdaptiveMaxPool2d, BatchNorm1d, BatchNorm2d,
                      BatchNorm3d, LPPool1d, LPPool2d, ReLU, Sigmoid, Tanh, Softmax, LogSoftmax,
-                     Flatten, Linear, Dropout, Unfold, Fold)
+                     Flatten, Linear, Dropout, Unfold, Fold, MaxUnpool1d, MaxUnpool2d)
 from .loss import CrossEntropyLoss, MSELoss
 from .summary import summary
 
@@ -24,6 +24,6 @@ __all__ = [
     "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LPPool1d", "LPPool2d",
     "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Linear", "Dropout",
-    "Unfold", "Fold", "CrossEntropyLoss", "MSELoss",
+    "Unfold", "Fold", "MaxUnpool1d", "MaxUnpool2d", "CrossEntropyLoss", "MSELoss",
     "summary", "manual_seed", "init", "set_backend", "get_backend", "use_backend",
 ]

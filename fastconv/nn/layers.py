@@ -371,6 +371,35 @@ class Fold(Unfold):
         return _backend.ops.fold_backward(grad_output, self.output_size, *self._args())
 
 
+class MaxUnpool2d(_Ranked):
+    """The partial inverse of MaxPool2d, as ``torch.nn.MaxUnpool2d``:
+    ``forward(x, indices, output_size=None)``."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+    def forward(self, x, indices, output_size=None):
+        args = (self.kernel_size, self.stride, self.padding, output_size)
+        out = self._op("max_unpool")(x, indices, *args)
+        self._save(indices, args)
+        return out
+
+    def backward(self, grad_output):
+        indices, args = self._take()
+        return self._op("max_unpool", "_backward")(grad_output, indices, *args)
+
+
+class MaxUnpool1d(MaxUnpool2d):
+    """As ``torch.nn.MaxUnpool1d``."""
+    _nd = 1
+
+
 class Conv1d(Conv2d):
     """1-D convolution, as ``torch.nn.Conv1d``: weight (out, in / groups, kL)."""
     _nd = 1
