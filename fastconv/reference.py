@@ -19,20 +19,9 @@ import sys
 import numpy as np
 
 from . import _args, _lppool, _rank1
+from ._api import FUNCTIONS
 
-__all__ = [
-    "conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward",
-    "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
-    "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
-    "adaptive_max_pool2d", "adaptive_max_pool2d_backward",
-    "conv1d", "conv1d_backward", "conv_transpose1d", "conv_transpose1d_backward",
-    "max_pool1d", "max_pool1d_backward", "avg_pool1d", "avg_pool1d_backward",
-    "adaptive_avg_pool1d", "adaptive_avg_pool1d_backward",
-    "adaptive_max_pool1d", "adaptive_max_pool1d_backward",
-    "lp_pool1d", "lp_pool1d_backward", "lp_pool2d", "lp_pool2d_backward",
-    "unfold", "unfold_backward", "fold", "fold_backward",
-    "max_unpool1d", "max_unpool1d_backward", "max_unpool2d", "max_unpool2d_backward",
-]
+__all__ = list(FUNCTIONS)
 
 
 # ----------------------------------------------------------------------------------------------
