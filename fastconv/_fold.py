@@ -36,15 +36,11 @@ def _fold(b, a):
     return np.ascontiguousarray(xp[:, :, ph:ph + a.H, pw:pw + a.W])
 
 
-def _blocks_result(y, unbatched):
-    return y[0] if unbatched else y
-
-
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """Sliding blocks of an (N, C, H, W) (or (C, H, W)) input as columns:
     (N, C * kH * kW, L), L the number of block positions."""
     a, x = _args.unfold_args(input, kernel_size, dilation, padding, stride)
-    return _blocks_result(_unfold(x, a), a.unbatched)
+    return _args.restore_batch(_unfold(x, a), a.unbatched)
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
@@ -64,4 +60,4 @@ def fold_backward(grad_output, output_size, kernel_size, dilation=1, padding=0, 
     """Gradient of fold for its input: unfold of grad_output."""
     a, gy = _args.fold_backward_args(grad_output, output_size, kernel_size, dilation,
                                      padding, stride)
-    return _blocks_result(_unfold(gy, a), a.unbatched)
+    return _args.restore_batch(_unfold(gy, a), a.unbatched)

@@ -160,7 +160,7 @@ def _stand_in(x):
     return np.broadcast_to(np.zeros((), dtype=x.dtype), x.shape)
 
 
-def _weight(w, name):
+def _weight(w):
     if w is None:
         return None
     if isinstance(w, da.Array):
@@ -227,7 +227,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     """fastconv.conv2d on a dask array chunked along N, H and W (channels in one chunk).
     weight and bias are NumPy arrays (a dask weight is computed first)."""
     x, unbatched = _as_dask(input, "conv2d")
-    weight, bias = _weight(weight, "weight"), _weight(bias, "bias")
+    weight, bias = _weight(weight), _weight(bias)
     algo = _algorithm(algorithm)
     a = _args.conv2d_args(_stand_in(x), weight, bias, stride, padding, dilation, groups,
                           padding_mode)

@@ -604,8 +604,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     each kH x kW block of the zero-padded input as a column, blocks in row-major order;
     ``H_out = floor((H + 2*pH - dH*(kH-1) - 1) / sH) + 1`` (likewise W)."""
     a, x = _args.unfold_args(input, kernel_size, dilation, padding, stride)
-    y = _unfold_blocks(_c(x), a)
-    return y[0] if a.unbatched else y
+    return _result(_unfold_blocks(_c(x), a), a.unbatched)
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
@@ -626,8 +625,7 @@ def fold_backward(grad_output, output_size, kernel_size, dilation=1, padding=0, 
     """fold is linear: its gradient for the input is unfold of grad_output."""
     a, gy = _args.fold_backward_args(grad_output, output_size, kernel_size, dilation,
                                      padding, stride)
-    y = _unfold_blocks(_c(gy), a)
-    return y[0] if a.unbatched else y
+    return _result(_unfold_blocks(_c(gy), a), a.unbatched)
 
 
 # ----------------------------------------------------------------------------------------------
