@@ -40,6 +40,25 @@ typedef struct {
 /* The per-tier 'auto' rule (conv.c has the measured table of the generic/avx2 tiers). */
 typedef fc_conv_algo (*fc_conv_choose_fn)(const fc_conv_geom *g, int pass, int itemsize);
 
+/* Winograd tile transforms (fastconv_ukernel.h), [0] for F(2x2,3x3), [1] for F(4x4,3x3). */
+typedef struct {
+    fc_f32_wino_in in[2];
+    fc_f32_wino_out out[2];
+} fc_wino_desc_f32;
+typedef struct {
+    fc_f64_wino_in in[2];
+    fc_f64_wino_out out[2];
+} fc_wino_desc_f64;
+#define FC_WINO_FILL(t, ISA)                                                                 \
+    do {                                                                                     \
+        (t)->wino_f32 = (fc_wino_desc_f32){{fc_f32_wino_in_2__##ISA, fc_f32_wino_in_4__##ISA}, \
+                                           {fc_f32_wino_out_2__##ISA,                        \
+                                            fc_f32_wino_out_4__##ISA}};                      \
+        (t)->wino_f64 = (fc_wino_desc_f64){{fc_f64_wino_in_2__##ISA, fc_f64_wino_in_4__##ISA}, \
+                                           {fc_f64_wino_out_2__##ISA,                        \
+                                            fc_f64_wino_out_4__##ISA}};                      \
+    } while (0)
+
 typedef struct fc_tier {
     const char *name;
     int index, parent;          /* positions in the tier list (the generic tier is its own) */
@@ -58,6 +77,8 @@ typedef struct fc_tier {
     fc_gemm_desc_f64 gemm_f64;
     fc_dconv_desc_f32 dconv_f32;
     fc_dconv_desc_f64 dconv_f64;
+    fc_wino_desc_f32 wino_f32;
+    fc_wino_desc_f64 wino_f64;
     fc_pool_uk_f32 pool_f32;
     fc_pool_uk_f64 pool_f64;
     fc_probe_desc probe_f32, probe_f64;

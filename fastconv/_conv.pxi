@@ -6,6 +6,9 @@ cdef extern from "fastconv.h":
         FC_ALGO_AUTO
         FC_ALGO_DIRECT
         FC_ALGO_IM2COL
+        FC_ALGO_WINOGRAD
+        FC_ALGO_WINOGRAD_2
+        FC_ALGO_WINOGRAD_4
     ctypedef struct fc_conv_geom:
         int64_t N, C_in, H, W, C_out, kH, kW, H_out, W_out, sH, sW, pH, pW, dH, dW, groups
     fc_status fc_conv2d_forward_f32(const fc_conv_geom *g, fc_conv_algo algo, const float *x,
@@ -24,8 +27,10 @@ cdef extern from "fastconv.h":
                                             double *gb) nogil
     fc_conv_algo fc_conv2d_choose_algo(const fc_conv_geom *g, int pass_, int itemsize) nogil
 
-_ALGO_BY_NAME = {"auto": FC_ALGO_AUTO, "direct": FC_ALGO_DIRECT, "im2col": FC_ALGO_IM2COL}
-_ALGO_NAME = {FC_ALGO_AUTO: "auto", FC_ALGO_DIRECT: "direct", FC_ALGO_IM2COL: "im2col"}
+_ALGO_BY_NAME = {"auto": FC_ALGO_AUTO, "direct": FC_ALGO_DIRECT, "im2col": FC_ALGO_IM2COL,
+                 "winograd": FC_ALGO_WINOGRAD, "winograd_2x2": FC_ALGO_WINOGRAD_2,
+                 "winograd_4x4": FC_ALGO_WINOGRAD_4}
+_ALGO_NAME = {v: k for k, v in _ALGO_BY_NAME.items()}
 
 
 cdef fc_conv_geom _geom(tuple t) except *:

@@ -14,16 +14,32 @@ from . import _kernels
 
 __all__ = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward"]
 
+# The algorithms that take every valid argument combination, and Winograd's, which takes 3x3
+# kernels at stride 1 and dilation 1 ('winograd' picks its tile per shape; the others fix it).
 ALGORITHMS = ("auto", "direct", "im2col")
+WINOGRAD_ALGORITHMS = ("winograd", "winograd_2x2", "winograd_4x4")
+ALL_ALGORITHMS = ALGORITHMS + WINOGRAD_ALGORITHMS
 
 
 def _algorithm(algorithm):
     if not isinstance(algorithm, str):
-        raise TypeError(f"algorithm must be a str, one of {ALGORITHMS}, got "
+        raise TypeError(f"algorithm must be a str, one of {ALL_ALGORITHMS}, got "
                         f"{type(algorithm).__name__}")
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    if algorithm not in ALL_ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALL_ALGORITHMS}, got {algorithm!r}")
     return algorithm
+
+
+def _winograd_serves(algorithm, geom):
+    """'winograd' (and its fixed-tile variants) computes 3x3 kernels at stride 1 and dilation 1
+    only; anything else is refused rather than silently run another way."""
+    if algorithm in WINOGRAD_ALGORITHMS:
+        kH, kW, sH, sW, dH, dW = geom[5], geom[6], geom[9], geom[10], geom[13], geom[14]
+        if (kH, kW, sH, sW, dH, dW) != (3, 3, 1, 1, 1, 1):
+            raise ValueError(
+                f"algorithm={algorithm!r} serves 3x3 kernels at stride 1 and dilation 1 only, "
+                f"got kernel ({kH}, {kW}), stride ({sH}, {sW}), dilation ({dH}, {dW}); use "
+                f"'auto', 'direct' or 'im2col'")
 
 
 def _c(a):
@@ -79,6 +95,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     """2-D cross-correlation, as torch.nn.functional.conv2d (plus padding_mode)."""
     algorithm = _algorithm(algorithm)
     a = _args.conv2d_args(input, weight, bias, stride, padding, dilation, groups, padding_mode)
+    _winograd_serves(algorithm, a.geom())
     y = _kernels.conv2d_forward(_pad_input(a), _c(a.weight), _c(a.bias), a.geom(), algorithm)
     return _args.restore_batch(y, a.unbatched)
 
@@ -93,6 +110,7 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
                                              dilation, groups, padding_mode, output_mask)
     gy = _c(gy)
     geom = a.geom()
+    _winograd_serves(algorithm, geom)
     gx = gw = gb = None
     if mask[0]:
         gx = _kernels.conv2d_backward_data(gy, _c(a.weight), geom, algorithm)

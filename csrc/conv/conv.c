@@ -94,8 +94,18 @@ fc_conv_algo fc_conv2d_choose_algo(const fc_conv_geom *g, int pass, int itemsize
 
 /* A NaN or Inf weight (forward, backward-data) or grad_output value (backward-weight) must
  * reach exactly the outputs whose real taps meet it.  im2col multiplies it by the zeros of its
- * padded columns (0 * Inf = NaN), so such calls go to the direct algorithm, whose border-exact
- * path handles them (an O(weights) / O(grad_output) scan, negligible next to the conv). */
+ * padded columns (0 * Inf = NaN), and a Winograd tile mixes all its inputs, so such calls go
+ * to the direct algorithm, whose border-exact path handles them (an O(weights) /
+ * O(grad_output) scan, negligible next to the conv; Winograd scans its data input too). */
+static int wino_tile_of(fc_conv_algo algo, const fc_conv_geom *g, int pass)
+{
+    return algo == FC_ALGO_WINOGRAD_2 ? 2 : algo == FC_ALGO_WINOGRAD_4 ? 4
+                                                                      : fc_wino_tile(g, pass);
+}
+static int is_wino(fc_conv_algo algo)
+{
+    return algo == FC_ALGO_WINOGRAD || algo == FC_ALGO_WINOGRAD_2 || algo == FC_ALGO_WINOGRAD_4;
+}
 #define FC_CONV_DISPATCH(SFX, T)                                                              \
 static int finite_weights_##SFX(const fc_conv_geom *g, const T *w)                            \
 {                                                                                             \
@@ -105,6 +115,13 @@ fc_status fc_conv2d_forward_##SFX(const fc_conv_geom *g, fc_conv_algo algo, cons
                                   const T *w, const T *bias, T *y)                            \
 {                                                                                             \
     if (algo == FC_ALGO_AUTO) algo = fc_conv2d_choose_algo(g, 0, (int)sizeof(T));             \
+    if (is_wino(algo)) {                                                                      \
+        if (!fc_wino_serves(g)) return FC_ERR_ARG;                                            \
+        if (finite_weights_##SFX(g, w) &&                                                     \
+            fc_direct_all_finite_##SFX(x, g->N * g->C_in * g->H * g->W))                      \
+            return fc_conv2d_fwd_winograd_##SFX(g, wino_tile_of(algo, g, 0), x, w, bias, y);  \
+        algo = FC_ALGO_DIRECT;                                                                \
+    }                                                                                         \
     if (algo == FC_ALGO_IM2COL && !finite_weights_##SFX(g, w)) algo = FC_ALGO_DIRECT;        \
     return algo == FC_ALGO_IM2COL ? fc_conv2d_fwd_im2col_##SFX(g, x, w, bias, y)              \
                                   : fc_conv2d_fwd_direct_##SFX(g, x, w, bias, y);             \
@@ -113,6 +130,13 @@ fc_status fc_conv2d_backward_data_##SFX(const fc_conv_geom *g, fc_conv_algo algo
                                         const T *gy, const T *w, T *gx)                       \
 {                                                                                             \
     if (algo == FC_ALGO_AUTO) algo = fc_conv2d_choose_algo(g, 1, (int)sizeof(T));             \
+    if (is_wino(algo)) {                                                                      \
+        if (!fc_wino_serves(g)) return FC_ERR_ARG;                                            \
+        if (finite_weights_##SFX(g, w) &&                                                     \
+            fc_direct_all_finite_##SFX(gy, g->N * g->C_out * g->H_out * g->W_out))            \
+            return fc_conv2d_bwd_data_winograd_##SFX(g, wino_tile_of(algo, g, 1), gy, w, gx); \
+        algo = FC_ALGO_DIRECT;                                                                \
+    }                                                                                         \
     if (algo == FC_ALGO_IM2COL && !finite_weights_##SFX(g, w)) algo = FC_ALGO_DIRECT;        \
     return algo == FC_ALGO_IM2COL ? fc_conv2d_bwd_data_im2col_##SFX(g, gy, w, gx)             \
                                   : fc_conv2d_bwd_data_direct_##SFX(g, gy, w, gx);            \
@@ -120,7 +144,12 @@ fc_status fc_conv2d_backward_data_##SFX(const fc_conv_geom *g, fc_conv_algo algo
 fc_status fc_conv2d_backward_weight_##SFX(const fc_conv_geom *g, fc_conv_algo algo,           \
                                           const T *gy, const T *x, T *gw, T *gb)              \
 {                                                                                             \
+    if (is_wino(algo)) {                                                                      \
+        if (!fc_wino_serves(g)) return FC_ERR_ARG;                                            \
+        algo = FC_ALGO_AUTO;                                                                  \
+    }                                                                                         \
     if (algo == FC_ALGO_AUTO) algo = fc_conv2d_choose_algo(g, 2, (int)sizeof(T));             \
+    if (is_wino(algo)) algo = FC_ALGO_IM2COL;                                                 \
     if (algo == FC_ALGO_IM2COL &&                                                             \
         !fc_direct_all_finite_##SFX(gy, g->N * g->C_out * g->H_out * g->W_out))               \
         algo = FC_ALGO_DIRECT;                                                                \

@@ -18,6 +18,19 @@ FC_CONV_DECLARE(direct, f64, double)
 FC_CONV_DECLARE(im2col, f32, float)
 FC_CONV_DECLARE(im2col, f64, double)
 
+/* Winograd F(tile x tile, 3x3), tile 2 or 4 (conv_winograd.c); FC_ERR_ARG unless the
+ * geometry is 3x3 at stride 1 and dilation 1.  Finite data only (conv.c checks). */
+#define FC_WINO_DECLARE(SFX, T)                                                             \
+    fc_status fc_conv2d_fwd_winograd_##SFX(const fc_conv_geom *g, int tile, const T *x,     \
+                                           const T *w, const T *bias, T *y);                \
+    fc_status fc_conv2d_bwd_data_winograd_##SFX(const fc_conv_geom *g, int tile,           \
+                                                const T *gy, const T *w, T *gx);
+FC_WINO_DECLARE(f32, float)
+FC_WINO_DECLARE(f64, double)
+/* 1 when Winograd serves the geometry; the tile FC_ALGO_WINOGRAD picks for a pass. */
+int fc_wino_serves(const fc_conv_geom *g);
+int fc_wino_tile(const fc_conv_geom *g, int pass);
+
 /* 'auto' measured for 16-register tiers (the table in conv.c): the generic tier's rule,
  * inherited by every tier that has not measured its own. */
 fc_conv_algo fc_conv2d_choose_algo_16reg(const fc_conv_geom *g, int pass, int itemsize);

@@ -67,7 +67,17 @@ int64_t fc_forks_seen(void);
 
 /* -------------------------------------------------------------- convolution -- */
 
-typedef enum { FC_ALGO_AUTO = 0, FC_ALGO_DIRECT = 1, FC_ALGO_IM2COL = 2 } fc_conv_algo;
+/* Winograd (3x3, stride 1, dilation 1 only; FC_ERR_ARG elsewhere): WINOGRAD picks the tile
+ * per shape, WINOGRAD_2 / WINOGRAD_4 force F(2x2,3x3) / F(4x4,3x3).  Backward-weight has no
+ * Winograd form here: it runs the algorithm 'auto' picks among the others. */
+typedef enum {
+    FC_ALGO_AUTO = 0,
+    FC_ALGO_DIRECT = 1,
+    FC_ALGO_IM2COL = 2,
+    FC_ALGO_WINOGRAD = 3,
+    FC_ALGO_WINOGRAD_2 = 4,
+    FC_ALGO_WINOGRAD_4 = 5
+} fc_conv_algo;
 
 /*
  * Geometry of a conv2d (cross-correlation) with zero padding.  Non-zero padding modes

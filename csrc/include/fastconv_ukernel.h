@@ -49,6 +49,46 @@ typedef void (*fc_f64_gemm_packt)(int64_t kc, const double *const *rows, double 
 #define FC_GEMM_PACKT_DECL(DT, T, NR, ISA)                                                   \
     void fc_##DT##_gemm_packt_##NR##__##ISA(int64_t kc, const T *const *rows, T *dst);
 
+/* --------------------------------------------------------------- Winograd ---- */
+/*
+ * F(MxM, 3x3) tile transforms, M = 2 (tiles of A = 4) or 4 (A = 6), Lavin & Gray's matrices
+ * B^T (A x A) and A^T (M x A).  At most FC_WINO_NT_MAX tiles per call.
+ *
+ * fc_<dtype>_wino_in_<M>__<isa>(rows, col0, W, nt, v, vs)
+ *   For tiles j < nt, the patch d[r][c] = rows[r][col0 + j*M + c] (r, c < A), reading zero
+ *   where rows[r] is NULL or the column lies outside [0, W); writes V = B^T d B as
+ *   v[(k*A + l)*vs + j] = V[k][l].  rows: A pointers (rows of W readable values or NULL);
+ *   col0 may be negative; 1 <= nt <= FC_WINO_NT_MAX.  The kernel computes a whole number of
+ *   vectors: it may also write v[(k*A + l)*vs + j] for nt <= j < fc_wino_span(nt) (values
+ *   unspecified), so the caller leaves that room (and vs >= fc_wino_span(nt)).
+ *
+ * fc_<dtype>_wino_out_<M>__<isa>(m, ms, nt, bias, rows, col0, W)
+ *   For tiles j < nt, with Mt[k][l] = m[(k*A + l)*ms + j], Y = A^T Mt A + bias (M x M), and
+ *   rows[i][col0 + j*M + c] = Y[i][c] for the columns below W; rows[i] NULL skips row i.
+ *   col0 >= 0; 1 <= nt <= FC_WINO_NT_MAX; m is read (values unused) up to
+ *   j < fc_wino_span(nt), so those must be readable.
+ */
+#define FC_WINO_NT_MAX 32
+static inline int64_t fc_wino_span(int64_t nt) { return nt <= 8 ? 8 : nt <= 16 ? 16 : 32; }
+typedef void (*fc_f32_wino_in)(const float *const *rows, int64_t col0, int64_t W, int64_t nt,
+                               float *v, int64_t vs);
+typedef void (*fc_f64_wino_in)(const double *const *rows, int64_t col0, int64_t W, int64_t nt,
+                               double *v, int64_t vs);
+typedef void (*fc_f32_wino_out)(const float *m, int64_t ms, int64_t nt, float bias,
+                                float *const *rows, int64_t col0, int64_t W);
+typedef void (*fc_f64_wino_out)(const double *m, int64_t ms, int64_t nt, double bias,
+                                double *const *rows, int64_t col0, int64_t W);
+
+#define FC_WINO_DECL(DT, T, M, ISA)                                                          \
+    void fc_##DT##_wino_in_##M##__##ISA(const T *const *rows, int64_t col0, int64_t W,       \
+                                        int64_t nt, T *v, int64_t vs);                       \
+    void fc_##DT##_wino_out_##M##__##ISA(const T *m, int64_t ms, int64_t nt, T bias,         \
+                                         T *const *rows, int64_t col0, int64_t W);
+/* Every tier's four dtype x tile instances, and its descriptor fields' filling. */
+#define FC_WINO_DECL_ALL(ISA)                                                                \
+    FC_WINO_DECL(f32, float, 2, ISA) FC_WINO_DECL(f32, float, 4, ISA)                        \
+    FC_WINO_DECL(f64, double, 2, ISA) FC_WINO_DECL(f64, double, 4, ISA)
+
 /* Each tier declares its instances in its csrc/ukernels/<tier>/tier.c. */
 
 #endif

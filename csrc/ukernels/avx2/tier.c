@@ -5,6 +5,7 @@ FC_GEMM_UKERNEL_DECL(f32, float, 6x16, avx2)
 FC_GEMM_UKERNEL_DECL(f64, double, 6x8, avx2)
 FC_GEMM_PACKT_DECL(f32, float, 16, avx2)
 FC_GEMM_PACKT_DECL(f64, double, 8, avx2)
+FC_WINO_DECL_ALL(avx2)
 #define FC_DCONV_ISA avx2
 FC_DCONV_SHAPES(FC_DCONV_TAP_DECL_BOTH)
 FC_DCONV_DECLARE(avx2)
@@ -28,6 +29,7 @@ void fc_tier_setup__avx2(fc_tier *t)
     FC_DCONV_SHAPES(FC_DCONV_FILL_TAP_BOTH)
     FC_DCONV_FILL_GW(t->dconv_f32, f32, avx2);
     FC_DCONV_FILL_GW(t->dconv_f64, f64, avx2);
+    FC_WINO_FILL(t, avx2);
     FC_POOL_FILL(t->pool_f32, f32, avx2);
     FC_POOL_FILL(t->pool_f64, f64, avx2);
     t->probe_f32 = (fc_probe_desc){fc_f32_fma_probe_12x8__avx2, 12.0 * 8 * 2};

@@ -16,6 +16,9 @@ FC_X(FC_GEMM_PACKT_DECL, f64, double, 16, FC_512)
 FC_DCONV_SHAPES_32(FC_DCONV_TAP_DECL_BOTH)
 FC_X(FC_DCONV_GW, f64, double, 4, 3, FC_512) FC_X(FC_DCONV_GW, f64, double, 1, 9, FC_512)
 #ifndef FC_512_EMULATED
+FC_WINO_DECL_ALL(avx512)
+#endif
+#ifndef FC_512_EMULATED
 double fc_f32_fma_probe_16x16__avx512(int64_t iters);   /* 16 * 16 * 2 flops / iteration */
 double fc_f64_fma_probe_16x8__avx512(int64_t iters);    /* 16 * 8 * 2 flops / iteration */
 #endif
@@ -42,6 +45,10 @@ void FC_512_NAME(fc_tier_setup__)(fc_tier *t)
     FC_DCONV_SHAPES_32(FC_DCONV_FILL_TAP_BOTH)
     FC_DCONV_FILL_GW(t->dconv_f64, f64, FC_512);
     t->choose_algo = fc_conv2d_choose_algo_32reg;
+#ifndef FC_512_EMULATED
+    /* (an emulating tier keeps its parent's transforms: they are plain C at its width) */
+    FC_WINO_FILL(t, avx512);
+#endif
 #ifndef FC_512_EMULATED
     /* (an emulating tier keeps its parent's probe: its peak is the 256-bit one) */
     t->probe_f32 = (fc_probe_desc){fc_f32_fma_probe_16x16__avx512, 16.0 * 16 * 2};

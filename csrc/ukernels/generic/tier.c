@@ -7,6 +7,7 @@ FC_GEMM_UKERNEL_DECL(f32, float, 4x16, generic)
 FC_GEMM_UKERNEL_DECL(f64, double, 4x8, generic)
 FC_GEMM_PACKT_DECL(f32, float, 16, generic)
 FC_GEMM_PACKT_DECL(f64, double, 8, generic)
+FC_WINO_DECL_ALL(generic)
 #define FC_DCONV_ISA generic
 FC_DCONV_SHAPES(FC_DCONV_TAP_DECL_BOTH)
 FC_DCONV_DECLARE(generic)
@@ -36,6 +37,7 @@ void fc_tier_setup__generic(fc_tier *t)
     FC_DCONV_SHAPES(FC_DCONV_FILL_TAP_BOTH)
     FC_DCONV_FILL_GW(t->dconv_f32, f32, generic);
     FC_DCONV_FILL_GW(t->dconv_f64, f64, generic);
+    FC_WINO_FILL(t, generic);
     FC_POOL_FILL(t->pool_f32, f32, generic);
     FC_POOL_FILL(t->pool_f64, f64, generic);
     t->probe_f32 = (fc_probe_desc){fc_f32_fma_probe_48__generic, 48.0 * 2};

@@ -1,0 +1,184 @@
+/* Winograd F(MxM, 3x3) convolution for one dtype; included by conv_winograd.c with FC_T and
+ * FC_DT defined.  See conv_winograd.c for the scheme. */
+#define FC_CAT_(a, b) a##_##b
+#define FC_CAT(a, b) FC_CAT_(a, b)
+#define FCN(name) FC_CAT(name, FC_DT)
+#define FC_WT3_(a, b, c) a##_##b##_##c
+#define FC_WT3(a, b, c) FC_WT3_(a, b, c)
+#define FC_WIN_T FC_WT3(fc, FC_DT, wino_in)
+#define FC_WOUT_T FC_WT3(fc, FC_DT, wino_out)
+
+/* U[g][e][co panel][ci][i] = (G w G^T)[e] of the filter that maps input channel ci to output
+ * channel co of group g, in the GEMM's packed-A layout (MR output channels per panel, zero
+ * rows past Cog).  The filter is wt(g, co, ci)[kh*3 + kw] = src[...] read through strides, so
+ * that backward-data passes the transposed, flipped filters without a copy. */
+static void FCN(wino_weights)(const wino_plan *p, const FC_T *w, int64_t s_g, int64_t s_co,
+                              int64_t s_ci, int flip, FC_T *U)
+{
+    const int A = p->A, M = p->M;
+    const int64_t MR = p->mr, A2 = (int64_t)A * A;
+    const double(*Gm)[3] = M == 2 ? wino_G2 : wino_G4;
+    for (int64_t g = 0; g < p->G; g++)
+        for (int64_t co = 0; co < p->Cog_pad; co++)
+            for (int64_t ci = 0; ci < p->Cig; ci++) {
+                double u[6][6];
+                if (co < p->Cog) {
+                    const FC_T *f = w + g * s_g + co * s_co + ci * s_ci;
+                    double tmp[6][3];
+                    for (int a = 0; a < A; a++)
+                        for (int kw = 0; kw < 3; kw++) {
+                            double acc = 0;
+                            for (int kh = 0; kh < 3; kh++) {
+                                const int idx = flip ? (2 - kh) * 3 + (2 - kw) : kh * 3 + kw;
+                                acc += Gm[a][kh] * (double)f[idx];
+                            }
+                            tmp[a][kw] = acc;
+                        }
+                    for (int a = 0; a < A; a++)
+                        for (int b = 0; b < A; b++)
+                            u[a][b] = Gm[b][0] * tmp[a][0] + Gm[b][1] * tmp[a][1] +
+                                      Gm[b][2] * tmp[a][2];
+                } else {
+                    for (int a = 0; a < A; a++)
+                        for (int b = 0; b < A; b++)
+                            u[a][b] = 0;
+                }
+                for (int e = 0; e < A2; e++)
+                    U[((g * A2 + e) * p->Cog_pad + (co / MR) * MR) * p->Cig + ci * MR + co % MR] =
+                        (FC_T)u[e / A][e % A];
+            }
+}
+
+/* y (N, G*Cog, Ho, Wo) = conv3x3(x (N, G*Cig, Hi, Wi), U) + bias at stride 1 with top/left
+ * padding pt, pl (negative: the window starts inside the image). */
+static fc_status FCN(wino_run)(const wino_plan *p, const FC_T *x, const FC_T *U,
+                               const FC_T *bias, FC_T *y)
+{
+    const fc_tier *tier = fc_tier_current();
+    const FCN(fc_gemm_desc) *d = &tier->FCN(gemm);
+    const int M = p->M, A = p->A, vi = M == 2 ? 0 : 1;
+    const FC_WIN_T win = tier->FCN(wino).in[vi];
+    const FC_WOUT_T wout = tier->FCN(wino).out[vi];
+    const int64_t A2 = (int64_t)A * A, MR = d->mr, NR = d->nr, KC = d->kc;
+    const int64_t Cig = p->Cig, Cog = p->Cog, Tb = p->Tb, tw = p->tw, tpi = p->th * p->tw;
+    const int64_t nblk = fc_ceil_div(p->T, Tb), items = p->G * nblk;
+    const int64_t PS = NR * Cig + FC_WINO_NT_MAX, VS = (Tb / NR) * PS;   /* panel, plane */
+    const int64_t v_len = A2 * VS, m_len = A2 * Cog * Tb + FC_WINO_NT_MAX;
+    const int nt = (int)fc_min64(p->threads, items);
+    FC_T *ws = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * (v_len + m_len)));
+    if (!ws)
+        return FC_ERR_NOMEM;
+    /* the last B panel's columns past tn are read (not used) by the GEMM: keep them finite */
+    memset(ws, 0, sizeof(FC_T) * (size_t)(nt * (v_len + m_len)));
+FC_OMP_PARALLEL(nt)
+    {
+        FC_T *V = ws + (int64_t)fc_thread_id() * (v_len + m_len);
+        FC_T *Mb = V + v_len;
+        const FC_T *rows_in[6];
+        FC_T *rows_out[4];
+FC_OMP_LOOP_DYNAMIC
+        for (int64_t it = 0; it < items; it++) {
+            const int64_t g = it / nblk, t0 = (it % nblk) * Tb;
+            const int64_t tn = fc_min64(Tb, p->T - t0);
+            /* input transform, straight into the packed-B layout: V[e] is ceil(tn/NR)
+             * panels of Cig x NR (each followed by FC_WINO_NT_MAX of slack for the kernel's
+             * whole-vector writes), so a run of tiles inside one panel and one tile row is
+             * one call per channel.  Channels outside, runs inside: a run's spill past its
+             * end lands on tiles or channels written after it. */
+            for (int64_t ci = 0; ci < Cig; ci++) {
+                for (int64_t s = 0; s < tn;) {
+                    const int64_t t = t0 + s, n = t / tpi, tr = (t % tpi) / tw, tc = t % tw;
+                    const int64_t len = fc_min64(fc_min64(tw - tc, NR - s % NR), tn - s);
+                    const FC_T *plane = x + ((n * p->G + g) * Cig + ci) * p->Hi * p->Wi;
+                    for (int r = 0; r < A; r++) {
+                        const int64_t ih = tr * M - p->pt + r;
+                        rows_in[r] = ih >= 0 && ih < p->Hi ? plane + ih * p->Wi : NULL;
+                    }
+                    win(rows_in, tc * M - p->pl, p->Wi, len,
+                        V + (s / NR) * PS + ci * NR + s % NR, VS);
+                    s += len;
+                }
+            }
+            /* the A*A products U[e] (Cog x Cig) V[e] (Cig x tn) into Mb[e] (Cog x Tb) */
+            const FC_T *Ug = U + g * A2 * p->Cog_pad * Cig;
+            for (int64_t e = 0; e < A2; e++) {
+                const FC_T *Ue = Ug + e * p->Cog_pad * Cig, *Ve = V + e * VS;
+                FC_T *Me = Mb + e * Cog * Tb;
+                for (int64_t pc = 0; pc < Cig; pc += KC) {
+                    const int64_t kc = fc_min64(KC, Cig - pc);
+                    for (int64_t jr = 0; jr < tn; jr += NR)
+                        for (int64_t ir = 0; ir < Cog; ir += MR)
+                            d->ukr(kc, Ue + ir * Cig + pc * MR, Ve + (jr / NR) * PS + pc * NR,
+                                   Me + ir * Tb + jr, Tb, fc_min64(MR, Cog - ir),
+                                   fc_min64(NR, tn - jr), pc > 0);
+                }
+            }
+            /* output transform and bias, into y */
+            for (int64_t s = 0; s < tn;) {
+                const int64_t t = t0 + s, n = t / tpi, tr = (t % tpi) / tw, tc = t % tw;
+                const int64_t len = fc_min64(fc_min64(tw - tc, FC_WINO_NT_MAX), tn - s);
+                for (int64_t co = 0; co < Cog; co++) {
+                    FC_T *plane = y + ((n * p->G + g) * Cog + co) * p->Ho * p->Wo;
+                    for (int i = 0; i < M; i++) {
+                        const int64_t oh = tr * M + i;
+                        rows_out[i] = oh < p->Ho ? plane + oh * p->Wo : NULL;
+                    }
+                    wout(Mb + co * Tb + s, Cog * Tb, len, bias ? bias[g * Cog + co] : (FC_T)0,
+                         rows_out, tc * M, p->Wo);
+                }
+                s += len;
+            }
+        }
+    }
+    fc_free(ws);
+    return FC_OK;
+}
+
+static fc_status FCN(wino_conv)(wino_plan *p, const FC_T *x, const FC_T *w, int64_t s_g,
+                                int64_t s_co, int64_t s_ci, int flip, const FC_T *bias, FC_T *y)
+{
+    const fc_tier *tier = fc_tier_current();
+    wino_plan_finish(p, tier->FCN(gemm).mr, tier->FCN(gemm).nr, (int64_t)sizeof(FC_T),
+                     tier->l2_bytes);
+    if (p->T == 0 || p->Cog == 0)
+        return FC_OK;
+    const int64_t A2 = (int64_t)p->A * p->A;
+    FC_T *U = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(p->G * A2 * p->Cog_pad * p->Cig));
+    if (!U)
+        return FC_ERR_NOMEM;
+    FCN(wino_weights)(p, w, s_g, s_co, s_ci, flip, U);
+    const fc_status st = FCN(wino_run)(p, x, U, bias, y);
+    fc_free(U);
+    return st;
+}
+
+fc_status FCN(fc_conv2d_fwd_winograd)(const fc_conv_geom *g, int tile, const FC_T *x,
+                                      const FC_T *w, const FC_T *bias, FC_T *y)
+{
+    wino_plan p;
+    if (wino_plan_init(&p, g, tile, 0))
+        return FC_ERR_ARG;
+    const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;
+    return FCN(wino_conv)(&p, x, w, Cog * Cig * 9, Cig * 9, 9, 0, bias, y);
+}
+
+/* gx = the full correlation of gy with the flipped filters: input channel ci of group g
+ * gathers from output channel co through w[g*Cog + co][ci] turned by 180 degrees, with
+ * padding 2 - p (a window that starts inside gy where p > 2). */
+fc_status FCN(fc_conv2d_bwd_data_winograd)(const fc_conv_geom *g, int tile, const FC_T *gy,
+                                           const FC_T *w, FC_T *gx)
+{
+    wino_plan p;
+    if (wino_plan_init(&p, g, tile, 1))
+        return FC_ERR_ARG;
+    const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;
+    return FCN(wino_conv)(&p, gy, w, Cog * Cig * 9, 9, Cig * 9, 1, NULL, gx);
+}
+
+#undef FCN
+#undef FC_WT3_
+#undef FC_WT3
+#undef FC_WIN_T
+#undef FC_WOUT_T
+#undef FC_CAT
+#undef FC_CAT_

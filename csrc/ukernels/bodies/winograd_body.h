@@ -1,0 +1,175 @@
+/*
+ * Winograd F(MxM, 3x3) tile transforms (contracts in fastconv_ukernel.h), one dtype and one
+ * tile size per inclusion: define FC_T, FC_DT, FC_WM (2 or 4) and FC_WISA (the tier's name)
+ * first.  Plain C on arrays indexed by tile, innermost loops over up to FC_WINO_NT_MAX tiles
+ * of unit stride, so that the tier's compile flags vectorise them across tiles.  The matrices
+ * are Lavin & Gray's (arXiv:1509.09308): points 0, +-1 (F(2,3)) and 0, +-1, +-2 (F(4,3)),
+ * written out term by term so that their zeros and unit entries cost nothing.
+ */
+#include <stdint.h>
+#include <string.h>
+#include "fastconv_ukernel.h"
+
+#define FC_WA (FC_WM + 2)
+#define FC_WP3_(a, b, c, d, e) a##_##b##_##c##_##d##__##e
+#define FC_WP3(a, b, c, d, e) FC_WP3_(a, b, c, d, e)
+#define FC_WNAME(op) FC_WP3(fc, FC_DT, op, FC_WM, FC_WISA)
+
+#if FC_WM == 2
+/* o[k] = sum_r BT[k][r] * d[r] for the 4x4 B^T of F(2,3) */
+#define FC_W_BT(o, d)                                                                       \
+    do {                                                                                    \
+        o(0) = d(0) - d(2);                                                                 \
+        o(1) = d(1) + d(2);                                                                 \
+        o(2) = d(2) - d(1);                                                                 \
+        o(3) = d(1) - d(3);                                                                 \
+    } while (0)
+/* o[i] = sum_k AT[i][k] * m[k] for the 2x4 A^T */
+#define FC_W_AT(o, m)                                                                       \
+    do {                                                                                    \
+        o(0) = m(0) + m(1) + m(2);                                                          \
+        o(1) = m(1) - m(2) - m(3);                                                          \
+    } while (0)
+#else
+#define FC_W_BT(o, d)                                                                       \
+    do {                                                                                    \
+        o(0) = 4 * d(0) - 5 * d(2) + d(4);                                                  \
+        o(1) = d(3) + d(4) - 4 * (d(1) + d(2));                                             \
+        o(2) = d(4) - d(3) + 4 * (d(1) - d(2));                                             \
+        o(3) = d(4) - d(2) + 2 * (d(3) - d(1));                                             \
+        o(4) = d(4) - d(2) + 2 * (d(1) - d(3));                                             \
+        o(5) = 4 * d(1) - 5 * d(3) + d(5);                                                  \
+    } while (0)
+#define FC_W_AT(o, m)                                                                       \
+    do {                                                                                    \
+        o(0) = m(0) + m(1) + m(2) + m(3) + m(4);                                            \
+        o(1) = (m(1) - m(2)) + 2 * (m(3) - m(4));                                           \
+        o(2) = (m(1) + m(2)) + 4 * (m(3) + m(4));                                           \
+        o(3) = (m(1) - m(2)) + 8 * (m(3) - m(4)) + m(5);                                    \
+    } while (0)
+#endif
+
+/* The transforms at a constant width NW >= nt tiles, so that every loop has a trip count
+ * the compiler knows; columns of tiles past nt are computed from zeros (or, in wino_out, from
+ * whatever m holds there) and not stored, except into v's slack (the contract). */
+static inline __attribute__((always_inline)) void FC_WNAME(wino_in_w)(
+    const FC_T *const *rows, int64_t col0, int64_t W, int64_t nt, FC_T *v, int64_t vs,
+    const int NW)
+{
+    enum { M = FC_WM, A = FC_WA };
+    /* ph[r][c][j]: row r of tile j's patch, column j*M + c (c < M); columns M..A-1 of tile j
+     * are columns 0..A-M-1 of tile j + 1, so one deinterleave serves both. */
+    FC_T ph[A][M][FC_WINO_NT_MAX + 1];
+    FC_T t[A][A][FC_WINO_NT_MAX];
+    FC_T buf[(FC_WINO_NT_MAX + 1) * M];
+    const int64_t span = (nt + 1) * M;   /* the columns the nt patches read */
+    /* of [col0, col0 + span), those inside [0, W) */
+    int64_t lo = col0 < 0 ? -col0 : 0, hi = W - col0;
+    if (lo > span) lo = span;
+    if (hi > span) hi = span;
+    if (hi < lo) hi = lo;
+    for (int r = 0; r < A; r++) {
+        const FC_T *row = rows[r];
+        for (int64_t x = 0; x < (NW + 1) * M; x++)
+            buf[x] = 0;
+        if (row && hi > lo)
+            memcpy(buf + lo, row + col0 + lo, sizeof(FC_T) * (size_t)(hi - lo));
+        for (int j = 0; j < NW + 1; j++)
+            for (int c = 0; c < M; c++)
+                ph[r][c][j] = buf[j * M + c];
+    }
+    /* down the columns: t[k][c][j] = sum_r BT[k][r] * patch[r][c] */
+    for (int c = 0; c < A; c++) {
+        const int q = c / M, p = c % M;
+        for (int j = 0; j < NW; j++) {
+#define FC_W_D(r) ph[r][p][j + q]
+#define FC_W_O(k) t[k][c][j]
+            FC_W_BT(FC_W_O, FC_W_D);
+#undef FC_W_D
+#undef FC_W_O
+        }
+    }
+    /* along the rows: v[(k*A + l)*vs + j] = sum_c t[k][c] * BT[l][c] */
+    for (int k = 0; k < A; k++) {
+        FC_T *o = v + (int64_t)k * A * vs;
+        for (int j = 0; j < NW; j++) {
+#define FC_W_D(c) t[k][c][j]
+#define FC_W_O(l) o[(l) * vs + j]
+            FC_W_BT(FC_W_O, FC_W_D);
+#undef FC_W_D
+#undef FC_W_O
+        }
+    }
+}
+
+void FC_WNAME(wino_in)(const FC_T *const *rows, int64_t col0, int64_t W, int64_t nt, FC_T *v,
+                       int64_t vs)
+{
+    if (nt <= 8)
+        FC_WNAME(wino_in_w)(rows, col0, W, nt, v, vs, 8);
+    else if (nt <= 16)
+        FC_WNAME(wino_in_w)(rows, col0, W, nt, v, vs, 16);
+    else
+        FC_WNAME(wino_in_w)(rows, col0, W, nt, v, vs, 32);
+}
+
+static inline __attribute__((always_inline)) void FC_WNAME(wino_out_w)(
+    const FC_T *m, int64_t ms, int64_t nt, FC_T bias, FC_T *const *rows, int64_t col0,
+    int64_t W, const int NW)
+{
+    enum { M = FC_WM, A = FC_WA };
+    FC_T s[M][A][FC_WINO_NT_MAX];
+    FC_T y[M][M][FC_WINO_NT_MAX];
+    FC_T out[FC_WINO_NT_MAX * M];
+    /* down the columns: s[i][l][j] = sum_k AT[i][k] * m[k][l] */
+    for (int l = 0; l < A; l++) {
+        for (int j = 0; j < NW; j++) {
+#define FC_W_D(k) m[((k) * A + l) * ms + j]
+#define FC_W_O(i) s[i][l][j]
+            FC_W_AT(FC_W_O, FC_W_D);
+#undef FC_W_D
+#undef FC_W_O
+        }
+    }
+    /* along the rows, plus the bias */
+    for (int i = 0; i < M; i++) {
+        for (int j = 0; j < NW; j++) {
+#define FC_W_D(l) s[i][l][j]
+#define FC_W_O(k) y[i][k][j]
+            FC_W_AT(FC_W_O, FC_W_D);
+#undef FC_W_D
+#undef FC_W_O
+            for (int k = 0; k < M; k++)
+                y[i][k][j] += bias;
+        }
+    }
+    int64_t n = nt * M;
+    if (n > W - col0)
+        n = W - col0;
+    for (int i = 0; i < M; i++) {
+        if (!rows[i])
+            continue;
+        for (int j = 0; j < NW; j++)
+            for (int k = 0; k < M; k++)
+                out[j * M + k] = y[i][k][j];
+        memcpy(rows[i] + col0, out, sizeof(FC_T) * (size_t)n);
+    }
+}
+
+void FC_WNAME(wino_out)(const FC_T *m, int64_t ms, int64_t nt, FC_T bias, FC_T *const *rows,
+                        int64_t col0, int64_t W)
+{
+    if (nt <= 8)
+        FC_WNAME(wino_out_w)(m, ms, nt, bias, rows, col0, W, 8);
+    else if (nt <= 16)
+        FC_WNAME(wino_out_w)(m, ms, nt, bias, rows, col0, W, 16);
+    else
+        FC_WNAME(wino_out_w)(m, ms, nt, bias, rows, col0, W, 32);
+}
+
+#undef FC_W_BT
+#undef FC_W_AT
+#undef FC_WA
+#undef FC_WP3_
+#undef FC_WP3
+#undef FC_WNAME
