@@ -30,7 +30,47 @@
  * for strided layers with many input channels, for long backward-data reductions, and for
  * backward-weight with a large weight gradient, where direct's per-range partial sums grow.
  */
+/*
+ * Winograd F(2x2, 3x3) in 'auto' (its error is 0.25-0.7x direct's over the suite's layers,
+ * tests/data/winograd_error.json; F(4x4)'s is 3-15x, over the contract's 4x bound, so 'auto'
+ * never picks it).  Measured 2026-12-01 on an AMD Zen 5, 2 threads, float32, effective
+ * GFLOP/s (direct-conv FLOPs / time), forward / backward-data, each tier on its own kernels:
+ *
+ *                  avx2 tier                        avx512 tier
+ *                  direct     im2col    F(2x2)      direct     im2col    F(2x2)
+ *   cifar_in        -          -          -         106/93     86/97     70/32
+ *   cifar_32       182/182   110/133   196/200      228/222   102/132   218/227
+ *   cifar_64       190/190   138/148   290/287      209/227   129/185   227/248
+ *   resnet_64      179/175   160/157   277/286      248/288   174/232   328/350
+ *   resnet_128      -          -          -         256/255   223/248   439/450
+ *   resnet_256     178/164   184/183   361/338      258/228   230/260   380/394
+ *   resnet_512     135/108   134/132   136/138      161/116   198/226   170/191
+ *   depthwise       -          -          -          52/48     10/10      7/7
+ *
+ * It wins from 32 channels each side with enough tiles to share among the threads; with few
+ * tiles (resnet_512: 128) the filter transform, 16/9 the size of the filters, is not repaid on
+ * the 32-register tier.
+ */
+static fc_conv_algo choose_direct_im2col_16reg(const fc_conv_geom *g, int pass, int itemsize);
+
+static int wino_pays(const fc_conv_geom *g, int pass, int64_t min_tiles)
+{
+    const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;
+    if (pass > 1 || !fc_wino_serves(g) || Cig < 32 || Cog < 32)
+        return 0;
+    const int64_t H = pass == 1 ? g->H : g->H_out, W = pass == 1 ? g->W : g->W_out;
+    return g->N * ((H + 1) / 2) * ((W + 1) / 2) >= min_tiles;
+}
+
 fc_conv_algo fc_conv2d_choose_algo_16reg(const fc_conv_geom *g, int pass, int itemsize)
+{
+    if (wino_pays(g, pass, 128))
+        return FC_ALGO_WINOGRAD;
+    return choose_direct_im2col_16reg(g, pass, itemsize);
+}
+
+/* direct or im2col, from the table above this one */
+static fc_conv_algo choose_direct_im2col_16reg(const fc_conv_geom *g, int pass, int itemsize)
 {
     const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;
     const int64_t KK = g->kH * g->kW;
@@ -78,13 +118,15 @@ fc_conv_algo fc_conv2d_choose_algo_16reg(const fc_conv_geom *g, int pass, int it
  */
 fc_conv_algo fc_conv2d_choose_algo_32reg(const fc_conv_geom *g, int pass, int itemsize)
 {
+    if (wino_pays(g, pass, 256))
+        return FC_ALGO_WINOGRAD;
     const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;
     const int64_t KK = g->kH * g->kW;
     if (!(g->groups > 1 && (Cig < 8 || Cog < 8))) {
         if (pass == 1 && KK == 1) return FC_ALGO_IM2COL;
         if (pass == 2 && g->C_out * Cig * KK >= 20000) return FC_ALGO_IM2COL;
     }
-    return fc_conv2d_choose_algo_16reg(g, pass, itemsize);
+    return choose_direct_im2col_16reg(g, pass, itemsize);
 }
 
 fc_conv_algo fc_conv2d_choose_algo(const fc_conv_geom *g, int pass, int itemsize)

@@ -7,51 +7,12 @@
 #define FC_WT3(a, b, c) FC_WT3_(a, b, c)
 #define FC_WIN_T FC_WT3(fc, FC_DT, wino_in)
 #define FC_WOUT_T FC_WT3(fc, FC_DT, wino_out)
-
-/* U[g][e][co panel][ci][i] = (G w G^T)[e] of the filter that maps input channel ci to output
- * channel co of group g, in the GEMM's packed-A layout (MR output channels per panel, zero
- * rows past Cog).  The filter is wt(g, co, ci)[kh*3 + kw] = src[...] read through strides, so
- * that backward-data passes the transposed, flipped filters without a copy. */
-static void FCN(wino_weights)(const wino_plan *p, const FC_T *w, int64_t s_g, int64_t s_co,
-                              int64_t s_ci, int flip, FC_T *U)
-{
-    const int A = p->A, M = p->M;
-    const int64_t MR = p->mr, A2 = (int64_t)A * A;
-    const double(*Gm)[3] = M == 2 ? wino_G2 : wino_G4;
-    for (int64_t g = 0; g < p->G; g++)
-        for (int64_t co = 0; co < p->Cog_pad; co++)
-            for (int64_t ci = 0; ci < p->Cig; ci++) {
-                double u[6][6];
-                if (co < p->Cog) {
-                    const FC_T *f = w + g * s_g + co * s_co + ci * s_ci;
-                    double tmp[6][3];
-                    for (int a = 0; a < A; a++)
-                        for (int kw = 0; kw < 3; kw++) {
-                            double acc = 0;
-                            for (int kh = 0; kh < 3; kh++) {
-                                const int idx = flip ? (2 - kh) * 3 + (2 - kw) : kh * 3 + kw;
-                                acc += Gm[a][kh] * (double)f[idx];
-                            }
-                            tmp[a][kw] = acc;
-                        }
-                    for (int a = 0; a < A; a++)
-                        for (int b = 0; b < A; b++)
-                            u[a][b] = Gm[b][0] * tmp[a][0] + Gm[b][1] * tmp[a][1] +
-                                      Gm[b][2] * tmp[a][2];
-                } else {
-                    for (int a = 0; a < A; a++)
-                        for (int b = 0; b < A; b++)
-                            u[a][b] = 0;
-                }
-                for (int e = 0; e < A2; e++)
-                    U[((g * A2 + e) * p->Cog_pad + (co / MR) * MR) * p->Cig + ci * MR + co % MR] =
-                        (FC_T)u[e / A][e % A];
-            }
-}
+#define FC_WWT_T FC_WT3(fc, FC_DT, wino_wt)
 
 /* y (N, G*Cog, Ho, Wo) = conv3x3(x (N, G*Cig, Hi, Wi), U) + bias at stride 1 with top/left
  * padding pt, pl (negative: the window starts inside the image). */
-static fc_status FCN(wino_run)(const wino_plan *p, const FC_T *x, const FC_T *U,
+static fc_status FCN(wino_run)(const wino_plan *p, const FC_T *x, const FC_T *w,
+                               int64_t s_g, int64_t s_co, int64_t s_ci, int flip,
                                const FC_T *bias, FC_T *y)
 {
     const fc_tier *tier = fc_tier_current();
@@ -59,15 +20,25 @@ static fc_status FCN(wino_run)(const wino_plan *p, const FC_T *x, const FC_T *U,
     const int M = p->M, A = p->A, vi = M == 2 ? 0 : 1;
     const FC_WIN_T win = tier->FCN(wino).in[vi];
     const FC_WOUT_T wout = tier->FCN(wino).out[vi];
+    const FC_WWT_T wwt = tier->FCN(wino).wt[vi];
     const int64_t A2 = (int64_t)A * A, MR = d->mr, NR = d->nr, KC = d->kc;
     const int64_t Cig = p->Cig, Cog = p->Cog, Tb = p->Tb, tw = p->tw, tpi = p->th * p->tw;
     const int64_t nblk = fc_ceil_div(p->T, Tb), items = p->G * nblk;
     const int64_t PS = NR * Cig + FC_WINO_NT_MAX, VS = (Tb / NR) * PS;   /* panel, plane */
     const int64_t v_len = A2 * VS, m_len = A2 * Cog * Tb + FC_WINO_NT_MAX;
-    const int nt = (int)fc_min64(p->threads, items);
+    /* U[g][e]: the transformed filters in the GEMM's packed-A layout, Cog_pad / MR panels of
+     * Cig x MR, each followed by slack for the filter kernel's whole-vector writes */
+    const int64_t npan = p->Cog_pad / MR, PA = MR * Cig + FC_WINO_WT_NT, UP = npan * PA;
+    const int nt = (int)fc_min64(p->threads, fc_max64(items, p->G * npan));
+    if (MR > FC_WINO_WT_NT)
+        return FC_ERR_NOTIMPL;
+    FC_T *U = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(p->G * A2 * UP));
     FC_T *ws = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * (v_len + m_len)));
-    if (!ws)
+    if (!U || !ws) {
+        fc_free(U);
+        fc_free(ws);
         return FC_ERR_NOMEM;
+    }
     /* the last B panel's columns past tn are read (not used) by the GEMM: keep them finite */
     memset(ws, 0, sizeof(FC_T) * (size_t)(nt * (v_len + m_len)));
 FC_OMP_PARALLEL(nt)
@@ -76,6 +47,14 @@ FC_OMP_PARALLEL(nt)
         FC_T *Mb = V + v_len;
         const FC_T *rows_in[6];
         FC_T *rows_out[4];
+FC_OMP_LOOP
+        for (int64_t gp = 0; gp < p->G * npan; gp++) {
+            const int64_t g = gp / npan, co0 = (gp % npan) * MR;
+            const FC_T *wg = w + g * s_g + co0 * s_co;
+            FC_T *Up = U + g * A2 * UP + (gp % npan) * PA;
+            for (int64_t ci = 0; ci < Cig; ci++)
+                wwt(wg + ci * s_ci, s_co, fc_min64(MR, Cog - co0), flip, Up + ci * MR, UP);
+        }
 FC_OMP_LOOP_DYNAMIC
         for (int64_t it = 0; it < items; it++) {
             const int64_t g = it / nblk, t0 = (it % nblk) * Tb;
@@ -100,15 +79,15 @@ FC_OMP_LOOP_DYNAMIC
                 }
             }
             /* the A*A products U[e] (Cog x Cig) V[e] (Cig x tn) into Mb[e] (Cog x Tb) */
-            const FC_T *Ug = U + g * A2 * p->Cog_pad * Cig;
+            const FC_T *Ug = U + g * A2 * UP;
             for (int64_t e = 0; e < A2; e++) {
-                const FC_T *Ue = Ug + e * p->Cog_pad * Cig, *Ve = V + e * VS;
+                const FC_T *Ue = Ug + e * UP, *Ve = V + e * VS;
                 FC_T *Me = Mb + e * Cog * Tb;
                 for (int64_t pc = 0; pc < Cig; pc += KC) {
                     const int64_t kc = fc_min64(KC, Cig - pc);
                     for (int64_t jr = 0; jr < tn; jr += NR)
                         for (int64_t ir = 0; ir < Cog; ir += MR)
-                            d->ukr(kc, Ue + ir * Cig + pc * MR, Ve + (jr / NR) * PS + pc * NR,
+                            d->ukr(kc, Ue + (ir / MR) * PA + pc * MR, Ve + (jr / NR) * PS + pc * NR,
                                    Me + ir * Tb + jr, Tb, fc_min64(MR, Cog - ir),
                                    fc_min64(NR, tn - jr), pc > 0);
                 }
@@ -131,6 +110,7 @@ FC_OMP_LOOP_DYNAMIC
         }
     }
     fc_free(ws);
+    fc_free(U);
     return FC_OK;
 }
 
@@ -142,14 +122,7 @@ static fc_status FCN(wino_conv)(wino_plan *p, const FC_T *x, const FC_T *w, int6
                      tier->l2_bytes);
     if (p->T == 0 || p->Cog == 0)
         return FC_OK;
-    const int64_t A2 = (int64_t)p->A * p->A;
-    FC_T *U = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(p->G * A2 * p->Cog_pad * p->Cig));
-    if (!U)
-        return FC_ERR_NOMEM;
-    FCN(wino_weights)(p, w, s_g, s_co, s_ci, flip, U);
-    const fc_status st = FCN(wino_run)(p, x, U, bias, y);
-    fc_free(U);
-    return st;
+    return FCN(wino_run)(p, x, w, s_g, s_co, s_ci, flip, bias, y);
 }
 
 fc_status FCN(fc_conv2d_fwd_winograd)(const fc_conv_geom *g, int tile, const FC_T *x,
@@ -180,5 +153,6 @@ fc_status FCN(fc_conv2d_bwd_data_winograd)(const fc_conv_geom *g, int tile, cons
 #undef FC_WT3
 #undef FC_WIN_T
 #undef FC_WOUT_T
+#undef FC_WWT_T
 #undef FC_CAT
 #undef FC_CAT_

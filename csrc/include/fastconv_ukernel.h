@@ -67,13 +67,24 @@ typedef void (*fc_f64_gemm_packt)(int64_t kc, const double *const *rows, double 
  *   rows[i][col0 + j*M + c] = Y[i][c] for the columns below W; rows[i] NULL skips row i.
  *   col0 >= 0; 1 <= nt <= FC_WINO_NT_MAX; m is read (values unused) up to
  *   j < fc_wino_span(nt), so those must be readable.
+ *
+ * fc_<dtype>_wino_wt_<M>__<isa>(w, sf, n, flip, u, us)
+ *   For filters i < n (n <= FC_WINO_WT_NT), f = the 3x3 at w + i*sf (row-major; turned by
+ *   180 degrees when flip), U = G f G^T computed in float64 and rounded once:
+ *   u[e*us + i] = U[e / A][e % A].  Writes u[e*us + i] for every i < FC_WINO_WT_NT (zeros
+ *   past n): the caller leaves that room.
  */
 #define FC_WINO_NT_MAX 32
+#define FC_WINO_WT_NT 16
 static inline int64_t fc_wino_span(int64_t nt) { return nt <= 8 ? 8 : nt <= 16 ? 16 : 32; }
 typedef void (*fc_f32_wino_in)(const float *const *rows, int64_t col0, int64_t W, int64_t nt,
                                float *v, int64_t vs);
 typedef void (*fc_f64_wino_in)(const double *const *rows, int64_t col0, int64_t W, int64_t nt,
                                double *v, int64_t vs);
+typedef void (*fc_f32_wino_wt)(const float *w, int64_t sf, int64_t n, int flip, float *u,
+                               int64_t us);
+typedef void (*fc_f64_wino_wt)(const double *w, int64_t sf, int64_t n, int flip, double *u,
+                               int64_t us);
 typedef void (*fc_f32_wino_out)(const float *m, int64_t ms, int64_t nt, float bias,
                                 float *const *rows, int64_t col0, int64_t W);
 typedef void (*fc_f64_wino_out)(const double *m, int64_t ms, int64_t nt, double bias,
@@ -83,7 +94,9 @@ typedef void (*fc_f64_wino_out)(const double *m, int64_t ms, int64_t nt, double 
     void fc_##DT##_wino_in_##M##__##ISA(const T *const *rows, int64_t col0, int64_t W,       \
                                         int64_t nt, T *v, int64_t vs);                       \
     void fc_##DT##_wino_out_##M##__##ISA(const T *m, int64_t ms, int64_t nt, T bias,         \
-                                         T *const *rows, int64_t col0, int64_t W);
+                                         T *const *rows, int64_t col0, int64_t W);     \
+    void fc_##DT##_wino_wt_##M##__##ISA(const T *w, int64_t sf, int64_t n, int flip, T *u,   \
+                                        int64_t us);
 /* Every tier's four dtype x tile instances, and its descriptor fields' filling. */
 #define FC_WINO_DECL_ALL(ISA)                                                                \
     FC_WINO_DECL(f32, float, 2, ISA) FC_WINO_DECL(f32, float, 4, ISA)                        \

@@ -167,6 +167,39 @@ void FC_WNAME(wino_out)(const FC_T *m, int64_t ms, int64_t nt, FC_T bias, FC_T *
         FC_WNAME(wino_out_w)(m, ms, nt, bias, rows, col0, W, 32);
 }
 
+/* Filter transform U = G f G^T of up to FC_WINO_WT_NT filters, in float64, across filters. */
+void FC_WNAME(wino_wt)(const FC_T *w, int64_t sf, int64_t n, int flip, FC_T *u, int64_t us)
+{
+    enum { A = FC_WA, NW = FC_WINO_WT_NT };
+#if FC_WM == 2
+    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+#else
+    static const double G[6][3] = {{1.0 / 4, 0, 0},
+                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                   {0, 0, 1}};
+#endif
+    double f[9][NW], t[A][3][NW];
+    for (int k = 0; k < 9; k++)
+        for (int i = 0; i < NW; i++)
+            f[k][i] = 0;
+    for (int64_t i = 0; i < n; i++)
+        for (int k = 0; k < 9; k++)
+            f[k][i] = (double)w[i * sf + (flip ? 8 - k : k)];
+    for (int a = 0; a < A; a++)
+        for (int kw = 0; kw < 3; kw++)
+            for (int i = 0; i < NW; i++)
+                t[a][kw][i] = G[a][0] * f[kw][i] + G[a][1] * f[3 + kw][i] + G[a][2] * f[6 + kw][i];
+    for (int a = 0; a < A; a++)
+        for (int b = 0; b < A; b++) {
+            FC_T *o = u + (int64_t)(a * A + b) * us;
+            for (int i = 0; i < NW; i++)
+                o[i] = (FC_T)(G[b][0] * t[a][0][i] + G[b][1] * t[a][1][i] + G[b][2] * t[a][2][i]);
+        }
+}
+
 #undef FC_W_BT
 #undef FC_W_AT
 #undef FC_WA

@@ -1,0 +1,112 @@
+"""Winograd's accuracy against direct convolution, measured and kept (issue: Winograd).
+
+For every 3x3 stride-1 layer of the benchmark suite, at batch 1, with N(0, 1) data (rounded to
+float32, so both dtypes see the same values), the worst-element absolute error of each
+algorithm against an extended-precision oracle (im2col and a long-double product), for the
+forward pass and backward-data, float32 and float64.  The contract lets ``auto`` pick a
+Winograd tile only where its error is at most 4x direct's; test_winograd.py recomputes this
+table and checks both the table and the rule.
+
+    python tests/winograd_error.py            # print the table as measured here
+    python tests/winograd_error.py --write    # and store it in tests/data/winograd_error.json
+"""
+import json
+import os
+import sys
+
+import numpy as np
+
+import fastconv
+from fastconv import _kernels
+from fastconv._bench import CONV_LAYERS
+
+TABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "winograd_error.json")
+ALGOS = ("direct", "winograd_2x2", "winograd_4x4")
+PASSES = ("fwd", "bwd_data")
+DTYPES = ("float32", "float64")
+# the contract's bound on error(winograd) / error(direct) for 'auto'
+AUTO_BOUND = 4.0
+
+
+def layers():
+    """The suite's layers Winograd serves (3x3, stride 1, dilation 1), at batch 1."""
+    return [l for l in CONV_LAYERS if l.k == 3 and l.stride == 1 and l.dilation == 1]
+
+
+def _oracle(x, w, pad, groups=1):
+    """conv2d in long double: im2col, then one product per group (every term exact, the sum
+    in 64-bit mantissa arithmetic)."""
+    if groups > 1:
+        xs = np.split(x, groups, axis=1)
+        ws = np.split(w, groups, axis=0)
+        return np.concatenate([_oracle(a, b, pad) for a, b in zip(xs, ws)], axis=1)
+    N, C, H, W = x.shape
+    O, Cg, k, _ = w.shape
+    xp = np.pad(x.astype(np.longdouble), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    Ho, Wo = H + 2 * pad - k + 1, W + 2 * pad - k + 1
+    cols = np.empty((N, C, k, k, Ho, Wo), np.longdouble)
+    for i in range(k):
+        for j in range(k):
+            cols[:, :, i, j] = xp[:, :, i:i + Ho, j:j + Wo]
+    cols = cols.reshape(N, C * k * k, Ho * Wo)
+    wm = w.astype(np.longdouble).reshape(O, C * k * k)
+    return np.stack([wm @ cols[n] for n in range(N)]).reshape(N, O, Ho, Wo)
+
+
+def measure(layer, seed=0):
+    """{pass: {dtype: {algo: worst-element error}}} for one layer."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((1, layer.C_in, layer.H, layer.W)).astype(np.float32)
+    G = layer.groups
+    w = rng.standard_normal((layer.C_out, layer.C_in // G, 3, 3)).astype(np.float32)
+    p = layer.padding
+    y_ref = _oracle(x, w, p, G)
+    gy = rng.standard_normal(y_ref.shape).astype(np.float32)
+    # backward-data is the full correlation of gy with the flipped filters, transposed per group
+    O, Cg = w.shape[:2]
+    wt = w[:, :, ::-1, ::-1].reshape(G, O // G, Cg, 3, 3).transpose(0, 2, 1, 3, 4)
+    gx_ref = _oracle(gy, np.ascontiguousarray(wt.reshape(G * Cg, O // G, 3, 3)), 2 - p, G)
+    out = {"fwd": {}, "bwd_data": {}}
+    for dt in DTYPES:
+        xd, wd, gyd = x.astype(dt), w.astype(dt), gy.astype(dt)
+        out["fwd"][dt] = {}
+        out["bwd_data"][dt] = {}
+        for a in ALGOS:
+            y = fastconv.conv2d(xd, wd, padding=p, groups=G, algorithm=a)
+            out["fwd"][dt][a] = float(np.max(np.abs(y.astype(np.longdouble) - y_ref)))
+            gx = fastconv.conv2d_backward(gyd, xd, wd, padding=p, groups=G, algorithm=a,
+                                          output_mask=(True, False, False))[0]
+            out["bwd_data"][dt][a] = float(np.max(np.abs(gx.astype(np.longdouble) - gx_ref)))
+    return out
+
+
+def table():
+    return {l.name: measure(l) for l in layers()}
+
+
+def ratios(entry):
+    """error(algo) / error(direct) for the Winograd algorithms of one (pass, dtype) entry."""
+    return {a: entry[a] / entry["direct"] for a in ALGOS[1:]}
+
+
+def main(argv):
+    t = table()
+    print(f"tier {_kernels.get_isa()}")
+    print("| layer | pass | dtype | direct | F(2x2) | ratio | F(4x4) | ratio |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, e in t.items():
+        for ps in PASSES:
+            for dt in DTYPES:
+                r = ratios(e[ps][dt])
+                print(f"| {name} | {ps} | {dt} | {e[ps][dt]['direct']:.2e} | "
+                      f"{e[ps][dt]['winograd_2x2']:.2e} | {r['winograd_2x2']:.2f} | "
+                      f"{e[ps][dt]['winograd_4x4']:.2e} | {r['winograd_4x4']:.2f} |")
+    if "--write" in argv:
+        with open(TABLE, "w") as f:
+            json.dump({"tier": _kernels.get_isa(), "layers": t}, f, indent=1, sort_keys=True)
+            f.write("\n")
+        print(f"written to {TABLE}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
