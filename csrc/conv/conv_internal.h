@@ -27,9 +27,8 @@ FC_CONV_DECLARE(im2col, f64, double)
                                                 const T *gy, const T *w, T *gx);
 FC_WINO_DECLARE(f32, float)
 FC_WINO_DECLARE(f64, double)
-/* 1 when Winograd serves the geometry; the tile FC_ALGO_WINOGRAD picks for a pass. */
+/* 1 when Winograd serves the geometry. */
 int fc_wino_serves(const fc_conv_geom *g);
-int fc_wino_tile(const fc_conv_geom *g, int pass);
 
 /* 'auto' measured for 16-register tiers (the table in conv.c): the generic tier's rule,
  * inherited by every tier that has not measured its own. */

@@ -36,15 +36,6 @@ int fc_wino_serves(const fc_conv_geom *g)
     return g->kH == 3 && g->kW == 3 && g->sH == 1 && g->sW == 1 && g->dH == 1 && g->dW == 1;
 }
 
-/* The tile FC_ALGO_WINOGRAD uses: F(2x2), the one whose error stays within the contract's 4x
- * direct's (tests/data/winograd_error.json); F(4x4) only when asked for by name. */
-int fc_wino_tile(const fc_conv_geom *g, int pass)
-{
-    (void)g;
-    (void)pass;
-    return 2;
-}
-
 static int wino_plan_init(wino_plan *p, const fc_conv_geom *g, int tile, int bwd)
 {
     if (!fc_wino_serves(g) || (tile != 2 && tile != 4))

@@ -39,12 +39,13 @@ static fc_status FCN(wino_run)(const wino_plan *p, const FC_T *x, const FC_T *w,
         fc_free(ws);
         return FC_ERR_NOMEM;
     }
-    /* the last B panel's columns past tn are read (not used) by the GEMM: keep them finite */
-    memset(ws, 0, sizeof(FC_T) * (size_t)(nt * (v_len + m_len)));
 FC_OMP_PARALLEL(nt)
     {
         FC_T *V = ws + (int64_t)fc_thread_id() * (v_len + m_len);
         FC_T *Mb = V + v_len;
+        /* the last B panel's columns past tn are read (not used) by the GEMM, and wino_out
+         * reads whole vectors of products: keep both finite (each thread its own slice) */
+        memset(V, 0, sizeof(FC_T) * (size_t)(v_len + m_len));
         const FC_T *rows_in[6];
         FC_T *rows_out[4];
 FC_OMP_LOOP

@@ -2,21 +2,11 @@
  * tier's winograd.c defines it and includes this at its own flags). */
 #define FC_T float
 #define FC_DT f32
-#define FC_WM 2
-#include "ukernels/bodies/winograd_body.h"
-#undef FC_WM
-#define FC_WM 4
-#include "ukernels/bodies/winograd_body.h"
-#undef FC_WM
+#include "ukernels/bodies/winograd_tiles.h"
 #undef FC_T
 #undef FC_DT
 #define FC_T double
 #define FC_DT f64
-#define FC_WM 2
-#include "ukernels/bodies/winograd_body.h"
-#undef FC_WM
-#define FC_WM 4
-#include "ukernels/bodies/winograd_body.h"
-#undef FC_WM
+#include "ukernels/bodies/winograd_tiles.h"
 #undef FC_T
 #undef FC_DT
