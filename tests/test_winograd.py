@@ -1,4 +1,4 @@
-"""Winograd F(2x2,3x3) / F(4x4,3x3) conv2d: against the float64 reference and torch on every
+"""Winograd F(2x2,3x3) / F(4x4,3x3) conv2d (forward, backward-data, backward-weight): against the float64 reference and torch on every
 tier, its refusals, non-finite data, thread-count independence, and the accuracy table that
 lets 'auto' use it (tests/winograd_error.py)."""
 import json
@@ -94,13 +94,18 @@ def test_matches_reference(isa, algo, dtype, case):
     Lb = 9 * Og + 1
     fold = 1 if mode == "zeros" else 4
     _check(gx, gx_ref, fold * _bound(gy, wt, G, dtype, algo, Lb), f"backward-data {algo} {isa}")
-    # the weight gradient runs on the algorithm 'auto' picks among the others
-    magw = reference.conv2d_backward(np.abs(gy), np.abs(x), np.abs(w), **kw,
-                                     output_mask=(False, True, False))[1]
-    Lw = N * y_ref.shape[2] * y_ref.shape[3] + 1
-    _check(gw, gw_ref, (Lw + 1) * np.finfo(dtype).eps * magw + np.finfo(dtype).tiny,
-           "backward-weight")
-    assert gb.shape == gb_ref.shape
+    # the weight gradient sums, over every tile, products of transformed grad_output tiles
+    # and input patches: its error scales with the planes' largest values times the count
+    Ho, Wo = y_ref.shape[2:]
+    Lw = N * Ho * Wo + 1
+    gmax = np.abs(gy).reshape(N, Co, Ho * Wo).max(axis=2, initial=0.0).reshape(N, G, Co // G)
+    xmax = np.abs(x).reshape(N, Ci, H * W).max(axis=2, initial=0.0).reshape(N, G, Ci // G)
+    magw = Ho * Wo * np.einsum("ngo,ngc->goc", gmax, xmax).reshape(Co, Ci // G, 1, 1)
+    fold = 1 if mode == "zeros" else 4   # a padded copy of an edge value counts again
+    _check(gw, gw_ref, fold * (Lw + 1) * np.finfo(dtype).eps * AMPLIFY[algo] * magw +
+           np.finfo(dtype).tiny, f"backward-weight {algo} {isa}")
+    _check(gb, gb_ref, (Lw + 1) * np.finfo(dtype).eps * np.abs(gy).sum(axis=(0, 2, 3)) +
+           np.finfo(dtype).tiny, "grad_bias")
 
 
 @pytest.mark.parametrize("algo", TILES)
@@ -118,6 +123,19 @@ def test_blocks_panels_and_depth_chunks(isa, algo):
     gx = fastconv.conv2d_backward(gy, x, w, padding=1, algorithm=algo,
                                   output_mask=(True, False, False))[0]
     assert np.max(np.abs(gx - gx_ref)) <= 1e-11 * AMPLIFY[algo] * np.max(np.abs(gx_ref))
+
+
+@pytest.mark.parametrize("algo", TILES)
+def test_weight_gradient_over_several_chunks(isa, algo):
+    """More than one fixed chunk of 256 tiles (F(2x2): 7, F(4x4): 2), a partial tile row."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((4, 8, 39, 40))
+    w = rng.standard_normal((6, 8, 3, 3))
+    gy = rng.standard_normal((4, 6, 39, 40))
+    gw_ref = reference.conv2d_backward(gy, x, w, padding=1, output_mask=(False, True, False))[1]
+    gw = fastconv.conv2d_backward(gy, x, w, padding=1, algorithm=algo,
+                                  output_mask=(False, True, False))[1]
+    assert np.max(np.abs(gw - gw_ref)) <= 1e-12 * AMPLIFY[algo] * np.max(np.abs(gw_ref))
 
 
 def test_matches_torch(torch):
@@ -173,10 +191,11 @@ def test_non_finite_reaches_only_its_taps(isa, algo, where):
     y = fastconv.conv2d(x, w, padding=1, algorithm=algo)
     assert np.array_equal(np.isnan(y), np.isnan(d)) and np.array_equal(np.isinf(y), np.isinf(d))
     assert np.isfinite(d).any()
-    gd = fastconv.conv2d_backward(gy, x, w, padding=1, algorithm="direct")[0]
-    gx = fastconv.conv2d_backward(gy, x, w, padding=1, algorithm=algo)[0]
-    assert np.array_equal(np.isnan(gx), np.isnan(gd))
-    assert np.array_equal(np.isinf(gx), np.isinf(gd))
+    gd = fastconv.conv2d_backward(gy, x, w, padding=1, algorithm="direct")
+    gx = fastconv.conv2d_backward(gy, x, w, padding=1, algorithm=algo)
+    for a, b in zip(gx, gd):
+        assert np.array_equal(np.isnan(a), np.isnan(b))
+        assert np.array_equal(np.isinf(a), np.isinf(b))
 
 
 def test_independent_of_thread_count():

@@ -187,12 +187,17 @@ fc_status fc_conv2d_backward_data_##SFX(const fc_conv_geom *g, fc_conv_algo algo
 fc_status fc_conv2d_backward_weight_##SFX(const fc_conv_geom *g, fc_conv_algo algo,           \
                                           const T *gy, const T *x, T *gw, T *gb)              \
 {                                                                                             \
+    if (algo == FC_ALGO_AUTO) algo = fc_conv2d_choose_algo(g, 2, (int)sizeof(T));             \
     if (is_wino(algo)) {                                                                      \
         if (!fc_wino_serves(g)) return FC_ERR_ARG;                                            \
-        algo = FC_ALGO_AUTO;                                                                  \
+        if (gw && fc_direct_all_finite_##SFX(gy, g->N * g->C_out * g->H_out * g->W_out) &&    \
+            fc_direct_all_finite_##SFX(x, g->N * g->C_in * g->H * g->W)) {                    \
+            fc_status st = fc_conv2d_bwd_weight_winograd_##SFX(g, wino_tile_of(algo), gy, x, gw); \
+            if (st != FC_OK || !gb) return st;                                                \
+            return fc_conv2d_bwd_weight_im2col_##SFX(g, gy, x, NULL, gb);                     \
+        }                                                                                     \
+        algo = FC_ALGO_DIRECT;                                                                \
     }                                                                                         \
-    if (algo == FC_ALGO_AUTO) algo = fc_conv2d_choose_algo(g, 2, (int)sizeof(T));             \
-    if (is_wino(algo)) algo = FC_ALGO_IM2COL;                                                 \
     if (algo == FC_ALGO_IM2COL &&                                                             \
         !fc_direct_all_finite_##SFX(gy, g->N * g->C_out * g->H_out * g->W_out))               \
         algo = FC_ALGO_DIRECT;                                                                \

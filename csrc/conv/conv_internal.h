@@ -24,7 +24,9 @@ FC_CONV_DECLARE(im2col, f64, double)
     fc_status fc_conv2d_fwd_winograd_##SFX(const fc_conv_geom *g, int tile, const T *x,     \
                                            const T *w, const T *bias, T *y);                \
     fc_status fc_conv2d_bwd_data_winograd_##SFX(const fc_conv_geom *g, int tile,           \
-                                                const T *gy, const T *w, T *gx);
+                                                const T *gy, const T *w, T *gx);             \
+    fc_status fc_conv2d_bwd_weight_winograd_##SFX(const fc_conv_geom *g, int tile,         \
+                                                  const T *gy, const T *x, T *gw);
 FC_WINO_DECLARE(f32, float)
 FC_WINO_DECLARE(f64, double)
 /* 1 when Winograd serves the geometry. */

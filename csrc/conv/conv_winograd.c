@@ -19,6 +19,7 @@
 #include <string.h>
 #include "conv_internal.h"
 #include "gemm/gemm.h"
+#include "fastconv_ukernel.h"
 #include "tier.h"
 
 typedef struct {

@@ -149,6 +149,132 @@ fc_status FCN(fc_conv2d_bwd_data_winograd)(const fc_conv_geom *g, int tile, cons
     return FCN(wino_conv)(&p, gy, w, Cog * Cig * 9, 9, Cig * 9, 1, NULL, gx);
 }
 
+/*
+ * Backward-weight (gw only; the dispatcher takes grad_bias elsewhere).  With Y = A^T (U . V) A
+ * the forward tile, <gy, Y> = <Gy . V, U> for Gy = A gy A^T, so
+ *     gw = G^T (sum over tiles of Gy . V) G,
+ * V the forward's input transform of the same patches.  The sum over tiles is A*A GEMMs
+ * (Cog x tiles) (tiles x Cig) per chunk of Tc tiles; Tc does not depend on the thread count
+ * and the chunks' partial sums are added in chunk order, so neither does the result.
+ */
+fc_status FCN(fc_conv2d_bwd_weight_winograd)(const fc_conv_geom *g, int tile, const FC_T *gy,
+                                             const FC_T *x, FC_T *gw)
+{
+    wino_plan pl;
+    if (wino_plan_init(&pl, g, tile, 0))
+        return FC_ERR_ARG;
+    const wino_plan *p = &pl;
+    const fc_tier *tier = fc_tier_current();
+    const int M = p->M, A = p->A, vi = M == 2 ? 0 : 1;
+    const FC_WIN_T win = tier->FCN(wino).in[vi];
+    const FC_WIN_T wgy = tier->FCN(wino).gy[vi];
+    const int64_t A2 = (int64_t)A * A, G = p->G, Cig = p->Cig, Cog = p->Cog, T = p->T;
+    const int64_t tw = p->tw, tpi = p->th * p->tw, per = A2 * Cog * Cig;
+    if (T == 0) {
+        memset(gw, 0, sizeof(FC_T) * (size_t)(G * Cog * Cig * 9));
+        return FC_OK;
+    }
+    /* chunks of at least 256 tiles, fewer when their partial sums would pass 64 MiB */
+    int64_t Tc = 256;
+    while (Tc < T && fc_ceil_div(T, Tc) * G * per * (int64_t)sizeof(FC_T) > ((int64_t)64 << 20))
+        Tc *= 2;
+    Tc = fc_min64(Tc, T);
+    const int64_t nch = fc_ceil_div(T, Tc), items = G * nch;
+    const int64_t RS = Tc + FC_WINO_NT_MAX;   /* a row of tiles and the kernels' spill */
+    const int64_t ws_len = A2 * (Cig + Cog) * RS;
+    const double flops = 2.0 * 9 * (double)G * Cig * Cog * p->N * p->Ho * p->Wo;
+    int nt = fc_threads_for(flops, tier->par_min_im2col_flops);
+    nt = (int)fc_max64(1, fc_min64(nt, items));
+    FC_T *P = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(items * per));
+    FC_T *ws = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * ws_len));
+    if (!P || !ws) {
+        fc_free(P);
+        fc_free(ws);
+        return FC_ERR_NOMEM;
+    }
+    int failed = 0;
+FC_OMP_PARALLEL(nt)
+    {
+        FC_T *V = ws + (int64_t)fc_thread_id() * ws_len;
+        FC_T *Gy = V + A2 * Cig * RS;
+        const FC_T *rows[6];
+FC_OMP_LOOP_DYNAMIC
+        for (int64_t it = 0; it < items; it++) {
+            const int64_t gr = it / nch, t0 = (it % nch) * Tc, tn = fc_min64(Tc, T - t0);
+            for (int64_t ci = 0; ci < Cig; ci++)
+                for (int64_t s = 0; s < tn;) {
+                    const int64_t t = t0 + s, n = t / tpi, tr = (t % tpi) / tw, tc = t % tw;
+                    const int64_t len = fc_min64(fc_min64(tw - tc, FC_WINO_NT_MAX), tn - s);
+                    const FC_T *plane = x + ((n * G + gr) * Cig + ci) * p->Hi * p->Wi;
+                    for (int r = 0; r < A; r++) {
+                        const int64_t ih = tr * M - p->pt + r;
+                        rows[r] = ih >= 0 && ih < p->Hi ? plane + ih * p->Wi : NULL;
+                    }
+                    win(rows, tc * M - p->pl, p->Wi, len, V + ci * RS + s, Cig * RS);
+                    s += len;
+                }
+            for (int64_t co = 0; co < Cog; co++)
+                for (int64_t s = 0; s < tn;) {
+                    const int64_t t = t0 + s, n = t / tpi, tr = (t % tpi) / tw, tc = t % tw;
+                    const int64_t len = fc_min64(fc_min64(tw - tc, FC_WINO_NT_MAX), tn - s);
+                    const FC_T *plane = gy + ((n * G + gr) * Cog + co) * p->Ho * p->Wo;
+                    for (int i = 0; i < M; i++) {
+                        const int64_t oh = tr * M + i;
+                        rows[i] = oh < p->Ho ? plane + oh * p->Wo : NULL;
+                    }
+                    wgy(rows, tc * M, p->Wo, len, Gy + co * RS + s, Cog * RS);
+                    s += len;
+                }
+            for (int64_t e = 0; e < A2; e++)
+                if (FCN(fc_gemm)(Cog, Cig, tn, Gy + e * Cog * RS, RS, 1, V + e * Cig * RS, 1, RS,
+                                 P + (it * A2 + e) * Cog * Cig, Cig, 0) != FC_OK)
+FC_OMP_ATOMIC_WRITE
+                    failed = 1;
+        }
+        /* (the loop's barrier) the chunks' partial sums into the first, in chunk order */
+FC_OMP_LOOP
+        for (int64_t gr_r = 0; gr_r < G * fc_ceil_div(per, 1024); gr_r++) {
+            const int64_t nrb = fc_ceil_div(per, 1024), gr = gr_r / nrb;
+            const int64_t r0 = gr_r % nrb * 1024, r1 = fc_min64(per, r0 + 1024);
+            FC_T *dst = P + gr * nch * per;
+            for (int64_t c = 1; c < nch; c++) {
+                const FC_T *src = dst + c * per;
+                for (int64_t r = r0; r < r1; r++)
+                    dst[r] += src[r];
+            }
+        }
+        /* gw = G^T S G */
+FC_OMP_LOOP
+        for (int64_t gc = 0; gc < G * Cog; gc++) {
+            const int64_t gr = gc / Cog, co = gc % Cog;
+            const FC_T *Sg = P + gr * nch * per + co * Cig;
+            for (int64_t ci = 0; ci < Cig; ci++) {
+                double S[6][6], t3[6][3];
+                for (int e = 0; e < A2; e++)
+                    S[e / A][e % A] = (double)Sg[e * Cog * Cig + ci];
+                for (int a = 0; a < A; a++)
+                    for (int kw = 0; kw < 3; kw++) {
+                        double acc = 0;
+                        for (int b = 0; b < A; b++)
+                            acc += S[a][b] * fc_wino_g(M, b, kw);
+                        t3[a][kw] = acc;
+                    }
+                FC_T *o = gw + (gc * Cig + ci) * 9;
+                for (int kh = 0; kh < 3; kh++)
+                    for (int kw = 0; kw < 3; kw++) {
+                        double acc = 0;
+                        for (int a = 0; a < A; a++)
+                            acc += fc_wino_g(M, a, kh) * t3[a][kw];
+                        o[kh * 3 + kw] = (FC_T)acc;
+                    }
+            }
+        }
+    }
+    fc_free(ws);
+    fc_free(P);
+    return failed ? FC_ERR_NOMEM : FC_OK;
+}
+
 #undef FCN
 #undef FC_WT3_
 #undef FC_WT3

@@ -67,9 +67,9 @@ int64_t fc_forks_seen(void);
 
 /* -------------------------------------------------------------- convolution -- */
 
-/* Winograd (3x3, stride 1, dilation 1 only; FC_ERR_ARG elsewhere): WINOGRAD picks the tile
- * per shape, WINOGRAD_2 / WINOGRAD_4 force F(2x2,3x3) / F(4x4,3x3).  Backward-weight has no
- * Winograd form here: it runs the algorithm 'auto' picks among the others. */
+/* Winograd (3x3, stride 1, dilation 1 only; FC_ERR_ARG elsewhere), all three passes:
+ * WINOGRAD is F(2x2,3x3), WINOGRAD_2 / WINOGRAD_4 name F(2x2,3x3) / F(4x4,3x3).  Its
+ * backward-weight computes grad_weight; grad_bias comes from the im2col path. */
 typedef enum {
     FC_ALGO_AUTO = 0,
     FC_ALGO_DIRECT = 1,

@@ -68,6 +68,12 @@ typedef void (*fc_f64_gemm_packt)(int64_t kc, const double *const *rows, double 
  *   col0 >= 0; 1 <= nt <= FC_WINO_NT_MAX; m is read (values unused) up to
  *   j < fc_wino_span(nt), so those must be readable.
  *
+ * fc_<dtype>_wino_gy_<M>__<isa>(rows, col0, W, nt, v, vs)
+ *   Backward-weight's grad_output tiles: for tiles j < nt, g[i][c] = rows[i][col0 + j*M + c]
+ *   (i, c < M; zero where rows[i] is NULL or the column is >= W), Gy = A g A^T (A x A, A the
+ *   transpose of A^T) as v[(k*A + l)*vs + j].  col0 >= 0; 1 <= nt <= FC_WINO_NT_MAX; may
+ *   write up to j < fc_wino_span(nt), as wino_in.
+ *
  * fc_<dtype>_wino_wt_<M>__<isa>(w, sf, n, flip, u, us)
  *   For filters i < n (n <= FC_WINO_WT_NT), f = the 3x3 at w + i*sf (row-major; turned by
  *   180 degrees when flip), U = G f G^T computed in float64 and rounded once:
@@ -75,12 +81,26 @@ typedef void (*fc_f64_gemm_packt)(int64_t kc, const double *const *rows, double 
  *   past n): the caller leaves that room.
  */
 #define FC_WINO_NT_MAX 32
+/* G (A x 3) of F(2x2,3x3) (M = 2) and F(4x4,3x3) (M = 4): G[a][k]. */
+static inline double fc_wino_g(int M, int a, int k)
+{
+    static const double g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    static const double g4[6][3] = {{1.0 / 4, 0, 0},
+                                    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                    {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                    {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                    {0, 0, 1}};
+    return M == 2 ? g2[a][k] : g4[a][k];
+}
 #define FC_WINO_WT_NT 16
 static inline int64_t fc_wino_span(int64_t nt) { return nt <= 8 ? 8 : nt <= 16 ? 16 : 32; }
 typedef void (*fc_f32_wino_in)(const float *const *rows, int64_t col0, int64_t W, int64_t nt,
                                float *v, int64_t vs);
 typedef void (*fc_f64_wino_in)(const double *const *rows, int64_t col0, int64_t W, int64_t nt,
                                double *v, int64_t vs);
+typedef fc_f32_wino_in fc_f32_wino_gy;
+typedef fc_f64_wino_in fc_f64_wino_gy;
 typedef void (*fc_f32_wino_wt)(const float *w, int64_t sf, int64_t n, int flip, float *u,
                                int64_t us);
 typedef void (*fc_f64_wino_wt)(const double *w, int64_t sf, int64_t n, int flip, double *u,
@@ -96,7 +116,9 @@ typedef void (*fc_f64_wino_out)(const double *m, int64_t ms, int64_t nt, double 
     void fc_##DT##_wino_out_##M##__##ISA(const T *m, int64_t ms, int64_t nt, T bias,         \
                                          T *const *rows, int64_t col0, int64_t W);     \
     void fc_##DT##_wino_wt_##M##__##ISA(const T *w, int64_t sf, int64_t n, int flip, T *u,   \
-                                        int64_t us);
+                                        int64_t us);                                         \
+    void fc_##DT##_wino_gy_##M##__##ISA(const T *const *rows, int64_t col0, int64_t W,       \
+                                        int64_t nt, T *v, int64_t vs);
 /* Every tier's four dtype x tile instances, and its descriptor fields' filling. */
 #define FC_WINO_DECL_ALL(ISA)                                                                \
     FC_WINO_DECL(f32, float, 2, ISA) FC_WINO_DECL(f32, float, 4, ISA)                        \

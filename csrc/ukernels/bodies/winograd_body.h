@@ -30,6 +30,14 @@
         o(0) = m(0) + m(1) + m(2);                                                          \
         o(1) = m(1) - m(2) - m(3);                                                          \
     } while (0)
+/* o[a] = sum_i AT[i][a] * g[i]: A^T's transpose, for grad_output tiles (backward-weight) */
+#define FC_W_ATT(o, g)                                                                      \
+    do {                                                                                    \
+        o(0) = g(0);                                                                        \
+        o(1) = g(0) + g(1);                                                                 \
+        o(2) = g(0) - g(1);                                                                 \
+        o(3) = -g(1);                                                                       \
+    } while (0)
 #else
 #define FC_W_BT(o, d)                                                                       \
     do {                                                                                    \
@@ -46,6 +54,15 @@
         o(1) = (m(1) - m(2)) + 2 * (m(3) - m(4));                                           \
         o(2) = (m(1) + m(2)) + 4 * (m(3) + m(4));                                           \
         o(3) = (m(1) - m(2)) + 8 * (m(3) - m(4)) + m(5);                                    \
+    } while (0)
+#define FC_W_ATT(o, g)                                                                      \
+    do {                                                                                    \
+        o(0) = g(0);                                                                        \
+        o(1) = (g(0) + g(2)) + (g(1) + g(3));                                               \
+        o(2) = (g(0) + g(2)) - (g(1) + g(3));                                               \
+        o(3) = g(0) + 2 * g(1) + 4 * g(2) + 8 * g(3);                                       \
+        o(4) = g(0) - 2 * g(1) + 4 * g(2) - 8 * g(3);                                       \
+        o(5) = g(3);                                                                        \
     } while (0)
 #endif
 
@@ -167,20 +184,68 @@ void FC_WNAME(wino_out)(const FC_T *m, int64_t ms, int64_t nt, FC_T bias, FC_T *
         FC_WNAME(wino_out_w)(m, ms, nt, bias, rows, col0, W, 32);
 }
 
+/* Backward-weight's grad_output tiles: Gy = A gy A^T (A x A) of M x M tiles. */
+static inline __attribute__((always_inline)) void FC_WNAME(wino_gy_w)(
+    const FC_T *const *rows, int64_t col0, int64_t W, int64_t nt, FC_T *v, int64_t vs,
+    const int NW)
+{
+    enum { M = FC_WM, A = FC_WA };
+    FC_T ph[M][M][FC_WINO_NT_MAX];
+    FC_T t[A][M][FC_WINO_NT_MAX];
+    FC_T buf[FC_WINO_NT_MAX * M];
+    int64_t n = nt * M;
+    if (n > W - col0)
+        n = W - col0;
+    for (int i = 0; i < M; i++) {
+        for (int64_t x = 0; x < NW * M; x++)
+            buf[x] = 0;
+        if (rows[i] && n > 0)
+            memcpy(buf, rows[i] + col0, sizeof(FC_T) * (size_t)n);
+        for (int j = 0; j < NW; j++)
+            for (int c = 0; c < M; c++)
+                ph[i][c][j] = buf[j * M + c];
+    }
+    /* down the columns: t[a][c][j] = sum_i AT[i][a] * gy[i][c] */
+    for (int c = 0; c < M; c++)
+        for (int j = 0; j < NW; j++) {
+#define FC_W_D(i) ph[i][c][j]
+#define FC_W_O(a) t[a][c][j]
+            FC_W_ATT(FC_W_O, FC_W_D);
+#undef FC_W_D
+#undef FC_W_O
+        }
+    /* along the rows */
+    for (int a = 0; a < A; a++) {
+        FC_T *o = v + (int64_t)a * A * vs;
+        for (int j = 0; j < NW; j++) {
+#define FC_W_D(c) t[a][c][j]
+#define FC_W_O(b) o[(b) * vs + j]
+            FC_W_ATT(FC_W_O, FC_W_D);
+#undef FC_W_D
+#undef FC_W_O
+        }
+    }
+}
+
+void FC_WNAME(wino_gy)(const FC_T *const *rows, int64_t col0, int64_t W, int64_t nt, FC_T *v,
+                       int64_t vs)
+{
+    if (nt <= 8)
+        FC_WNAME(wino_gy_w)(rows, col0, W, nt, v, vs, 8);
+    else if (nt <= 16)
+        FC_WNAME(wino_gy_w)(rows, col0, W, nt, v, vs, 16);
+    else
+        FC_WNAME(wino_gy_w)(rows, col0, W, nt, v, vs, 32);
+}
+
 /* Filter transform U = G f G^T of up to FC_WINO_WT_NT filters, in float64, across filters. */
 void FC_WNAME(wino_wt)(const FC_T *w, int64_t sf, int64_t n, int flip, FC_T *u, int64_t us)
 {
     enum { A = FC_WA, NW = FC_WINO_WT_NT };
-#if FC_WM == 2
-    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-#else
-    static const double G[6][3] = {{1.0 / 4, 0, 0},
-                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                   {0, 0, 1}};
-#endif
+    double G[A][3];
+    for (int a = 0; a < A; a++)
+        for (int k = 0; k < 3; k++)
+            G[a][k] = fc_wino_g(FC_WM, a, k);
     double f[9][NW], t[A][3][NW];
     for (int k = 0; k < 9; k++)
         for (int i = 0; i < NW; i++)
@@ -202,6 +267,7 @@ void FC_WNAME(wino_wt)(const FC_T *w, int64_t sf, int64_t n, int flip, FC_T *u, 
 
 #undef FC_W_BT
 #undef FC_W_AT
+#undef FC_W_ATT
 #undef FC_WA
 #undef FC_WP3_
 #undef FC_WP3
