@@ -237,7 +237,7 @@ def test_error_table_holds():
     assert set(stored) == set(names)
     for name, layer in names.items():
         now = winograd_error.measure(layer)
-        for ps, pass_ in (("fwd", 0), ("bwd_data", 1)):
+        for ps, pass_ in (("fwd", 0), ("bwd_data", 1), ("bwd_weight", 2)):
             picks = _kernels.choose_conv_algo(layer.geom(), pass_, 4) == "winograd"
             for dt in winograd_error.DTYPES:
                 for a in winograd_error.ALGOS:

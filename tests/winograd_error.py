@@ -3,7 +3,7 @@
 For every 3x3 stride-1 layer of the benchmark suite, at batch 1, with N(0, 1) data (rounded to
 float32, so both dtypes see the same values), the worst-element absolute error of each
 algorithm against an extended-precision oracle (im2col and a long-double product), for the
-forward pass and backward-data, float32 and float64.  The contract lets ``auto`` pick a
+forward pass, backward-data and backward-weight, float32 and float64.  The contract lets ``auto`` pick a
 Winograd tile only where its error is at most 4x direct's; test_winograd.py recomputes this
 table and checks both the table and the rule.
 
@@ -22,7 +22,7 @@ from fastconv._bench import CONV_LAYERS
 
 TABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "winograd_error.json")
 ALGOS = ("direct", "winograd_2x2", "winograd_4x4")
-PASSES = ("fwd", "bwd_data")
+PASSES = ("fwd", "bwd_data", "bwd_weight")
 DTYPES = ("float32", "float64")
 # the contract's bound on error(winograd) / error(direct) for 'auto'
 AUTO_BOUND = 4.0
@@ -33,6 +33,18 @@ def layers():
     return [l for l in CONV_LAYERS if l.k == 3 and l.stride == 1 and l.dilation == 1]
 
 
+def _cols(x, pad, k=3):
+    """im2col in long double: (N, C*k*k, Ho*Wo)."""
+    N, C, H, W = x.shape
+    xp = np.pad(x.astype(np.longdouble), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    Ho, Wo = H + 2 * pad - k + 1, W + 2 * pad - k + 1
+    cols = np.empty((N, C, k, k, Ho, Wo), np.longdouble)
+    for i in range(k):
+        for j in range(k):
+            cols[:, :, i, j] = xp[:, :, i:i + Ho, j:j + Wo]
+    return cols.reshape(N, C * k * k, Ho * Wo), (Ho, Wo)
+
+
 def _oracle(x, w, pad, groups=1):
     """conv2d in long double: im2col, then one product per group (every term exact, the sum
     in 64-bit mantissa arithmetic)."""
@@ -40,17 +52,21 @@ def _oracle(x, w, pad, groups=1):
         xs = np.split(x, groups, axis=1)
         ws = np.split(w, groups, axis=0)
         return np.concatenate([_oracle(a, b, pad) for a, b in zip(xs, ws)], axis=1)
-    N, C, H, W = x.shape
-    O, Cg, k, _ = w.shape
-    xp = np.pad(x.astype(np.longdouble), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    Ho, Wo = H + 2 * pad - k + 1, W + 2 * pad - k + 1
-    cols = np.empty((N, C, k, k, Ho, Wo), np.longdouble)
-    for i in range(k):
-        for j in range(k):
-            cols[:, :, i, j] = xp[:, :, i:i + Ho, j:j + Wo]
-    cols = cols.reshape(N, C * k * k, Ho * Wo)
-    wm = w.astype(np.longdouble).reshape(O, C * k * k)
-    return np.stack([wm @ cols[n] for n in range(N)]).reshape(N, O, Ho, Wo)
+    cols, (Ho, Wo) = _cols(x, pad)
+    wm = w.astype(np.longdouble).reshape(w.shape[0], -1)
+    return np.stack([wm @ c for c in cols]).reshape(x.shape[0], w.shape[0], Ho, Wo)
+
+
+def _oracle_gw(gy, x, pad, groups=1):
+    """conv2d's weight gradient in long double: per group, sum over images of gy @ cols^T."""
+    if groups > 1:
+        gs = np.split(gy, groups, axis=1)
+        xs = np.split(x, groups, axis=1)
+        return np.concatenate([_oracle_gw(a, b, pad) for a, b in zip(gs, xs)], axis=0)
+    cols, _ = _cols(x, pad)
+    g = gy.astype(np.longdouble).reshape(gy.shape[0], gy.shape[1], -1)
+    gw = sum(g[n] @ cols[n].T for n in range(x.shape[0]))
+    return gw.reshape(gy.shape[1], x.shape[1], 3, 3)
 
 
 def measure(layer, seed=0):
@@ -66,17 +82,21 @@ def measure(layer, seed=0):
     O, Cg = w.shape[:2]
     wt = w[:, :, ::-1, ::-1].reshape(G, O // G, Cg, 3, 3).transpose(0, 2, 1, 3, 4)
     gx_ref = _oracle(gy, np.ascontiguousarray(wt.reshape(G * Cg, O // G, 3, 3)), 2 - p, G)
-    out = {"fwd": {}, "bwd_data": {}}
+    gw_ref = _oracle_gw(gy, x, p, G)
+    out = {ps: {} for ps in PASSES}
     for dt in DTYPES:
         xd, wd, gyd = x.astype(dt), w.astype(dt), gy.astype(dt)
-        out["fwd"][dt] = {}
-        out["bwd_data"][dt] = {}
+        for ps in PASSES:
+            out[ps][dt] = {}
         for a in ALGOS:
             y = fastconv.conv2d(xd, wd, padding=p, groups=G, algorithm=a)
             out["fwd"][dt][a] = float(np.max(np.abs(y.astype(np.longdouble) - y_ref)))
             gx = fastconv.conv2d_backward(gyd, xd, wd, padding=p, groups=G, algorithm=a,
                                           output_mask=(True, False, False))[0]
             out["bwd_data"][dt][a] = float(np.max(np.abs(gx.astype(np.longdouble) - gx_ref)))
+            gw = fastconv.conv2d_backward(gyd, xd, wd, padding=p, groups=G, algorithm=a,
+                                          output_mask=(False, True, False))[1]
+            out["bwd_weight"][dt][a] = float(np.max(np.abs(gw.astype(np.longdouble) - gw_ref)))
     return out
 
 

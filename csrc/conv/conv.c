@@ -31,9 +31,10 @@
  * backward-weight with a large weight gradient, where direct's per-range partial sums grow.
  */
 /*
- * Winograd F(2x2, 3x3) in 'auto' (its error is 0.25-0.7x direct's over the suite's layers,
- * tests/data/winograd_error.json; F(4x4)'s is 3-15x, over the contract's 4x bound, so 'auto'
- * never picks it).  Measured 2026-12-01 on an AMD Zen 5, 2 threads, float32, effective
+ * Winograd F(2x2, 3x3) in 'auto', forward and backward-data (its error there is 0.25-1.4x
+ * direct's over the suite's layers, tests/data/winograd_error.json; F(4x4)'s is 3-39x, over
+ * the contract's 4x bound, so 'auto' never picks it; backward-weight's F(2x2) is 2-5.7x, and
+ * slower than im2col, so the weight gradient keeps the rule below).  Measured 2026-12-01 on an AMD Zen 5, 2 threads, float32, effective
  * GFLOP/s (direct-conv FLOPs / time), forward / backward-data, each tier on its own kernels:
  *
  *                  avx2 tier                        avx512 tier
