@@ -1,5 +1,5 @@
 """Effective GFLOP/s (direct-convolution FLOPs / time) of every conv2d algorithm on the suite's
-3x3 stride-1 layers, forward and backward-data, fastconv alone (no second OpenMP runtime in the
+3x3 stride-1 layers, forward, backward-data and backward-weight, fastconv alone (no second OpenMP runtime in the
 process), algorithms alternating per block of calls; the table behind 'auto's Winograd rule in
 csrc/conv/conv.c.
 
@@ -47,7 +47,8 @@ def main():
         w = rng.standard_normal((l.C_out, l.C_in // l.groups, 3, 3), dtype=np.float32)
         kw = dict(padding=l.padding, groups=l.groups)
         gy = np.ones_like(fastconv.conv2d(x, w, **kw))
-        for ps in ("fwd", "bwd_data"):
+        masks = {"bwd_data": (True, False, False), "bwd_weight": (False, True, False)}
+        for ps in ("fwd", "bwd_data", "bwd_weight"):
             res = {a: [] for a in algos}
             for _ in range(args.blocks):
                 for a in algos:
@@ -55,11 +56,10 @@ def main():
                         def f(a=a):
                             fastconv.conv2d(x, w, algorithm=a, **kw)
                     else:
-                        def f(a=a):
-                            fastconv.conv2d_backward(gy, x, w, algorithm=a, **kw,
-                                                     output_mask=(True, False, False))
+                        def f(a=a, m=masks[ps]):
+                            fastconv.conv2d_backward(gy, x, w, algorithm=a, **kw, output_mask=m)
                     res[a].append(_median_time(f, args.reps))
-            print(f"{l.name:11s} {ps:8s} " + "  ".join(
+            print(f"{l.name:11s} {ps:10s} " + "  ".join(
                 f"{a} {l.flops('fwd') / np.median(v) / 1e9:6.0f}" for a, v in res.items()),
                 flush=True)
 
