@@ -37,8 +37,10 @@ typedef struct {
     double flops_per_iter;
 } fc_probe_desc;
 
-/* The per-tier 'auto' rule (conv.c has the measured table of the generic/avx2 tiers). */
-typedef fc_conv_algo (*fc_conv_choose_fn)(const fc_conv_geom *g, int pass, int itemsize);
+/* The per-tier 'auto' rule (conv.c has the measured table of the generic/avx2 tiers);
+ * allow_wino 0 keeps it to direct/im2col (shapes outside the Winograd error table). */
+typedef fc_conv_algo (*fc_conv_choose_fn)(const fc_conv_geom *g, int pass, int itemsize,
+                                          int allow_wino);
 
 /* Winograd tile transforms (fastconv_ukernel.h), [0] for F(2x2,3x3), [1] for F(4x4,3x3). */
 typedef struct {

@@ -13,4 +13,9 @@ FUNCTIONS = [
     "lp_pool1d", "lp_pool1d_backward", "lp_pool2d", "lp_pool2d_backward",
     "unfold", "unfold_backward", "fold", "fold_backward",
     "max_unpool1d", "max_unpool1d_backward", "max_unpool2d", "max_unpool2d_backward",
+    "conv3d", "conv3d_backward", "conv_transpose3d", "conv_transpose3d_backward",
+    "max_pool3d", "max_pool3d_backward", "avg_pool3d", "avg_pool3d_backward",
+    "adaptive_avg_pool3d", "adaptive_avg_pool3d_backward",
+    "adaptive_max_pool3d", "adaptive_max_pool3d_backward",
+    "max_unpool3d", "max_unpool3d_backward",
 ]

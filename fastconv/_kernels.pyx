@@ -13,6 +13,7 @@ cnp.import_array()
 
 include "_config.pxi"
 include "_conv.pxi"
+include "_dim3.pxi"
 include "_gemm.pxi"
 include "_pool.pxi"
 include "_probe.pxi"

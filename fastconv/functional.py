@@ -5,6 +5,7 @@ from . import _lppool, _rank1
 from ._api import FUNCTIONS
 from ._fold import unfold, unfold_backward, fold, fold_backward
 from ._unpool import max_unpool2d, max_unpool2d_backward
+from ._dim3 import *  # noqa: F401,F403  (the 3-D family on csrc/conv/conv3d.c, csrc/pool/pool3d.c)
 from .conv import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
 from .pool import (max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backward,
                    adaptive_avg_pool2d, adaptive_avg_pool2d_backward,

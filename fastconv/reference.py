@@ -662,3 +662,6 @@ def max_unpool2d_backward(grad_output, indices, kernel_size, stride=None, paddin
 # Power-average pooling, as PyTorch defines it: the p-th root of k times the average of x**p.
 globals().update(_lppool.make(sys.modules[__name__]))
 globals().update(_rank1.make(sys.modules[__name__], with_algorithm=False))
+
+# The 3-D family: the same formulas over three spatial axes.
+from ._reference3 import *  # noqa: E402,F401,F403

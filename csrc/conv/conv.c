@@ -63,9 +63,10 @@ static int wino_pays(const fc_conv_geom *g, int pass, int64_t min_tiles)
     return g->N * ((H + 1) / 2) * ((W + 1) / 2) >= min_tiles;
 }
 
-fc_conv_algo fc_conv2d_choose_algo_16reg(const fc_conv_geom *g, int pass, int itemsize)
+fc_conv_algo fc_conv2d_choose_algo_16reg(const fc_conv_geom *g, int pass, int itemsize,
+                                         int allow_wino)
 {
-    if (wino_pays(g, pass, 128))
+    if (allow_wino && wino_pays(g, pass, 128))
         return FC_ALGO_WINOGRAD;
     return choose_direct_im2col_16reg(g, pass, itemsize);
 }
@@ -117,9 +118,10 @@ static fc_conv_algo choose_direct_im2col_16reg(const fc_conv_geom *g, int pass, 
  * from a fifth of the weight size the 16-register rule allows, and a 1x1 backward-data goes
  * to the GEMM even with few gradient channels.
  */
-fc_conv_algo fc_conv2d_choose_algo_32reg(const fc_conv_geom *g, int pass, int itemsize)
+fc_conv_algo fc_conv2d_choose_algo_32reg(const fc_conv_geom *g, int pass, int itemsize,
+                                         int allow_wino)
 {
-    if (wino_pays(g, pass, 256))
+    if (allow_wino && wino_pays(g, pass, 256))
         return FC_ALGO_WINOGRAD;
     const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;
     const int64_t KK = g->kH * g->kW;
@@ -132,7 +134,12 @@ fc_conv_algo fc_conv2d_choose_algo_32reg(const fc_conv_geom *g, int pass, int it
 
 fc_conv_algo fc_conv2d_choose_algo(const fc_conv_geom *g, int pass, int itemsize)
 {
-    return fc_tier_current()->choose_algo(g, pass, itemsize);
+    return fc_tier_current()->choose_algo(g, pass, itemsize, 1);
+}
+
+fc_conv_algo fc_conv2d_choose_algo_nowino(const fc_conv_geom *g, int pass, int itemsize)
+{
+    return fc_tier_current()->choose_algo(g, pass, itemsize, 0);
 }
 
 /* A NaN or Inf weight (forward, backward-data) or grad_output value (backward-weight) must

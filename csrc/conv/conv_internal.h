@@ -34,8 +34,13 @@ int fc_wino_serves(const fc_conv_geom *g);
 
 /* 'auto' measured for 16-register tiers (the table in conv.c): the generic tier's rule,
  * inherited by every tier that has not measured its own. */
-fc_conv_algo fc_conv2d_choose_algo_16reg(const fc_conv_geom *g, int pass, int itemsize);
+fc_conv_algo fc_conv2d_choose_algo_16reg(const fc_conv_geom *g, int pass, int itemsize,
+                                         int allow_wino);
 /* The rule measured for 32-register, 16-lane tiers (conv.c). */
-fc_conv_algo fc_conv2d_choose_algo_32reg(const fc_conv_geom *g, int pass, int itemsize);
+fc_conv_algo fc_conv2d_choose_algo_32reg(const fc_conv_geom *g, int pass, int itemsize,
+                                         int allow_wino);
+/* 'auto' without Winograd: the 3-D convolutions (conv3d.c), whose shapes the error table
+ * does not cover. */
+fc_conv_algo fc_conv2d_choose_algo_nowino(const fc_conv_geom *g, int pass, int itemsize);
 
 #endif

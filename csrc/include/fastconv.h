@@ -120,6 +120,39 @@ fc_status fc_conv2d_backward_weight_f64(const fc_conv_geom *g, fc_conv_algo algo
  * (0 forward, 1 backward-data, 2 backward-weight); itemsize 4 or 8. */
 fc_conv_algo fc_conv2d_choose_algo(const fc_conv_geom *g, int pass, int itemsize);
 
+/*
+ * conv3d: the same three passes on (N, C, D, H, W) arrays and (C_out, C_in/groups, kD, kH,
+ * kW) weights, zero padding (front/top/left given; back/bottom/right implied by the output
+ * size).  algo: AUTO (direct or im2col, never Winograd), DIRECT or IM2COL; the depth taps
+ * are unfolded into channels and the 2-D algorithm of that name runs on the result (see
+ * csrc/conv/conv3d.c).  Same ownership rules as conv2d.
+ */
+typedef struct {
+    int64_t N, C_in, D, H, W;
+    int64_t C_out, kD, kH, kW;
+    int64_t D_out, H_out, W_out;
+    int64_t sD, sH, sW;     /* stride   >= 1 */
+    int64_t pD, pH, pW;     /* padding  >= 0 (front, top, left) */
+    int64_t dD, dH, dW;     /* dilation >= 1 */
+    int64_t groups;
+} fc_conv3d_geom;
+
+fc_status fc_conv3d_forward_f32(const fc_conv3d_geom *g, fc_conv_algo algo, const float *x,
+                                const float *w, const float *bias, float *y);
+fc_status fc_conv3d_forward_f64(const fc_conv3d_geom *g, fc_conv_algo algo, const double *x,
+                                const double *w, const double *bias, double *y);
+fc_status fc_conv3d_backward_data_f32(const fc_conv3d_geom *g, fc_conv_algo algo,
+                                      const float *gy, const float *w, float *gx);
+fc_status fc_conv3d_backward_data_f64(const fc_conv3d_geom *g, fc_conv_algo algo,
+                                      const double *gy, const double *w, double *gx);
+fc_status fc_conv3d_backward_weight_f32(const fc_conv3d_geom *g, fc_conv_algo algo,
+                                        const float *gy, const float *x, float *gw, float *gb);
+fc_status fc_conv3d_backward_weight_f64(const fc_conv3d_geom *g, fc_conv_algo algo,
+                                        const double *gy, const double *x, double *gw,
+                                        double *gb);
+/* What AUTO runs for this 3-D geometry and pass (FC_ALGO_DIRECT or FC_ALGO_IM2COL). */
+fc_conv_algo fc_conv3d_choose_algo(const fc_conv3d_geom *g, int pass, int itemsize);
+
 /* ------------------------------------------------------------------ pooling -- */
 
 /*
@@ -188,6 +221,43 @@ fc_status fc_adaptive_max_pool2d_backward_f32(const fc_pool_geom *g, const float
 fc_status fc_adaptive_max_pool2d_backward_f64(const fc_pool_geom *g, const double *gy,
                                               const int64_t *indices, const double *x,
                                               double *gx);
+
+/*
+ * 3-D pooling over P = N*C volumes: x (P, D, H, W), y and indices (P, D_out, H_out, W_out),
+ * indices flat (d*H + h)*W + w in the volume.  Every rule as the 2-D functions above, with a
+ * depth axis (front padding pD, back qD) in front of the rows.
+ */
+typedef struct {
+    int64_t P;
+    int64_t D, H, W;
+    int64_t D_out, H_out, W_out;
+    int64_t kD, kH, kW;
+    int64_t sD, sH, sW;
+    int64_t pD, pH, pW;     /* front, top, left */
+    int64_t dD, dH, dW;
+    int64_t qD, qH, qW;     /* back, bottom, right */
+} fc_pool3d_geom;
+
+#define FC_POOL3D_DECLARE(SFX, T)                                                            \
+    fc_status fc_max_pool3d_forward_##SFX(const fc_pool3d_geom *g, const T *x, T *y,        \
+                                          int64_t *indices);                                \
+    fc_status fc_max_pool3d_backward_##SFX(const fc_pool3d_geom *g, const T *gy,            \
+                                           const int64_t *indices, const T *x, T *gx);      \
+    fc_status fc_avg_pool3d_forward_##SFX(const fc_pool3d_geom *g, int count_include_pad,   \
+                                          int64_t divisor_override, const T *x, T *y);      \
+    fc_status fc_avg_pool3d_backward_##SFX(const fc_pool3d_geom *g, int count_include_pad,  \
+                                           int64_t divisor_override, const T *gy, T *gx);   \
+    fc_status fc_adaptive_avg_pool3d_forward_##SFX(const fc_pool3d_geom *g, const T *x,     \
+                                                   T *y);                                   \
+    fc_status fc_adaptive_avg_pool3d_backward_##SFX(const fc_pool3d_geom *g, const T *gy,   \
+                                                    T *gx);                                 \
+    fc_status fc_adaptive_max_pool3d_forward_##SFX(const fc_pool3d_geom *g, const T *x,     \
+                                                   T *y, int64_t *indices);                 \
+    fc_status fc_adaptive_max_pool3d_backward_##SFX(const fc_pool3d_geom *g, const T *gy,   \
+                                                    const int64_t *indices, const T *x,     \
+                                                    T *gx);
+FC_POOL3D_DECLARE(f32, float)
+FC_POOL3D_DECLARE(f64, double)
 
 #ifdef __cplusplus
 }

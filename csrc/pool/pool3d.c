@@ -1,0 +1,274 @@
+/*
+ * 3-D pooling (max, average, adaptive max/average; forward and backward) over P = N*C
+ * volumes.  Same rules as the 2-D kernels (fastconv.h): the window tables of
+ * pool_common.c per axis, first-maximum / last-NaN argmax, padding never wins, the
+ * PyTorch divisors.
+ *
+ * Forward work items are (volume, run of output depths); backward items are whole volumes
+ * (overlapping windows add into the same input element, in output scan order), so results
+ * do not depend on the thread count.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pool_internal.h"
+#include "tier.h"
+
+/* Per-axis window tables of one call: depth, then rows, then columns. */
+typedef struct {
+    fc_pool_win *d, *h, *w;
+    int64_t sd, sh, sw;       /* tap step per axis (dilation; 1 for avg and adaptive) */
+} win3;
+
+static int win3_init(win3 *t, const fc_pool3d_geom *g, int adaptive, int avg, int cip)
+{
+    fc_pool_win *a = (fc_pool_win *)malloc(sizeof(fc_pool_win) *
+                                           (size_t)(g->D_out + g->H_out + g->W_out + 1));
+    if (!a)
+        return -1;
+    t->d = a;
+    t->h = a + g->D_out;
+    t->w = t->h + g->H_out;
+    if (adaptive) {
+        fc_pool_adaptive_table(g->D, g->D_out, t->d);
+        fc_pool_adaptive_table(g->H, g->H_out, t->h);
+        fc_pool_adaptive_table(g->W, g->W_out, t->w);
+        t->sd = t->sh = t->sw = 1;
+    } else {
+        t->sd = avg ? 1 : g->dD;
+        t->sh = avg ? 1 : g->dH;
+        t->sw = avg ? 1 : g->dW;
+        fc_pool_win_table(g->D, g->D_out, g->kD, g->sD, g->pD, g->qD, t->sd, cip, t->d);
+        fc_pool_win_table(g->H, g->H_out, g->kH, g->sH, g->pH, g->qH, t->sh, cip, t->h);
+        fc_pool_win_table(g->W, g->W_out, g->kW, g->sW, g->pW, g->qW, t->sw, cip, t->w);
+    }
+    return 0;
+}
+
+static int pool3d_threads(double work, int64_t items)
+{
+    int nt = fc_threads_for(work, fc_tier_current()->par_min_pool_elems);
+    if (nt > items)
+        nt = items > 0 ? (int)items : 1;
+    return nt < 1 ? 1 : nt;
+}
+
+/* Every index within [0, plane) (before anything is written through one). */
+static int indices_ok(const int64_t *ind, int64_t n, int64_t plane)
+{
+    int ok = 1;
+    for (int64_t i = 0; i < n; i++)
+        ok &= ind[i] >= 0 && ind[i] < plane;
+    return ok;
+}
+
+#define FC_POOL3D_DTYPE(SFX, T)                                                               \
+/* Flat index of the window's maximum: taps in scan order, a larger value or a NaN replaces  \
+ * (ties keep the first, NaN the last); the first in-bounds tap starts it, so padding never  \
+ * wins; -1 for a window without in-bounds taps. */                                          \
+static int64_t argmax_##SFX(const T *xp, const fc_pool3d_geom *g, const win3 *t, int64_t od, \
+                            int64_t oh, int64_t ow)                                           \
+{                                                                                             \
+    const fc_pool_win *a = &t->d[od], *b = &t->h[oh], *c = &t->w[ow];                         \
+    int64_t best = -1;                                                                        \
+    T m = 0;                                                                                  \
+    for (int64_t d = a->lo; d < a->hi; d += t->sd)                                            \
+        for (int64_t h = b->lo; h < b->hi; h += t->sh) {                                      \
+            const int64_t row = (d * g->H + h) * g->W;                                        \
+            for (int64_t w = c->lo; w < c->hi; w += t->sw) {                                  \
+                const T v = xp[row + w];                                                      \
+                if (best < 0 || v > m || isnan(v)) {                                          \
+                    m = v;                                                                    \
+                    best = row + w;                                                           \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+    return best;                                                                              \
+}                                                                                             \
+                                                                                              \
+static T wsum_##SFX(const T *xp, const fc_pool3d_geom *g, const win3 *t, int64_t od,          \
+                    int64_t oh, int64_t ow)                                                   \
+{                                                                                             \
+    const fc_pool_win *a = &t->d[od], *b = &t->h[oh], *c = &t->w[ow];                         \
+    T s = 0;                                                                                  \
+    for (int64_t d = a->lo; d < a->hi; d++)                                                   \
+        for (int64_t h = b->lo; h < b->hi; h++) {                                             \
+            const T *r = xp + (d * g->H + h) * g->W;                                          \
+            for (int64_t w = c->lo; w < c->hi; w++)                                           \
+                s += r[w];                                                                    \
+        }                                                                                     \
+    return s;                                                                                 \
+}                                                                                             \
+                                                                                              \
+static void wadd_##SFX(T *gp, const fc_pool3d_geom *g, const win3 *t, int64_t od, int64_t oh, \
+                       int64_t ow, T v)                                                       \
+{                                                                                             \
+    const fc_pool_win *a = &t->d[od], *b = &t->h[oh], *c = &t->w[ow];                         \
+    for (int64_t d = a->lo; d < a->hi; d++)                                                   \
+        for (int64_t h = b->lo; h < b->hi; h++) {                                             \
+            T *r = gp + (d * g->H + h) * g->W;                                                \
+            for (int64_t w = c->lo; w < c->hi; w++)                                           \
+                r[w] += v;                                                                    \
+        }                                                                                     \
+}                                                                                             \
+                                                                                              \
+/* max (adaptive or not): y and indices (either may be NULL) */                               \
+static fc_status maxfwd_##SFX(const fc_pool3d_geom *g, int adaptive, const T *x, T *y,       \
+                              int64_t *ind)                                                   \
+{                                                                                             \
+    win3 t;                                                                                   \
+    if (g->P == 0 || g->D_out == 0 || g->H_out == 0 || g->W_out == 0)                         \
+        return FC_OK;                                                                         \
+    if (win3_init(&t, g, adaptive, 0, 0))                                                     \
+        return FC_ERR_NOMEM;                                                                  \
+    const int64_t vol = g->D * g->H * g->W, HWo = g->H_out * g->W_out;                        \
+    const int64_t items = g->P * g->D_out;                                                    \
+    const int nt = pool3d_threads((double)g->P * (double)vol, items);                        \
+FC_OMP_FOR(nt, nt > 1)                                                                        \
+    for (int64_t it = 0; it < items; it++) {                                                  \
+        const int64_t p = it / g->D_out, od = it % g->D_out;                                  \
+        const T *xp = x + p * vol;                                                            \
+        const int64_t o0 = it * HWo;                                                          \
+        for (int64_t oh = 0; oh < g->H_out; oh++)                                             \
+            for (int64_t ow = 0; ow < g->W_out; ow++) {                                       \
+                const int64_t a = argmax_##SFX(xp, g, &t, od, oh, ow);                        \
+                const int64_t o = o0 + oh * g->W_out + ow;                                    \
+                if (y)                                                                        \
+                    y[o] = a >= 0 ? xp[a] : (T)-INFINITY;                                     \
+                if (ind)                                                                      \
+                    ind[o] = a;                                                               \
+            }                                                                                 \
+    }                                                                                         \
+    free(t.d);                                                                                \
+    return FC_OK;                                                                             \
+}                                                                                             \
+                                                                                              \
+/* scatter-add gy at the given indices, or at the argmax recomputed from x */                 \
+static fc_status maxbwd_##SFX(const fc_pool3d_geom *g, int adaptive, const T *gy,            \
+                              const int64_t *ind, const T *x, T *gx)                          \
+{                                                                                             \
+    win3 t;                                                                                   \
+    const int64_t vol = g->D * g->H * g->W, ovol = g->D_out * g->H_out * g->W_out;           \
+    if (ind && !indices_ok(ind, g->P * ovol, vol))                                            \
+        return FC_ERR_INDEX;                                                                  \
+    if (win3_init(&t, g, adaptive, 0, 0))                                                     \
+        return FC_ERR_NOMEM;                                                                  \
+    const int nt = pool3d_threads((double)g->P * (double)(vol + ovol), g->P);                \
+FC_OMP_FOR(nt, nt > 1)                                                                        \
+    for (int64_t p = 0; p < g->P; p++) {                                                      \
+        T *gp = gx + p * vol;                                                                 \
+        const T *gyp = gy + p * ovol;                                                         \
+        memset(gp, 0, sizeof(T) * (size_t)vol);                                               \
+        if (ind) {                                                                            \
+            const int64_t *ip = ind + p * ovol;                                               \
+            for (int64_t o = 0; o < ovol; o++)                                                \
+                gp[ip[o]] += gyp[o];                                                          \
+            continue;                                                                         \
+        }                                                                                     \
+        const T *xp = x + p * vol;                                                            \
+        for (int64_t od = 0, o = 0; od < g->D_out; od++)                                      \
+            for (int64_t oh = 0; oh < g->H_out; oh++)                                         \
+                for (int64_t ow = 0; ow < g->W_out; ow++, o++) {                              \
+                    const int64_t a = argmax_##SFX(xp, g, &t, od, oh, ow);                    \
+                    if (a >= 0)                                                               \
+                        gp[a] += gyp[o];                                                      \
+                }                                                                             \
+    }                                                                                         \
+    free(t.d);                                                                                \
+    return FC_OK;                                                                             \
+}                                                                                             \
+                                                                                              \
+static T divisor_##SFX(const win3 *t, int64_t od, int64_t oh, int64_t ow, int64_t dov)       \
+{                                                                                             \
+    return dov ? (T)dov : (T)(t->d[od].div * t->h[oh].div * t->w[ow].div);                    \
+}                                                                                             \
+                                                                                              \
+static fc_status avgfwd_##SFX(const fc_pool3d_geom *g, int adaptive, int cip, int64_t dov,    \
+                              const T *x, T *y)                                               \
+{                                                                                             \
+    win3 t;                                                                                   \
+    if (g->P == 0 || g->D_out == 0 || g->H_out == 0 || g->W_out == 0)                         \
+        return FC_OK;                                                                         \
+    if (win3_init(&t, g, adaptive, 1, cip))                                                   \
+        return FC_ERR_NOMEM;                                                                  \
+    const int64_t vol = g->D * g->H * g->W, HWo = g->H_out * g->W_out;                        \
+    const int64_t items = g->P * g->D_out;                                                    \
+    const int nt = pool3d_threads((double)g->P * (double)vol, items);                        \
+FC_OMP_FOR(nt, nt > 1)                                                                        \
+    for (int64_t it = 0; it < items; it++) {                                                  \
+        const int64_t p = it / g->D_out, od = it % g->D_out;                                  \
+        const T *xp = x + p * vol;                                                            \
+        T *yo = y + it * HWo;                                                                 \
+        for (int64_t oh = 0; oh < g->H_out; oh++)                                             \
+            for (int64_t ow = 0; ow < g->W_out; ow++)                                         \
+                yo[oh * g->W_out + ow] = wsum_##SFX(xp, g, &t, od, oh, ow) /                  \
+                                         divisor_##SFX(&t, od, oh, ow, dov);                  \
+    }                                                                                         \
+    free(t.d);                                                                                \
+    return FC_OK;                                                                             \
+}                                                                                             \
+                                                                                              \
+static fc_status avgbwd_##SFX(const fc_pool3d_geom *g, int adaptive, int cip, int64_t dov,    \
+                              const T *gy, T *gx)                                             \
+{                                                                                             \
+    win3 t;                                                                                   \
+    if (win3_init(&t, g, adaptive, 1, cip))                                                   \
+        return FC_ERR_NOMEM;                                                                  \
+    const int64_t vol = g->D * g->H * g->W, ovol = g->D_out * g->H_out * g->W_out;           \
+    const int nt = pool3d_threads((double)g->P * (double)(vol + ovol), g->P);                \
+FC_OMP_FOR(nt, nt > 1)                                                                        \
+    for (int64_t p = 0; p < g->P; p++) {                                                      \
+        T *gp = gx + p * vol;                                                                 \
+        const T *gyp = gy + p * ovol;                                                         \
+        memset(gp, 0, sizeof(T) * (size_t)vol);                                               \
+        for (int64_t od = 0, o = 0; od < g->D_out; od++)                                      \
+            for (int64_t oh = 0; oh < g->H_out; oh++)                                         \
+                for (int64_t ow = 0; ow < g->W_out; ow++, o++)                                \
+                    wadd_##SFX(gp, g, &t, od, oh, ow,                                         \
+                               gyp[o] / divisor_##SFX(&t, od, oh, ow, dov));                  \
+    }                                                                                         \
+    free(t.d);                                                                                \
+    return FC_OK;                                                                             \
+}                                                                                             \
+                                                                                              \
+fc_status fc_max_pool3d_forward_##SFX(const fc_pool3d_geom *g, const T *x, T *y,             \
+                                      int64_t *indices)                                       \
+{                                                                                             \
+    return maxfwd_##SFX(g, 0, x, y, indices);                                                 \
+}                                                                                             \
+fc_status fc_max_pool3d_backward_##SFX(const fc_pool3d_geom *g, const T *gy,                 \
+                                       const int64_t *indices, const T *x, T *gx)             \
+{                                                                                             \
+    return maxbwd_##SFX(g, 0, gy, indices, x, gx);                                            \
+}                                                                                             \
+fc_status fc_avg_pool3d_forward_##SFX(const fc_pool3d_geom *g, int count_include_pad,        \
+                                      int64_t divisor_override, const T *x, T *y)             \
+{                                                                                             \
+    return avgfwd_##SFX(g, 0, count_include_pad, divisor_override, x, y);                     \
+}                                                                                             \
+fc_status fc_avg_pool3d_backward_##SFX(const fc_pool3d_geom *g, int count_include_pad,       \
+                                       int64_t divisor_override, const T *gy, T *gx)          \
+{                                                                                             \
+    return avgbwd_##SFX(g, 0, count_include_pad, divisor_override, gy, gx);                   \
+}                                                                                             \
+fc_status fc_adaptive_avg_pool3d_forward_##SFX(const fc_pool3d_geom *g, const T *x, T *y)    \
+{                                                                                             \
+    return avgfwd_##SFX(g, 1, 1, 0, x, y);                                                    \
+}                                                                                             \
+fc_status fc_adaptive_avg_pool3d_backward_##SFX(const fc_pool3d_geom *g, const T *gy, T *gx) \
+{                                                                                             \
+    return avgbwd_##SFX(g, 1, 1, 0, gy, gx);                                                  \
+}                                                                                             \
+fc_status fc_adaptive_max_pool3d_forward_##SFX(const fc_pool3d_geom *g, const T *x, T *y,    \
+                                               int64_t *indices)                              \
+{                                                                                             \
+    return maxfwd_##SFX(g, 1, x, y, indices);                                                 \
+}                                                                                             \
+fc_status fc_adaptive_max_pool3d_backward_##SFX(const fc_pool3d_geom *g, const T *gy,        \
+                                                const int64_t *indices, const T *x, T *gx)    \
+{                                                                                             \
+    return maxbwd_##SFX(g, 1, gy, indices, x, gx);                                            \
+}
+
+FC_POOL3D_DTYPE(f32, float)
+FC_POOL3D_DTYPE(f64, double)
