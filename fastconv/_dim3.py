@@ -110,7 +110,7 @@ def conv_transpose3d_backward(grad_output, input, weight, stride=1, padding=0,
 
 def _volumes(x):
     """(N, C, D, H, W) -> C-contiguous (N*C, D, H, W)."""
-    return _c(x).reshape((-1,) + tuple(x.shape[2:]))
+    return _c(x).reshape((x.shape[0] * x.shape[1],) + tuple(x.shape[2:]))
 
 
 def _shaped(v, a, shape):

@@ -83,7 +83,7 @@ def _scatter(y, weight, groups, stride, dilation, full):
     At, B = weight.shape[:2]
     G, Ao = groups, At // groups
     wt = weight.reshape((G, Ao, B) + weight.shape[2:]).swapaxes(1, 2)
-    yg = y.reshape(N, G, Ao, -1)
+    yg = y.reshape(N, G, Ao, int(np.prod(out)))
     xp = np.zeros((N, G * B) + tuple(full), dtype=y.dtype)
     for t in _taps(weight.shape[2:]):
         contrib = (wt[(Ellipsis,) + t] @ yg).reshape((N, G * B) + tuple(out))
@@ -94,13 +94,13 @@ def _scatter(y, weight, groups, stride, dilation, full):
 def _correlate_weight(y, xp, groups, stride, dilation, kernel):
     """gw[g*Ao+a, b, t] = sum_{n, i} y[n, g*Ao+a, i] * xp[n, g*B+b, i*s + t*d]"""
     N, At, out = y.shape[0], y.shape[1], y.shape[2:]
-    G = groups
+    G, P = groups, int(np.prod(out))
     Ao, B = At // G, xp.shape[1] // G
-    yg = y.reshape(N, G, Ao, -1).transpose(1, 2, 0, 3).reshape(G, Ao, -1)
+    yg = y.reshape(N, G, Ao, P).transpose(1, 2, 0, 3).reshape(G, Ao, N * P)
     gw = np.zeros((G, Ao, B) + tuple(kernel), dtype=y.dtype)
     for t in _taps(kernel):
-        cols = _tap(xp, t, out, stride, dilation).reshape(N, G, B, -1)
-        cols = cols.transpose(1, 2, 0, 3).reshape(G, B, -1)
+        cols = _tap(xp, t, out, stride, dilation).reshape(N, G, B, P)
+        cols = cols.transpose(1, 2, 0, 3).reshape(G, B, N * P)
         gw[(Ellipsis,) + t] = yg @ cols.swapaxes(1, 2)
     return gw.reshape((At, B) + tuple(kernel))
 
@@ -196,10 +196,18 @@ def _flat_positions(size, pads):
     return np.where(inside, flat, -1)
 
 
+def _window_pads(a):
+    """Padding that holds every window: the call's, extended at the end to the last window's
+    end (a ceil-mode overhang reads padding there)."""
+    return tuple((b, max(e, (o - 1) * s + (k - 1) * d + 1 - n - b))
+                 for n, k, s, (b, e), d, o in zip(a.size, a.kernel, a.stride, a.pad,
+                                                  a.dilation, a.out))
+
+
 def _max_forward(x, a):
     """Running maximum over the taps in scan order: a tap replaces the running value when it
     is larger or NaN (ties keep the first, NaN the last); padding taps never win."""
-    pads = tuple((b, e + a.stride[i] * a.out[i]) for i, (b, e) in enumerate(a.pad))
+    pads = _window_pads(a)
     xp = _pad(x, pads, fill=-np.inf)
     pos = _flat_positions(a.size, pads)
     y = np.full(x.shape[:2] + tuple(a.out), -np.inf, dtype=x.dtype)
@@ -269,7 +277,7 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     """y[n, c, i] = sum over taps t of zero-padded x[n, c, i*s - p + t] / divisor[i]."""
     a = A.avg_pool3d_args(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                           divisor_override)
-    pads = tuple((b, e + a.stride[i] * a.out[i]) for i, (b, e) in enumerate(a.pad))
+    pads = _window_pads(a)
     xp = _pad(_c(a.x), pads)
     y = np.zeros(a.x.shape[:2] + tuple(a.out), dtype=a.dtype)
     for t in _taps(a.kernel):
@@ -282,7 +290,7 @@ def avg_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     """grad_input[n, c, i*s - p + t] += grad_output[n, c, i] / divisor[i] for every tap."""
     a, gy = A.avg_pool3d_backward_args(grad_output, input_shape, kernel_size, stride, padding,
                                        ceil_mode, count_include_pad, divisor_override)
-    pads = tuple((b, e + a.stride[i] * a.out[i]) for i, (b, e) in enumerate(a.pad))
+    pads = _window_pads(a)
     share = _c(gy) / _avg_divisor(a, a.dtype)
     gp = np.zeros((a.N, a.C) + tuple(n + b + e for n, (b, e) in zip(a.size, pads)),
                   dtype=a.dtype)
@@ -310,8 +318,8 @@ def adaptive_avg_pool3d(input, output_size):
     x = _c(a.x)
     y = np.zeros(x.shape[:2] + tuple(a.out), dtype=a.dtype)
     for cell, win in _cells(a):
-        block = x[(Ellipsis,) + win]
-        y[(Ellipsis,) + cell] = block.sum(axis=(2, 3, 4)) / a.dtype.type(block[0, 0].size)
+        count = int(np.prod([s.stop - s.start for s in win]))
+        y[(Ellipsis,) + cell] = x[(Ellipsis,) + win].sum(axis=(2, 3, 4)) / a.dtype.type(count)
     return restore_batch(y, a.unbatched)
 
 
@@ -331,8 +339,8 @@ def _adaptive_max(x, a):
     idx = np.zeros(y.shape, dtype=np.int64)
     flat = np.arange(int(np.prod(a.size))).reshape(a.size)
     for cell, win in _cells(a):
-        block = x[(Ellipsis,) + win].reshape(x.shape[:2] + (-1,))
         pos = flat[win].reshape(-1)
+        block = x[(Ellipsis,) + win].reshape(x.shape[:2] + (pos.size,))
         nan = np.isnan(block)
         last_nan = block.shape[2] - 1 - np.argmax(nan[..., ::-1], axis=2)
         first_max = np.argmax(np.where(nan, -np.inf, block) ==

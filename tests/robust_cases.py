@@ -53,12 +53,14 @@ FUNCS2 = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_bac
           "max_unpool2d", "max_unpool2d_backward"]
 # The 1-D family: the same mutations on (N, C, L) arrays and one size per axis.
 FUNCS1 = [f.replace("2d", "1d") for f in FUNCS2 if "2d" in f]
-FUNCS = FUNCS2 + FUNCS1 + ["set_num_threads"]
+# The 3-D family (no lp_pool3d, unfold or fold in it, as in torch.nn.functional).
+FUNCS3 = [f.replace("2d", "3d") for f in FUNCS2 if "2d" in f and "lp_pool" not in f]
+FUNCS = FUNCS2 + FUNCS1 + FUNCS3 + ["set_num_threads"]
 
 
 def rank(fname):
     """Spatial dimensions of fname's arrays (2 for set_num_threads, which has none)."""
-    return 1 if "1d" in fname else 2
+    return 1 if "1d" in fname else 3 if "3d" in fname else 2
 
 
 # Functions whose main array is (N, C * kH * kW, L) blocks, not an image: mutated like a
@@ -71,8 +73,8 @@ def array_rank(fname):
 
 
 def two_d(fname):
-    """The 2-D function a 1-D one mirrors (fname itself otherwise)."""
-    return fname.replace("1d", "2d")
+    """The 2-D function a 1-D or 3-D one mirrors (fname itself otherwise)."""
+    return fname.replace("1d", "2d").replace("3d", "2d")
 
 # Address-space cap for the case runner: ~3x the largest legitimate case, far below the RAM.
 MEM_LIMIT = 3 << 30
@@ -104,6 +106,8 @@ def _ref():
 def base(fname, dtype=np.float64):
     if rank(fname) == 1:
         return _base1(fname, dtype)
+    if rank(fname) == 3:
+        return _base3(fname, dtype)
     r = _rng()
 
     def a(*shape):
@@ -240,6 +244,62 @@ def _base1(fname, dtype):
     return d
 
 
+def _base3(fname, dtype):
+    """The 3-D baselines: small volumes, every feature on, one size per axis."""
+    r = _rng()
+
+    def a(*shape):
+        return r.standard_normal(shape).astype(dtype)
+
+    ref = _ref()
+    if fname in ("conv3d", "conv3d_backward"):
+        d = dict(input=a(2, 4, 5, 6, 5), weight=a(6, 2, 2, 3, 3), bias=a(6), stride=(1, 2, 1),
+                 padding=1, dilation=(2, 1, 2), groups=2)
+        fwd = ref.conv3d
+    elif fname in ("conv_transpose3d", "conv_transpose3d_backward"):
+        d = dict(input=a(2, 4, 3, 4, 3), weight=a(4, 3, 2, 3, 2), bias=a(6), stride=(2, 1, 2),
+                 padding=(1, 0, 1), output_padding=(1, 0, 0), groups=2, dilation=1)
+        fwd = ref.conv_transpose3d
+    elif fname in ("max_pool3d", "max_pool3d_backward"):
+        d = dict(input=a(2, 3, 5, 6, 5), kernel_size=3, stride=2, padding=1, dilation=1,
+                 ceil_mode=True)
+        if fname == "max_pool3d":
+            return dict(d, return_indices=True)
+        y, idx = ref.max_pool3d(**d, return_indices=True)
+        return dict(grad_output=a(*y.shape), **d, indices=idx)
+    elif fname in ("avg_pool3d", "avg_pool3d_backward"):
+        d = dict(input=a(2, 3, 5, 6, 5), kernel_size=(3, 2, 3), stride=(2, 1, 2), padding=1,
+                 ceil_mode=True, count_include_pad=False, divisor_override=None)
+        if fname == "avg_pool3d":
+            return d
+        y = ref.avg_pool3d(**d)
+        x = d.pop("input")
+        return dict(grad_output=a(*y.shape), input_shape=x.shape, **d)
+    elif fname == "adaptive_avg_pool3d":
+        return dict(input=a(2, 3, 5, 6, 5), output_size=(2, 3, 4))
+    elif fname == "adaptive_avg_pool3d_backward":
+        return dict(grad_output=a(2, 3, 2, 3, 4), input_shape=(2, 3, 5, 6, 5))
+    elif fname == "adaptive_max_pool3d":
+        return dict(input=a(2, 3, 5, 6, 5), output_size=(2, 3, 4), return_indices=True)
+    elif fname == "adaptive_max_pool3d_backward":
+        x = a(2, 3, 5, 6, 5)
+        _, idx = ref.adaptive_max_pool3d(x, (2, 3, 4), return_indices=True)
+        return dict(grad_output=a(2, 3, 2, 3, 4), input=x, output_size=(2, 3, 4), indices=idx)
+    elif fname in ("max_unpool3d", "max_unpool3d_backward"):
+        y, idx = ref.max_pool3d(a(2, 3, 5, 6, 5), 2, 2, return_indices=True)
+        d = dict(indices=idx, kernel_size=2, stride=2, padding=0, output_size=(5, 6, 5))
+        if fname == "max_unpool3d":
+            return dict(input=y.astype(dtype), **d)
+        return dict(grad_output=a(2, 3, 5, 6, 5), **d)
+    else:
+        raise KeyError(fname)
+    if fname.endswith("_backward"):
+        y = fwd(**d)
+        del d["bias"]
+        d = dict(grad_output=a(*y.shape), **d, output_mask=(True, True, True))
+    return d
+
+
 # Argument kinds, per function.  PRIMARY is the array whose dtype the others must match.
 ARGS = {
     "conv2d": dict(input="x", weight="arr", bias="bias", stride="size1", padding="cpad",
@@ -279,7 +339,7 @@ ARGS["max_unpool2d"] = dict(input="x", indices="idx", kernel_size="size1",
 ARGS["max_unpool2d_backward"] = dict(grad_output="arr", **{
     k: v for k, v in ARGS["max_unpool2d"].items() if k != "input"})
 ARGS["set_num_threads"] = dict(n="threads")
-for _f in FUNCS1:
+for _f in FUNCS1 + FUNCS3:
     ARGS[_f] = ARGS[two_d(_f)]
 
 BACKWARD = {f for f in FUNCS if f.endswith("_backward")}
@@ -341,7 +401,8 @@ def rederive(fname, d, rng=None):
 
 REDERIVE = {"conv2d_backward", "conv_transpose2d_backward", "max_pool2d_backward",
             "adaptive_max_pool2d_backward", "avg_pool2d_backward", "lp_pool2d_backward"}
-REDERIVE |= {f.replace("2d", "1d") for f in REDERIVE}
+REDERIVE |= {f.replace("2d", "1d") for f in REDERIVE} | {
+    f.replace("2d", "3d") for f in REDERIVE if "lp_pool" not in f}
 
 
 def _dtype_all(dtype, fname):
@@ -490,8 +551,9 @@ def array_cases(fname, arg, kind):
         add("ndim3", W(**{arg: lambda d: d[arg][0]}), OK if alone else VE)
         if fname in BACKWARD and fname != "set_num_threads":
             add("ndim3_all", _unbatched(fname), OK)
-        axes = ((0, "N"), (1, "C"), (2, "H"), (3, "W")) if array_rank(fname) == 2 else \
-            ((0, "N"), (1, "C"), (2, "L"))
+        axes = {2: ((0, "N"), (1, "C"), (2, "H"), (3, "W")),
+                3: ((0, "N"), (1, "C"), (2, "D"), (3, "H"), (4, "W")),
+                1: ((0, "N"), (1, "C"), (2, "L"))}[array_rank(fname)]
         for ax, nm in axes:
             expect = ((OK if alone else VE) if ax == 0 else VE)
             if two_d(fname) == "adaptive_avg_pool2d_backward" and ax >= 2:
@@ -502,7 +564,8 @@ def array_cases(fname, arg, kind):
             add(f"grow_{nm}", W(**{arg: lambda d, ax=ax: np.concatenate(
                 [d[arg], np.take(d[arg], [0], axis=ax)], axis=ax)}), {OK, VE}, names=())
         # A view far larger than memory (stride 0): a result or a clean refusal, no crash.
-        huge = (1 << 15, 1 << 15) if array_rank(fname) == 2 else (1 << 30,)
+        huge = {2: (1 << 15, 1 << 15), 3: (1 << 10, 1 << 10, 1 << 10),
+                1: (1 << 30,)}[array_rank(fname)]
         add("broadcast_huge", W(**{arg: lambda d: np.broadcast_to(
             d[arg].reshape(-1)[:1].reshape((1,) * d[arg].ndim),
             (d[arg].shape[0], d[arg].shape[1]) + huge)}),
@@ -533,7 +596,8 @@ def _plane(d):
     max_unpool (which has kernel_size, indices and output_size)."""
     if {"kernel_size", "indices", "output_size"} <= set(d) and d["output_size"] is not None:
         sizes = list(d["output_size"])
-        return int(np.prod(sizes[-(len(sizes) if len(sizes) <= 2 else 2):]))
+        nd = d["indices"].ndim - 2 if d["indices"].ndim in (4, 5) else 2
+        return int(np.prod(sizes[-(len(sizes) if len(sizes) <= nd else nd):]))
     x = d["input"]
     return int(np.prod(x.shape[2:]))
 
@@ -606,14 +670,15 @@ def size_cases(fname, arg, kind):
     add("array_pair", np.array([1, 1]), pair_ok, names=())
     add("array_float_pair", np.array([1.5, 1.0]), TE if rank(fname) == 2 else {TE, VE})
     add("array_0d", np.array(1), ANY - {TE}, names=())
-    add("array_3", np.array([1, 1, 1]), {VE, TE})
+    three_ok = ANY - {TE} if rank(fname) == 3 else {VE, TE}   # one size per axis in 3-D
+    add("array_3", np.array([1, 1, 1]), three_ok, names=() if rank(fname) == 3 else spell(fname, arg))
     # A one-entry tuple applies to every axis, as in torch.nn.functional (the contract).
     add("tuple1", (1,), ANY - {TE}, names=())
     add("list1", [2], ANY - {TE}, names=())
     add("array_1", np.array([1]), ANY - {TE}, names=())
     add("tuple1_neg", (-1,), VE)
     add("tuple1_float", (1.5,), TE)
-    add("tuple3", (1, 1, 1), {VE, TE})
+    add("tuple3", (1, 1, 1), three_ok, names=() if rank(fname) == 3 else spell(fname, arg))
     if kind == "stride_opt":
         add("tuple0", (), OK)   # an empty pooling stride means the default, as in PyTorch
         add("list0", [], OK)
@@ -740,7 +805,7 @@ def scalar_cases(fname, arg, kind):
         add("pair_none", (None, 2), two)
         add("larger_than_input", (11, 13) if rank(fname) == 2 else 13, OK)
         add("tuple1", (3,), {OK, VE}, names=())
-        add("tuple3", (3, 3, 3), {VE, TE})
+        add("tuple3", (3, 3, 3), OK if rank(fname) == 3 else {VE, TE})
         add("float", 1.5, TE)
         add("str", "3", {TE, VE})
         add("huge", 1 << 31, {VE, ME}, names=())
