@@ -164,6 +164,24 @@ def _layer_cases():
         "batchnorm3d": (lambda nn: nn.BatchNorm3d(2), (3, 2, 3, 4, 2)),
         "lppool2d": (lambda nn: nn.LPPool2d(2, 3, 2, ceil_mode=True), (2, 3, 8, 9)),
         "lppool1d": (lambda nn: nn.LPPool1d(2.0, 4), (2, 3, 13)),
+        # the 3-D family
+        "conv3d-groups-stride-dilation": (lambda nn: nn.Conv3d(4, 6, (2, 3, 3), stride=(1, 2, 1),
+                                                               padding=1, dilation=(2, 1, 1),
+                                                               groups=2), (2, 4, 5, 7, 6)),
+        "conv3d-replicate-unbatched": (lambda nn: nn.Conv3d(2, 3, 3, padding=(1, 2, 1),
+                                                            padding_mode="replicate"),
+                                       (2, 4, 5, 4)),
+        "conv3d-same": (lambda nn: nn.Conv3d(2, 3, (3, 1, 1), padding="same"), (2, 2, 5, 4, 4)),
+        "conv-transpose3d": (lambda nn: nn.ConvTranspose3d(4, 6, 3, stride=2, padding=1,
+                                                           output_padding=(1, 0, 1), groups=2),
+                             (2, 4, 3, 4, 3)),
+        "maxpool3d-ceil": (lambda nn: nn.MaxPool3d(3, 2, 1, dilation=(1, 2, 1), ceil_mode=True),
+                           (2, 3, 6, 9, 7)),
+        "avgpool3d": (lambda nn: nn.AvgPool3d(3, 2, 1, ceil_mode=True, count_include_pad=False),
+                      (2, 3, 6, 7, 5)),
+        "avgpool3d-divisor": (lambda nn: nn.AvgPool3d(2, divisor_override=3), (1, 2, 4, 6, 4)),
+        "adaptive-avg3d": (lambda nn: nn.AdaptiveAvgPool3d((2, 3, None)), (2, 3, 5, 7, 4)),
+        "adaptive-max3d": (lambda nn: nn.AdaptiveMaxPool3d(3), (2, 3, 7, 5, 6)),
     }
 
 
@@ -234,6 +252,54 @@ def test_1d_model_matches_torch(torch, backend, dtype):
     x = rng.standard_normal((3, 1, 64)).astype(dtype)
     with torch.no_grad():
         assert_close(fm(x), tm(torch.from_numpy(x)).numpy(), dtype, N_ACC, "eval output")
+
+
+class _VideoNet:
+    """A 3-D model with every 3-D layer (C3D-style stem, U-Net-style decoder)."""
+
+    def __init__(self, nn):
+        self.enc = nn.Sequential(nn.Conv3d(3, 8, 3, padding=1), nn.BatchNorm3d(8), nn.ReLU())
+        self.pool = nn.MaxPool3d(2, return_indices=True)
+        self.unpool = nn.MaxUnpool3d(2)
+        self.dec = nn.Sequential(
+            nn.Conv3d(8, 8, (3, 1, 1), padding=(1, 0, 0)), nn.ReLU(), nn.AvgPool3d(2),
+            nn.ConvTranspose3d(8, 4, 2, stride=2), nn.Tanh(), nn.AdaptiveMaxPool3d((2, 3, 3)),
+            nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(4, 5))
+
+
+def _video_forward(m, x):
+    h = m.enc(x)
+    p, idx = m.pool(h)
+    return m.dec(m.unpool(p, idx)), idx
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_3d_model_matches_torch(torch, backend, dtype):
+    torch.manual_seed(0)
+    tm = _VideoNet(torch.nn)
+    fm = _VideoNet(fnn)
+    td = _tdtype(torch, dtype)
+    for part in ("enc", "dec"):
+        t = getattr(tm, part).to(td)
+        f = getattr(fm, part)
+        f.load_state_dict({k: v.numpy() for k, v in t.state_dict().items()})
+        if dtype == np.float64:
+            f.double()
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, 4, 6, 6)).astype(dtype)
+    tx = torch.from_numpy(x).requires_grad_(True)
+    tout, tidx = _video_forward(tm, tx)
+    out, idx = _video_forward(fm, x)
+    np.testing.assert_array_equal(idx, tidx.numpy())
+    assert_close(out, tout.detach().numpy(), dtype, N_ACC, "3-D model output")
+    g = rng.standard_normal(tout.shape).astype(dtype)
+    tout.backward(torch.from_numpy(g))
+    gh = fm.pool.backward(fm.unpool.backward(fm.dec.backward(g)))
+    assert_close(fm.enc.backward(gh), tx.grad.numpy(), dtype, N_ACC, "3-D model grad input")
+    for part in ("enc", "dec"):
+        tparams = dict(getattr(tm, part).named_parameters())
+        for name, p in getattr(fm, part).named_parameters():
+            assert_close(p.grad, tparams[name].grad.numpy(), dtype, N_ACC, f"{part} {name}")
 
 
 def test_conv_transpose_output_size_matches_torch(torch, backend):

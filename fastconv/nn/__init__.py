@@ -14,7 +14,9 @@ from .layers import (Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, MaxPool1d
                      AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
                      AdaptiveMaxPool1d, AdaptiveMaxPool2d, BatchNorm1d, BatchNorm2d,
                      BatchNorm3d, LPPool1d, LPPool2d, ReLU, Sigmoid, Tanh, Softmax, LogSoftmax,
-                     Flatten, Linear, Dropout, Unfold, Fold, MaxUnpool1d, MaxUnpool2d)
+                     Flatten, Linear, Dropout, Unfold, Fold, MaxUnpool1d, MaxUnpool2d,
+                     Conv3d, ConvTranspose3d, MaxPool3d, AvgPool3d, AdaptiveAvgPool3d,
+                     AdaptiveMaxPool3d, MaxUnpool3d)
 from .loss import CrossEntropyLoss, MSELoss
 from .summary import summary
 
@@ -25,5 +27,7 @@ __all__ = [
     "AdaptiveMaxPool2d", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LPPool1d", "LPPool2d",
     "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Linear", "Dropout",
     "Unfold", "Fold", "MaxUnpool1d", "MaxUnpool2d", "CrossEntropyLoss", "MSELoss",
+    "Conv3d", "ConvTranspose3d", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool3d", "MaxUnpool3d",
     "summary", "manual_seed", "init", "set_backend", "get_backend", "use_backend",
 ]

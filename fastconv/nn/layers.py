@@ -16,8 +16,12 @@ __all__ = ["Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPo
 
 
 def _layer_padding(padding, nd=2):
-    """A layer's numeric padding as PyTorch shows it, (h, w) / (l,), or per side
-    ((t, b), (l, r)) / ((before, after),)."""
+    """A layer's numeric padding as PyTorch shows it, (h, w) / (l,) / (d, h, w), or per side
+    ((t, b), (l, r)) / ((before, after),) / one pair per axis in 3-D."""
+    if nd == 3:
+        from .._args3 import padding_arg as padding3
+        sides = padding3(padding)
+        return tuple(a for a, _ in sides) if all(a == b for a, b in sides) else sides
     if nd == 1:
         from .._rank1 import _padding
         padding = _padding(padding)
@@ -28,9 +32,13 @@ def _layer_padding(padding, nd=2):
 
 
 def _sizes(v, name, nd, minimum):
-    """One size per spatial axis, as PyTorch's layers store them: (h, w), or (l,) in 1-D."""
+    """One size per spatial axis, as PyTorch's layers store them: (h, w), (l,) in 1-D,
+    (d, h, w) in 3-D."""
     if nd == 2:
         return pair(v, name, minimum)
+    if nd == 3:
+        from .._args3 import sizes
+        return sizes(v, name, minimum)
     from .._rank1 import _one
     return (pair(_one(v, name), name, minimum)[1],)
 
@@ -432,6 +440,41 @@ class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
 class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
     """As ``torch.nn.AdaptiveMaxPool1d``."""
     _nd = 1
+
+
+class Conv3d(Conv2d):
+    """3-D convolution, as ``torch.nn.Conv3d``: weight (out, in / groups, kD, kH, kW)."""
+    _nd = 3
+
+
+class ConvTranspose3d(ConvTranspose2d):
+    """3-D transposed convolution, as ``torch.nn.ConvTranspose3d``."""
+    _nd = 3
+
+
+class MaxPool3d(MaxPool2d):
+    """3-D max pooling, as ``torch.nn.MaxPool3d``."""
+    _nd = 3
+
+
+class AvgPool3d(AvgPool2d):
+    """3-D average pooling, as ``torch.nn.AvgPool3d``."""
+    _nd = 3
+
+
+class AdaptiveAvgPool3d(AdaptiveAvgPool2d):
+    """As ``torch.nn.AdaptiveAvgPool3d``."""
+    _nd = 3
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool2d):
+    """As ``torch.nn.AdaptiveMaxPool3d``."""
+    _nd = 3
+
+
+class MaxUnpool3d(MaxUnpool2d):
+    """As ``torch.nn.MaxUnpool3d``."""
+    _nd = 3
 
 
 def _check_float_input(name, x, dtype):
