@@ -10,7 +10,7 @@ import numpy as np
 from . import _args3 as A
 from . import _kernels
 from ._args import restore_batch
-from .conv import ALGORITHMS, _NP_PAD_MODE, _c, _fold_axis, _grad_bias
+from .conv import WINOGRAD_ALGORITHMS, _NP_PAD_MODE, _algorithm, _c, _fold_axis
 
 __all__ = ["conv3d", "conv3d_backward", "conv_transpose3d", "conv_transpose3d_backward",
            "max_pool3d", "max_pool3d_backward", "avg_pool3d", "avg_pool3d_backward",
@@ -18,14 +18,15 @@ __all__ = ["conv3d", "conv3d_backward", "conv_transpose3d", "conv_transpose3d_ba
            "adaptive_max_pool3d_backward", "max_unpool3d", "max_unpool3d_backward"]
 
 
-def _algorithm(algorithm):
-    if not isinstance(algorithm, str):
-        raise TypeError(f"algorithm must be a str, one of {ALGORITHMS}, got "
-                        f"{type(algorithm).__name__}")
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {ALGORITHMS} for a 3-D convolution, got "
-                         f"{algorithm!r}")
-    return algorithm
+def _winograd_serves(algorithm, a):
+    """Winograd runs over (H, W) with the depth taps summed as channels: a 3x3 spatial kernel
+    at spatial stride and dilation 1, any depth kernel, stride and dilation."""
+    if algorithm in WINOGRAD_ALGORITHMS:
+        if (a.kernel[1:], a.stride[1:], a.dilation[1:]) != ((3, 3), (1, 1), (1, 1)):
+            raise ValueError(
+                f"algorithm={algorithm!r} serves kernels (kD, 3, 3) at stride (sD, 1, 1) and "
+                f"dilation (dD, 1, 1) only, got kernel {a.kernel}, stride {a.stride}, "
+                f"dilation {a.dilation}; use 'auto', 'direct' or 'im2col'")
 
 
 def _pad_input(a):
@@ -52,6 +53,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     any-stride "same" padding)."""
     algorithm = _algorithm(algorithm)
     a = A.conv3d_args(input, weight, bias, stride, padding, dilation, groups, padding_mode)
+    _winograd_serves(algorithm, a)
     y = _kernels.conv3d_forward(_pad_input(a), _c(a.weight), _c(a.bias), a.geom(), algorithm)
     return restore_batch(y, a.unbatched)
 
@@ -63,6 +65,7 @@ def conv3d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1,
     algorithm = _algorithm(algorithm)
     a, gy, mask = A.conv3d_backward_args(grad_output, input, weight, stride, padding,
                                          dilation, groups, padding_mode, output_mask)
+    _winograd_serves(algorithm, a)
     gy = _c(gy)
     geom = a.geom()
     gx = gw = gb = None

@@ -12,40 +12,49 @@
  *   bwd data     gxu = conv2d_bwd_data(gyu, w)   gx[n, c, d] += gxu[n*D_out + od, c*kD + kd]
  *   bwd weight   gw = conv2d_bwd_weight(gyu, xu) (the 2-D weight gradient is the 3-D one)
  *
- * The unfolded input is kD/sD times the input; images go through in chunks of about
- * FC_CONV3D_CHUNK_BYTES of buffers, a count that depends on the geometry only, so the
- * weight gradient's sum over chunks (in chunk order) does not depend on the thread count.
- * The copies are plane memcpys on the library's threads, a few percent of a layer's time.
+ * The unfolded input is kD/sD times the input; the (n, od) images go through in chunks of
+ * about FC_CONV3D_CHUNK_BYTES of buffers, a count that depends on the geometry only, so the
+ * weight gradient's sum over chunks (in chunk order) and the input gradient's fold (chunk,
+ * then od, then kd order) do not depend on the thread count.
+ * The copies are plane memcpys on the library's threads (5-15% of a layer's time).
+ *
+ * 'auto' is the 2-D rule on the unfolded problem, Winograd included: a 3-D convolution with a
+ * 3x3 spatial kernel at spatial stride and dilation 1 is Winograd F(2x2, 3x3) over (H, W) with
+ * the depth taps summed as channels, and its error on the suite's 3-D layers is in
+ * tests/data/winograd_error.json beside the 2-D layers'.
  */
 #include <string.h>
 #include "conv_internal.h"
 #include "gemm/gemm.h"
 #include "tier.h"
 
-#define FC_CONV3D_CHUNK_BYTES (64.0 * 1024 * 1024)
+/* Buffers per chunk: small enough to stay in the last-level cache between the unfold, the
+ * 2-D pass and the copy back (fresh pages of a large buffer cost more than the copies). */
+#define FC_CONV3D_CHUNK_BYTES (8.0 * 1024 * 1024)
 /* below this many elements a copy runs on the calling thread */
 #define FC_CONV3D_PAR_COPY 65536.0
 
-static fc_conv_geom plane_geom(const fc_conv3d_geom *g, int64_t nb)
+/* The 2-D problem's images are the (n, od) pairs, flat q = n*D_out + od; a chunk is a run
+ * [q0, q0 + nq) of them. */
+static fc_conv_geom plane_geom(const fc_conv3d_geom *g, int64_t nq)
 {
-    fc_conv_geom h = {.N = nb * g->D_out, .C_in = g->C_in * g->kD, .H = g->H, .W = g->W,
+    fc_conv_geom h = {.N = nq, .C_in = g->C_in * g->kD, .H = g->H, .W = g->W,
                       .C_out = g->C_out, .kH = g->kH, .kW = g->kW, .H_out = g->H_out,
                       .W_out = g->W_out, .sH = g->sH, .sW = g->sW, .pH = g->pH, .pW = g->pW,
                       .dH = g->dH, .dW = g->dW, .groups = g->groups};
     return h;
 }
 
-/* Images per chunk: buffers (unfolded input + one output-sized array) near the budget. */
+/* 2-D images per chunk (a function of the geometry only). */
 static int64_t chunk_images(const fc_conv3d_geom *g, size_t es)
 {
-    const double per = (double)g->D_out * ((double)g->C_in * (double)g->kD * (double)g->H *
-                                           (double)g->W +
-                                           (double)g->C_out * (double)g->H_out *
-                                           (double)g->W_out) * (double)es;
-    double nb = per > 0 ? FC_CONV3D_CHUNK_BYTES / per : (double)g->N;
-    if (nb < 1)
-        nb = 1;
-    return nb >= (double)g->N ? fc_max64(g->N, 1) : (int64_t)nb;
+    const int64_t total = g->N * g->D_out;
+    const double per = ((double)g->C_in * (double)g->kD * (double)g->H * (double)g->W +
+                        (double)g->C_out * (double)g->H_out * (double)g->W_out) * (double)es;
+    double nq = per > 0 ? FC_CONV3D_CHUNK_BYTES / per : (double)total;
+    if (nq < 1)
+        nq = 1;
+    return nq >= (double)total ? fc_max64(total, 1) : (int64_t)nq;
 }
 
 /* The unfold is the identity (xu is x) when one output depth covers the whole, unpadded,
@@ -61,16 +70,17 @@ static int copy_threads(double elements)
     return nt < 1 ? 1 : nt;
 }
 
-/* xu[(n*D_out + od), c*kD + kd] = x[n, c, od*sD - pD + kd*dD] (zeros outside the depth),
- * images [0, nb) of the chunk starting at x. */
-static void unfold(const fc_conv3d_geom *g, int64_t nb, const void *x, void *xu, size_t es)
+/* xu[q - q0, c*kD + kd] = x[n, c, od*sD - pD + kd*dD] for q = n*D_out + od in the chunk
+ * (zeros outside the depth). */
+static void unfold(const fc_conv3d_geom *g, int64_t q0, int64_t nq, const void *x, void *xu,
+                   size_t es)
 {
-    const int64_t HW = g->H * g->W, C = g->C_in, kD = g->kD, items = nb * g->D_out * C;
+    const int64_t HW = g->H * g->W, C = g->C_in, kD = g->kD, items = nq * C;
     const size_t plane = (size_t)HW * es;
     const int nt = copy_threads((double)items * (double)kD * (double)HW);
 FC_OMP_FOR(nt, nt > 1)
     for (int64_t it = 0; it < items; it++) {
-        const int64_t n = it / (g->D_out * C), od = (it / C) % g->D_out, c = it % C;
+        const int64_t q = q0 + it / C, n = q / g->D_out, od = q % g->D_out, c = it % C;
         char *dst = (char *)xu + (size_t)((it * kD) * HW) * es;
         for (int64_t kd = 0; kd < kD; kd++, dst += plane) {
             const int64_t d = od * g->sD - g->pD + kd * g->dD;
@@ -83,18 +93,18 @@ FC_OMP_FOR(nt, nt > 1)
     }
 }
 
-/* Between the 3-D layout (n, c, od, HWo) and the 2-D one (n*D_out + od, c, HWo), for
- * images [0, nb): to_planes 1 copies 3-D -> 2-D, 0 the other way. */
-static void swap_depth(const fc_conv3d_geom *g, int64_t nb, int64_t C, const void *src,
-                       void *dst, size_t es, int to_planes)
+/* Between the 3-D layout (n, c, od, HWo) of a whole array and the chunk's 2-D one
+ * (q - q0, c, HWo): to_planes 1 copies 3-D -> chunk, 0 the other way. */
+static void swap_depth(const fc_conv3d_geom *g, int64_t q0, int64_t nq, int64_t C,
+                       const void *src, void *dst, size_t es, int to_planes)
 {
-    const int64_t Do = g->D_out, HWo = g->H_out * g->W_out, items = nb * C * Do;
+    const int64_t Do = g->D_out, HWo = g->H_out * g->W_out, items = nq * C;
     const size_t plane = (size_t)HWo * es;
     const int nt = copy_threads((double)items * (double)HWo);
 FC_OMP_FOR(nt, nt > 1)
     for (int64_t it = 0; it < items; it++) {
-        const int64_t n = it / (C * Do), c = (it / Do) % C, od = it % Do;
-        const size_t a = (size_t)it * plane, b = (size_t)((n * Do + od) * C + c) * plane;
+        const int64_t q = q0 + it / C, n = q / Do, od = q % Do, c = it % C;
+        const size_t a = (size_t)((n * C + c) * Do + od) * plane, b = (size_t)it * plane;
         if (to_planes)
             memcpy((char *)dst + b, (const char *)src + a, plane);
         else
@@ -103,23 +113,25 @@ FC_OMP_FOR(nt, nt > 1)
 }
 
 #define FC_CONV3D_DTYPE(SFX, T)                                                              \
-/* gx[n, c, d] = sum over (od, kd) with od*sD - pD + kd*dD = d of gxu[n*D_out + od,          \
- * c*kD + kd], added in (od, kd) order: the adjoint of unfold. */                            \
-static void fold_##SFX(const fc_conv3d_geom *g, int64_t nb, const T *gxu, T *gx)              \
+/* gx[n, c, d] += gxu[q - q0, c*kD + kd] for the chunk's q = n*D_out + od and every kd with     \
+ * od*sD - pD + kd*dD = d, in (od, kd) order: the adjoint of unfold.  Items are (n, c): the    \
+ * planes one item writes are its own. */                                                      \
+static void fold_##SFX(const fc_conv3d_geom *g, int64_t q0, int64_t nq, const T *gxu, T *gx)   \
 {                                                                                             \
-    const int64_t HW = g->H * g->W, C = g->C_in, kD = g->kD, Do = g->D_out, items = nb * C; \
-    const int nt = copy_threads((double)items * (double)Do * (double)kD * (double)HW);       \
+    const int64_t HW = g->H * g->W, C = g->C_in, kD = g->kD, Do = g->D_out;                  \
+    const int64_t n0 = q0 / Do, n1 = (q0 + nq - 1) / Do + 1, items = (n1 - n0) * C;          \
+    const int nt = copy_threads((double)nq * (double)C * (double)kD * (double)HW);            \
 FC_OMP_FOR(nt, nt > 1)                                                                        \
     for (int64_t it = 0; it < items; it++) {                                                  \
-        const int64_t n = it / C, c = it % C;                                                 \
-        T *out = gx + it * g->D * HW;                                                         \
-        memset(out, 0, sizeof(T) * (size_t)(g->D * HW));                                      \
-        for (int64_t od = 0; od < Do; od++)                                                   \
+        const int64_t n = n0 + it / C, c = it % C;                                            \
+        T *out = gx + (n * C + c) * g->D * HW;                                                \
+        const int64_t qa = fc_max64(q0, n * Do), qb = fc_min64(q0 + nq, (n + 1) * Do);        \
+        for (int64_t q = qa; q < qb; q++)                                                     \
             for (int64_t kd = 0; kd < kD; kd++) {                                             \
-                const int64_t d = od * g->sD - g->pD + kd * g->dD;                            \
+                const int64_t d = (q - n * Do) * g->sD - g->pD + kd * g->dD;                  \
                 if (d < 0 || d >= g->D)                                                       \
                     continue;                                                                 \
-                const T *src = gxu + (((n * Do + od) * C + c) * kD + kd) * HW;                \
+                const T *src = gxu + (((q - q0) * C + c) * kD + kd) * HW;                     \
                 T *o = out + d * HW;                                                          \
                 for (int64_t i = 0; i < HW; i++)                                              \
                     o[i] += src[i];                                                           \
@@ -132,7 +144,7 @@ static fc_conv_algo resolve_##SFX(const fc_conv3d_geom *g, fc_conv_algo algo, in
     if (algo != FC_ALGO_AUTO)                                                                 \
         return algo;                                                                          \
     const fc_conv_geom h = plane_geom(g, chunk_images(g, sizeof(T)));                        \
-    return fc_conv2d_choose_algo_nowino(&h, pass, (int)sizeof(T));                            \
+    return fc_conv2d_choose_algo(&h, pass, (int)sizeof(T));                                   \
 }                                                                                             \
                                                                                               \
 fc_status fc_conv3d_forward_##SFX(const fc_conv3d_geom *g, fc_conv_algo algo, const T *x,    \
@@ -141,24 +153,23 @@ fc_status fc_conv3d_forward_##SFX(const fc_conv3d_geom *g, fc_conv_algo algo, co
     if (g->N == 0 || g->C_out == 0 || g->D_out == 0 || g->H_out == 0 || g->W_out == 0)        \
         return FC_OK;                                                                         \
     algo = resolve_##SFX(g, algo, 0);                                                         \
-    const int64_t nbc = chunk_images(g, sizeof(T)), HWo = g->H_out * g->W_out;               \
     const int ident_in = unfold_is_identity(g), ident_out = g->D_out == 1;                    \
-    const int64_t xs = g->C_in * g->D * g->H * g->W, ys = g->C_out * g->D_out * HWo;         \
-    const int64_t xus = g->D_out * g->C_in * g->kD * g->H * g->W;                            \
-    T *xu = ident_in ? NULL : (T *)fc_malloc(sizeof(T) * (size_t)(nbc * xus));               \
-    T *yu = ident_out ? NULL : (T *)fc_malloc(sizeof(T) * (size_t)(nbc * ys));               \
+    const int64_t total = g->N * g->D_out, nqc = chunk_images(g, sizeof(T));                 \
+    const int64_t HWo = g->H_out * g->W_out, xi = g->C_in * g->kD * g->H * g->W;             \
+    T *xu = ident_in ? NULL : (T *)fc_malloc(sizeof(T) * (size_t)(nqc * xi));                \
+    T *yu = ident_out ? NULL : (T *)fc_malloc(sizeof(T) * (size_t)(nqc * g->C_out * HWo));   \
     fc_status st = FC_OK;                                                                     \
     if ((!ident_in && !xu) || (!ident_out && !yu))                                            \
         st = FC_ERR_NOMEM;                                                                    \
-    for (int64_t n0 = 0; st == FC_OK && n0 < g->N; n0 += nbc) {                               \
-        const int64_t nb = fc_min64(nbc, g->N - n0);                                          \
-        const fc_conv_geom h = plane_geom(g, nb);                                             \
+    for (int64_t q0 = 0; st == FC_OK && q0 < total; q0 += nqc) {                              \
+        const int64_t nq = fc_min64(nqc, total - q0);                                         \
+        const fc_conv_geom h = plane_geom(g, nq);                                             \
         if (!ident_in)                                                                        \
-            unfold(g, nb, x + n0 * xs, xu, sizeof(T));                                        \
-        st = fc_conv2d_forward_##SFX(&h, algo, ident_in ? x + n0 * xs : xu, w, bias,          \
-                                     ident_out ? y + n0 * ys : yu);                           \
+            unfold(g, q0, nq, x, xu, sizeof(T));                                              \
+        st = fc_conv2d_forward_##SFX(&h, algo, ident_in ? x + q0 * xi : xu, w, bias,          \
+                                     ident_out ? y + q0 * g->C_out * HWo : yu);               \
         if (st == FC_OK && !ident_out)                                                        \
-            swap_depth(g, nb, g->C_out, yu, y + n0 * ys, sizeof(T), 0);                       \
+            swap_depth(g, q0, nq, g->C_out, yu, y, sizeof(T), 0);                             \
     }                                                                                         \
     fc_free(xu);                                                                              \
     fc_free(yu);                                                                              \
@@ -169,30 +180,35 @@ fc_status fc_conv3d_backward_data_##SFX(const fc_conv3d_geom *g, fc_conv_algo al
                                         const T *gy, const T *w, T *gx)                       \
 {                                                                                             \
     const int64_t xs = g->C_in * g->D * g->H * g->W, HWo = g->H_out * g->W_out;              \
-    const int64_t ys = g->C_out * g->D_out * HWo, xus = g->D_out * g->C_in * g->kD * g->H * g->W; \
+    const int64_t xi = g->C_in * g->kD * g->H * g->W;                                         \
     if (g->N == 0)                                                                            \
         return FC_OK;                                                                         \
-    if (g->C_out == 0 || g->D_out == 0 || g->H_out == 0 || g->W_out == 0) {                   \
-        memset(gx, 0, sizeof(T) * (size_t)(g->N * xs));                                       \
-        return FC_OK;                                                                         \
-    }                                                                                         \
-    algo = resolve_##SFX(g, algo, 1);                                                         \
-    const int64_t nbc = chunk_images(g, sizeof(T));                                           \
     const int ident_in = unfold_is_identity(g), ident_out = g->D_out == 1;                    \
-    T *gxu = ident_in ? NULL : (T *)fc_malloc(sizeof(T) * (size_t)(nbc * xus));              \
-    T *gyu = ident_out ? NULL : (T *)fc_malloc(sizeof(T) * (size_t)(nbc * ys));              \
+    if (!ident_in || g->C_out == 0 || g->D_out == 0 || g->H_out == 0 || g->W_out == 0) {      \
+        const int nt = copy_threads((double)(g->N * xs));                                     \
+FC_OMP_FOR(nt, nt > 1)                                                                        \
+        for (int64_t i = 0; i < g->N * g->C_in; i++)                                          \
+            memset(gx + i * (xs / g->C_in), 0, sizeof(T) * (size_t)(xs / g->C_in));           \
+    }                                                                                         \
+    if (g->C_out == 0 || g->D_out == 0 || g->H_out == 0 || g->W_out == 0)                     \
+        return FC_OK;                                                                         \
+    algo = resolve_##SFX(g, algo, 1);                                                         \
+    const int64_t total = g->N * g->D_out, nqc = chunk_images(g, sizeof(T));                 \
+    T *gxu = ident_in ? NULL : (T *)fc_malloc(sizeof(T) * (size_t)(nqc * xi));               \
+    T *gyu = ident_out ? NULL : (T *)fc_malloc(sizeof(T) * (size_t)(nqc * g->C_out * HWo));  \
     fc_status st = FC_OK;                                                                     \
     if ((!ident_in && !gxu) || (!ident_out && !gyu))                                          \
         st = FC_ERR_NOMEM;                                                                    \
-    for (int64_t n0 = 0; st == FC_OK && n0 < g->N; n0 += nbc) {                               \
-        const int64_t nb = fc_min64(nbc, g->N - n0);                                          \
-        const fc_conv_geom h = plane_geom(g, nb);                                             \
+    for (int64_t q0 = 0; st == FC_OK && q0 < total; q0 += nqc) {                              \
+        const int64_t nq = fc_min64(nqc, total - q0);                                         \
+        const fc_conv_geom h = plane_geom(g, nq);                                             \
         if (!ident_out)                                                                       \
-            swap_depth(g, nb, g->C_out, gy + n0 * ys, gyu, sizeof(T), 1);                     \
-        st = fc_conv2d_backward_data_##SFX(&h, algo, ident_out ? gy + n0 * ys : gyu, w,       \
-                                           ident_in ? gx + n0 * xs : gxu);                    \
+            swap_depth(g, q0, nq, g->C_out, gy, gyu, sizeof(T), 1);                           \
+        st = fc_conv2d_backward_data_##SFX(&h, algo, ident_out ? gy + q0 * g->C_out * HWo     \
+                                                               : gyu,                         \
+                                           w, ident_in ? gx + q0 * xi : gxu);                 \
         if (st == FC_OK && !ident_in)                                                         \
-            fold_##SFX(g, nb, gxu, gx + n0 * xs);                                             \
+            fold_##SFX(g, q0, nq, gxu, gx);                                                   \
     }                                                                                         \
     fc_free(gxu);                                                                             \
     fc_free(gyu);                                                                             \
@@ -204,8 +220,7 @@ fc_status fc_conv3d_backward_weight_##SFX(const fc_conv3d_geom *g, fc_conv_algo 
 {                                                                                             \
     if (!gw && !gb)                                                                           \
         return FC_OK;                                                                         \
-    const int64_t xs = g->C_in * g->D * g->H * g->W, HWo = g->H_out * g->W_out;              \
-    const int64_t ys = g->C_out * g->D_out * HWo, xus = g->D_out * g->C_in * g->kD * g->H * g->W; \
+    const int64_t HWo = g->H_out * g->W_out, xi = g->C_in * g->kD * g->H * g->W;             \
     const int64_t nw = g->C_out * (g->C_in / g->groups) * g->kD * g->kH * g->kW;             \
     if (g->N == 0 || g->D_out == 0 || g->H_out == 0 || g->W_out == 0) {                       \
         fc_conv_geom h = plane_geom(g, 0);                                                    \
@@ -213,26 +228,27 @@ fc_status fc_conv3d_backward_weight_##SFX(const fc_conv3d_geom *g, fc_conv_algo 
                                                                         : algo, gy, x, gw, gb); \
     }                                                                                         \
     algo = resolve_##SFX(g, algo, 2);                                                         \
-    const int64_t nbc = chunk_images(g, sizeof(T));                                           \
     const int ident_in = unfold_is_identity(g), ident_out = g->D_out == 1;                    \
-    const int more = nbc < g->N;   /* partial sums of later chunks */                         \
-    T *xu = ident_in ? NULL : (T *)fc_malloc(sizeof(T) * (size_t)(nbc * xus));               \
-    T *gyu = ident_out ? NULL : (T *)fc_malloc(sizeof(T) * (size_t)(nbc * ys));              \
+    const int64_t total = g->N * g->D_out, nqc = chunk_images(g, sizeof(T));                 \
+    const int more = nqc < total;   /* partial sums of later chunks */                        \
+    T *xu = ident_in ? NULL : (T *)fc_malloc(sizeof(T) * (size_t)(nqc * xi));                \
+    T *gyu = ident_out ? NULL : (T *)fc_malloc(sizeof(T) * (size_t)(nqc * g->C_out * HWo));  \
     T *part = more ? (T *)fc_malloc(sizeof(T) * (size_t)(nw + g->C_out)) : NULL;             \
     fc_status st = FC_OK;                                                                     \
     if ((!ident_in && !xu) || (!ident_out && !gyu) || (more && !part))                        \
         st = FC_ERR_NOMEM;                                                                    \
-    for (int64_t n0 = 0; st == FC_OK && n0 < g->N; n0 += nbc) {                               \
-        const int64_t nb = fc_min64(nbc, g->N - n0);                                          \
-        const fc_conv_geom h = plane_geom(g, nb);                                             \
+    for (int64_t q0 = 0; st == FC_OK && q0 < total; q0 += nqc) {                              \
+        const int64_t nq = fc_min64(nqc, total - q0);                                         \
+        const fc_conv_geom h = plane_geom(g, nq);                                             \
         if (!ident_in)                                                                        \
-            unfold(g, nb, x + n0 * xs, xu, sizeof(T));                                        \
+            unfold(g, q0, nq, x, xu, sizeof(T));                                              \
         if (!ident_out)                                                                       \
-            swap_depth(g, nb, g->C_out, gy + n0 * ys, gyu, sizeof(T), 1);                     \
-        const int first = n0 == 0;                                                            \
+            swap_depth(g, q0, nq, g->C_out, gy, gyu, sizeof(T), 1);                           \
+        const int first = q0 == 0;                                                            \
         T *pw = first || !gw ? gw : part, *pb = first || !gb ? gb : part + nw;                \
-        st = fc_conv2d_backward_weight_##SFX(&h, algo, ident_out ? gy + n0 * ys : gyu,        \
-                                             ident_in ? x + n0 * xs : xu, pw, pb);            \
+        st = fc_conv2d_backward_weight_##SFX(&h, algo, ident_out ? gy + q0 * g->C_out * HWo   \
+                                                                 : gyu,                       \
+                                             ident_in ? x + q0 * xi : xu, pw, pb);            \
         if (st != FC_OK || first)                                                             \
             continue;                                                                         \
         for (int64_t i = 0; gw && i < nw; i++)                                                \
@@ -252,5 +268,5 @@ FC_CONV3D_DTYPE(f64, double)
 fc_conv_algo fc_conv3d_choose_algo(const fc_conv3d_geom *g, int pass, int itemsize)
 {
     const fc_conv_geom h = plane_geom(g, chunk_images(g, (size_t)itemsize));
-    return fc_conv2d_choose_algo_nowino(&h, pass, itemsize);
+    return fc_conv2d_choose_algo(&h, pass, itemsize);
 }

@@ -123,9 +123,9 @@ fc_conv_algo fc_conv2d_choose_algo(const fc_conv_geom *g, int pass, int itemsize
 /*
  * conv3d: the same three passes on (N, C, D, H, W) arrays and (C_out, C_in/groups, kD, kH,
  * kW) weights, zero padding (front/top/left given; back/bottom/right implied by the output
- * size).  algo: AUTO (direct or im2col, never Winograd), DIRECT or IM2COL; the depth taps
- * are unfolded into channels and the 2-D algorithm of that name runs on the result (see
- * csrc/conv/conv3d.c).  Same ownership rules as conv2d.
+ * size).  The depth taps are unfolded into channels and the 2-D algorithm of that name
+ * runs on the result (csrc/conv/conv3d.c): Winograd where the spatial kernel is 3x3 at
+ * spatial stride and dilation 1 (FC_ERR_ARG elsewhere).  Same ownership rules as conv2d.
  */
 typedef struct {
     int64_t N, C_in, D, H, W;
@@ -150,7 +150,7 @@ fc_status fc_conv3d_backward_weight_f32(const fc_conv3d_geom *g, fc_conv_algo al
 fc_status fc_conv3d_backward_weight_f64(const fc_conv3d_geom *g, fc_conv_algo algo,
                                         const double *gy, const double *x, double *gw,
                                         double *gb);
-/* What AUTO runs for this 3-D geometry and pass (FC_ALGO_DIRECT or FC_ALGO_IM2COL). */
+/* What AUTO runs for this 3-D geometry and pass. */
 fc_conv_algo fc_conv3d_choose_algo(const fc_conv3d_geom *g, int pass, int itemsize);
 
 /* ------------------------------------------------------------------ pooling -- */
