@@ -924,6 +924,9 @@ def _build_parser():
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory pass")
     p.add_argument("--no-chart", action="store_true", help="do not write the PNG chart")
     p.add_argument("--pool", action="store_true", help="also run the pooling suite")
+    p.add_argument("--suite", default="2d", choices=("2d", "nd"),
+                   help="2d: the 2-D layers (default); nd: the 1-D and 3-D convolution and "
+                        "pooling suite against torch (fastconv._bench_nd)")
     p.add_argument("--ukernels", action="store_true",
                    help="time every registered micro-kernel of every supported tier on its "
                         "own (one thread, L1-resident) and print each tier's measured peak")
@@ -961,6 +964,9 @@ def main(argv=None):
         from . import _ukbench
         _ukbench.run(args.threads)
         return 0
+    if args.suite == "nd":
+        from . import _bench_nd
+        return _bench_nd.main(args)
     cases = select_cases(args)
     passes = [p.strip() for p in args.passes.split(",") if p.strip()]
     bad = [p for p in passes if p not in PASSES]
