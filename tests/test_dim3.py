@@ -135,6 +135,7 @@ def test_max_pool3d_kernels_match_reference(isa, rng, xs, kw, dtype):
         yr, ir = R.max_pool3d(x, return_indices=True, **kw, **extra)
         np.testing.assert_array_equal(y, yr)
         np.testing.assert_array_equal(i, ir)
+        np.testing.assert_array_equal(fc.max_pool3d(x, **kw, **extra), yr)   # values only
         gy = rng.standard_normal(y.shape).astype(dtype)
         want = R.max_pool3d_backward(gy, x, **kw, **extra)
         _close(fc.max_pool3d_backward(gy, x, **kw, **extra), want, dtype)
@@ -184,6 +185,7 @@ def test_max_pool3d_nan_and_neginf(isa, rng, fill):
                       (fc.adaptive_max_pool3d, R.adaptive_max_pool3d, dict(output_size=3))):
         y, i = f(x, return_indices=True, **kw)
         yr, ir = fr(x, return_indices=True, **kw)
+        np.testing.assert_array_equal(f(x, **kw), yr)
         np.testing.assert_array_equal(y, yr)
         np.testing.assert_array_equal(i, ir)
         assert (i >= 0).all()

@@ -18,14 +18,29 @@
 typedef struct {
     fc_pool_win *d, *h, *w;
     int64_t sd, sh, sw;       /* tap step per axis (dilation; 1 for avg and adaptive) */
+    /* fixed windows: column tap kw of output column ow reads input column ow*sW + off[kw],
+     * inside the input for ow in [lo[kw], hi[kw]) */
+    int64_t *off, *lo, *hi;
 } win3;
+
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static int64_t floor_div(int64_t a, int64_t b)   /* b > 0 */
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
 
 static int win3_init(win3 *t, const fc_pool3d_geom *g, int adaptive, int avg, int cip)
 {
     fc_pool_win *a = (fc_pool_win *)malloc(sizeof(fc_pool_win) *
-                                           (size_t)(g->D_out + g->H_out + g->W_out + 1));
+                                           (size_t)(g->D_out + g->H_out + g->W_out + 1) +
+                                           sizeof(int64_t) * (size_t)(3 * g->kW + 3));
     if (!a)
         return -1;
+    t->off = (int64_t *)(a + g->D_out + g->H_out + g->W_out + 1);
+    t->lo = t->off + g->kW + 1;
+    t->hi = t->lo + g->kW + 1;
     t->d = a;
     t->h = a + g->D_out;
     t->w = t->h + g->H_out;
@@ -41,6 +56,14 @@ static int win3_init(win3 *t, const fc_pool3d_geom *g, int adaptive, int avg, in
         fc_pool_win_table(g->D, g->D_out, g->kD, g->sD, g->pD, g->qD, t->sd, cip, t->d);
         fc_pool_win_table(g->H, g->H_out, g->kH, g->sH, g->pH, g->qH, t->sh, cip, t->h);
         fc_pool_win_table(g->W, g->W_out, g->kW, g->sW, g->pW, g->qW, t->sw, cip, t->w);
+        for (int64_t kw = 0; kw < g->kW; kw++) {
+            const int64_t off = kw * t->sw - g->pW;
+            const int64_t lo = max64(0, -floor_div(off, g->sW));
+            const int64_t hi = min64(g->W_out, floor_div(g->W - 1 - off, g->sW) + 1);
+            t->off[kw] = off;
+            t->lo[kw] = lo;
+            t->hi[kw] = hi > lo ? hi : lo;
+        }
     }
     return 0;
 }
@@ -86,17 +109,48 @@ static int64_t argmax_##SFX(const T *xp, const fc_pool3d_geom *g, const win3 *t,
     return best;                                                                              \
 }                                                                                             \
                                                                                               \
+/* Sum of n contiguous elements in 16 lanes (independent partial sums the compiler keeps in \
+ * vector registers: one running sum's add latency would bound a large window), combined in  \
+ * a fixed order, so results are reproducible. */                                            \
+static T run_sum_##SFX(const T *r, int64_t n)                                                 \
+{                                                                                             \
+    if (n < 32) {                                                                             \
+        T s = 0;                                                                              \
+        for (int64_t i = 0; i < n; i++)                                                       \
+            s += r[i];                                                                        \
+        return s;                                                                             \
+    }                                                                                         \
+    T acc[16] = {0};                                                                          \
+    int64_t i = 0;                                                                            \
+    for (; i + 16 <= n; i += 16)                                                              \
+        for (int j = 0; j < 16; j++)                                                          \
+            acc[j] += r[i + j];                                                               \
+    for (int j = 0; i < n; i++, j++)                                                          \
+        acc[j] += r[i];                                                                       \
+    for (int w = 8; w >= 1; w /= 2)                                                           \
+        for (int j = 0; j < w; j++)                                                           \
+            acc[j] += acc[j + w];                                                             \
+    return acc[0];                                                                            \
+}                                                                                             \
+                                                                                              \
+/* Sum of a window as contiguous runs: a row segment, whole rows merged when the window      \
+ * spans the width, whole planes when it also spans the height. */                           \
 static T wsum_##SFX(const T *xp, const fc_pool3d_geom *g, const win3 *t, int64_t od,          \
                     int64_t oh, int64_t ow)                                                   \
 {                                                                                             \
     const fc_pool_win *a = &t->d[od], *b = &t->h[oh], *c = &t->w[ow];                         \
+    const int full_w = c->lo == 0 && c->hi == g->W, full_h = full_w && b->lo == 0 && b->hi == g->H; \
+    if (full_h)                                                                               \
+        return run_sum_##SFX(xp + a->lo * g->H * g->W, (a->hi - a->lo) * g->H * g->W);        \
     T s = 0;                                                                                  \
-    for (int64_t d = a->lo; d < a->hi; d++)                                                   \
-        for (int64_t h = b->lo; h < b->hi; h++) {                                             \
-            const T *r = xp + (d * g->H + h) * g->W;                                          \
-            for (int64_t w = c->lo; w < c->hi; w++)                                           \
-                s += r[w];                                                                    \
+    for (int64_t d = a->lo; d < a->hi; d++) {                                                 \
+        if (full_w) {                                                                         \
+            s += run_sum_##SFX(xp + (d * g->H + b->lo) * g->W, (b->hi - b->lo) * g->W);       \
+            continue;                                                                         \
         }                                                                                     \
+        for (int64_t h = b->lo; h < b->hi; h++)                                               \
+            s += run_sum_##SFX(xp + (d * g->H + h) * g->W + c->lo, c->hi - c->lo);            \
+    }                                                                                         \
     return s;                                                                                 \
 }                                                                                             \
                                                                                               \
@@ -110,6 +164,70 @@ static void wadd_##SFX(T *gp, const fc_pool3d_geom *g, const win3 *t, int64_t od
             for (int64_t w = c->lo; w < c->hi; w++)                                           \
                 r[w] += v;                                                                    \
         }                                                                                     \
+}                                                                                             \
+                                                                                              \
+static T divisor_##SFX(const win3 *t, int64_t od, int64_t oh, int64_t ow, int64_t dov)       \
+{                                                                                             \
+    return dov ? (T)dov : (T)(t->d[od].div * t->h[oh].div * t->w[ow].div);                    \
+}                                                                                             \
+                                                                                              \
+/* One output row (volume xp, output depth od, row oh) of a fixed-window max pooling: the    \
+ * taps in scan order (depth, row, then column tap kw across the row), each replacing the     \
+ * running maximum when larger or NaN -- the rule of argmax_, so the same values and indices. \
+ * Without indices the update is a select the compiler vectorises. */                         \
+static void maxrow_##SFX(const T *xp, const fc_pool3d_geom *g, const win3 *t, int64_t od,     \
+                         int64_t oh, T *restrict yr, int64_t *restrict ir)                    \
+{                                                                                             \
+    const fc_pool_win *a = &t->d[od], *b = &t->h[oh];                                         \
+    const int64_t Wo = g->W_out, sW = g->sW;                                                  \
+    for (int64_t ow = 0; ow < Wo; ow++)                                                       \
+        yr[ow] = (T)-INFINITY;                                                                \
+    if (ir)                                                                                   \
+        for (int64_t ow = 0; ow < Wo; ow++)                                                   \
+            ir[ow] = -1;                                                                      \
+    for (int64_t d = a->lo; d < a->hi; d += t->sd)                                            \
+        for (int64_t h = b->lo; h < b->hi; h += t->sh) {                                      \
+            const int64_t row = (d * g->H + h) * g->W;                                        \
+            for (int64_t kw = 0; kw < g->kW; kw++) {                                          \
+                const T *src = xp + row + t->off[kw];                                         \
+                const int64_t lo = t->lo[kw], hi = t->hi[kw];                                 \
+                if (ir) {                                                                     \
+                    for (int64_t ow = lo; ow < hi; ow++) {                                    \
+                        const T v = src[ow * sW];                                             \
+                        if (ir[ow] < 0 || v > yr[ow] || isnan(v)) {                           \
+                            yr[ow] = v;                                                       \
+                            ir[ow] = row + t->off[kw] + ow * sW;                              \
+                        }                                                                     \
+                    }                                                                         \
+                } else {                                                                      \
+                    for (int64_t ow = lo; ow < hi; ow++) {                                    \
+                        const T v = src[ow * sW], m = yr[ow];                                 \
+                        yr[ow] = (v > m || v != v) ? v : m;                                   \
+                    }                                                                         \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+}                                                                                             \
+                                                                                              \
+/* One output row of a fixed-window average pooling: window sums, then the divisors. */       \
+static void avgrow_##SFX(const T *xp, const fc_pool3d_geom *g, const win3 *t, int64_t od,     \
+                         int64_t oh, int64_t dov, T *restrict yr)                             \
+{                                                                                             \
+    const fc_pool_win *a = &t->d[od], *b = &t->h[oh];                                         \
+    const int64_t Wo = g->W_out, sW = g->sW;                                                  \
+    for (int64_t ow = 0; ow < Wo; ow++)                                                       \
+        yr[ow] = 0;                                                                           \
+    for (int64_t d = a->lo; d < a->hi; d++)                                                   \
+        for (int64_t h = b->lo; h < b->hi; h++) {                                             \
+            const T *row = xp + (d * g->H + h) * g->W;                                        \
+            for (int64_t kw = 0; kw < g->kW; kw++) {                                          \
+                const T *src = row + t->off[kw];                                              \
+                for (int64_t ow = t->lo[kw]; ow < t->hi[kw]; ow++)                            \
+                    yr[ow] += src[ow * sW];                                                   \
+            }                                                                                 \
+        }                                                                                     \
+    for (int64_t ow = 0; ow < Wo; ow++)                                                       \
+        yr[ow] /= divisor_##SFX(t, od, oh, ow, dov);                                          \
 }                                                                                             \
                                                                                               \
 /* max (adaptive or not): y and indices (either may be NULL) */                               \
@@ -129,6 +247,12 @@ FC_OMP_FOR(nt, nt > 1)                                                          
         const int64_t p = it / g->D_out, od = it % g->D_out;                                  \
         const T *xp = x + p * vol;                                                            \
         const int64_t o0 = it * HWo;                                                          \
+        if (!adaptive && y) {                                                                 \
+            for (int64_t oh = 0; oh < g->H_out; oh++)                                         \
+                maxrow_##SFX(xp, g, &t, od, oh, y + o0 + oh * g->W_out,                       \
+                             ind ? ind + o0 + oh * g->W_out : NULL);                          \
+            continue;                                                                         \
+        }                                                                                     \
         for (int64_t oh = 0; oh < g->H_out; oh++)                                             \
             for (int64_t ow = 0; ow < g->W_out; ow++) {                                       \
                 const int64_t a = argmax_##SFX(xp, g, &t, od, oh, ow);                        \
@@ -178,10 +302,6 @@ FC_OMP_FOR(nt, nt > 1)                                                          
     return FC_OK;                                                                             \
 }                                                                                             \
                                                                                               \
-static T divisor_##SFX(const win3 *t, int64_t od, int64_t oh, int64_t ow, int64_t dov)       \
-{                                                                                             \
-    return dov ? (T)dov : (T)(t->d[od].div * t->h[oh].div * t->w[ow].div);                    \
-}                                                                                             \
                                                                                               \
 static fc_status avgfwd_##SFX(const fc_pool3d_geom *g, int adaptive, int cip, int64_t dov,    \
                               const T *x, T *y)                                               \
@@ -194,11 +314,19 @@ static fc_status avgfwd_##SFX(const fc_pool3d_geom *g, int adaptive, int cip, in
     const int64_t vol = g->D * g->H * g->W, HWo = g->H_out * g->W_out;                        \
     const int64_t items = g->P * g->D_out;                                                    \
     const int nt = pool3d_threads((double)g->P * (double)vol, items);                        \
+    /* whole rows at a time pay off for many outputs per row and short windows; a wide       \
+     * window over few outputs goes output by output */                                      \
+    const int rows = !adaptive && g->W_out >= 8 && g->kW <= 8;                                \
 FC_OMP_FOR(nt, nt > 1)                                                                        \
     for (int64_t it = 0; it < items; it++) {                                                  \
         const int64_t p = it / g->D_out, od = it % g->D_out;                                  \
         const T *xp = x + p * vol;                                                            \
         T *yo = y + it * HWo;                                                                 \
+        if (rows) {                                                                           \
+            for (int64_t oh = 0; oh < g->H_out; oh++)                                         \
+                avgrow_##SFX(xp, g, &t, od, oh, dov, yo + oh * g->W_out);                     \
+            continue;                                                                         \
+        }                                                                                     \
         for (int64_t oh = 0; oh < g->H_out; oh++)                                             \
             for (int64_t ow = 0; ow < g->W_out; ow++)                                         \
                 yo[oh * g->W_out + ow] = wsum_##SFX(xp, g, &t, od, oh, ow) /                  \
