@@ -123,6 +123,10 @@ POOL_CASES = [
     ((1, 2, 6, 5, 7), dict(kernel_size=(3, 2, 2), stride=2, padding=((1, 0), (0, 1), (1, 1)))),
     ((0, 2, 4, 4, 4), dict(kernel_size=2)),
     ((3, 4, 5, 6), dict(kernel_size=2, stride=1)),                       # unbatched
+    # rows of >= 8 outputs: the kernels' row-at-a-time paths
+    ((1, 2, 5, 6, 20), dict(kernel_size=3, stride=(1, 2, 2), padding=1, ceil_mode=True)),
+    ((2, 2, 4, 5, 17), dict(kernel_size=(2, 2, 3), stride=1, padding=(0, 1, 1))),
+    ((1, 1, 3, 3, 40), dict(kernel_size=(1, 1, 9), stride=(1, 1, 3))),   # wide column taps
 ]
 
 

@@ -158,12 +158,20 @@ static void wadd_##SFX(T *gp, const fc_pool3d_geom *g, const win3 *t, int64_t od
                        int64_t ow, T v)                                                       \
 {                                                                                             \
     const fc_pool_win *a = &t->d[od], *b = &t->h[oh], *c = &t->w[ow];                         \
-    for (int64_t d = a->lo; d < a->hi; d++)                                                   \
+    const int full_w = c->lo == 0 && c->hi == g->W;   /* the rows are one run */              \
+    for (int64_t d = a->lo; d < a->hi; d++) {                                                 \
+        if (full_w) {                                                                         \
+            T *r = gp + (d * g->H + b->lo) * g->W;                                            \
+            for (int64_t i = 0, n = (b->hi - b->lo) * g->W; i < n; i++)                       \
+                r[i] += v;                                                                    \
+            continue;                                                                         \
+        }                                                                                     \
         for (int64_t h = b->lo; h < b->hi; h++) {                                             \
             T *r = gp + (d * g->H + h) * g->W;                                                \
             for (int64_t w = c->lo; w < c->hi; w++)                                           \
                 r[w] += v;                                                                    \
         }                                                                                     \
+    }                                                                                         \
 }                                                                                             \
                                                                                               \
 static T divisor_##SFX(const win3 *t, int64_t od, int64_t oh, int64_t ow, int64_t dov)       \
@@ -344,17 +352,45 @@ static fc_status avgbwd_##SFX(const fc_pool3d_geom *g, int adaptive, int cip, in
         return FC_ERR_NOMEM;                                                                  \
     const int64_t vol = g->D * g->H * g->W, ovol = g->D_out * g->H_out * g->W_out;           \
     const int nt = pool3d_threads((double)g->P * (double)(vol + ovol), g->P);                \
+    /* fixed windows a row at a time, as the forward: each row's shares, then every tap's    \
+     * column run */                                                                         \
+    const int rows = !adaptive && g->W_out >= 8 && g->kW <= 8;                                \
+    T *shr = rows ? (T *)malloc(sizeof(T) * (size_t)(nt * g->W_out)) : NULL;                 \
+    if (rows && !shr) {                                                                       \
+        free(t.d);                                                                            \
+        return FC_ERR_NOMEM;                                                                  \
+    }                                                                                         \
 FC_OMP_FOR(nt, nt > 1)                                                                        \
     for (int64_t p = 0; p < g->P; p++) {                                                      \
         T *gp = gx + p * vol;                                                                 \
         const T *gyp = gy + p * ovol;                                                         \
         memset(gp, 0, sizeof(T) * (size_t)vol);                                               \
+        if (rows) {                                                                           \
+            T *sh = shr + (int64_t)fc_thread_id() * g->W_out;                                 \
+            for (int64_t od = 0; od < g->D_out; od++)                                         \
+                for (int64_t oh = 0; oh < g->H_out; oh++) {                                   \
+                    const T *gr = gyp + (od * g->H_out + oh) * g->W_out;                      \
+                    for (int64_t ow = 0; ow < g->W_out; ow++)                                 \
+                        sh[ow] = gr[ow] / divisor_##SFX(&t, od, oh, ow, dov);                 \
+                    for (int64_t d = t.d[od].lo; d < t.d[od].hi; d++)                         \
+                        for (int64_t h = t.h[oh].lo; h < t.h[oh].hi; h++) {                   \
+                            T *row = gp + (d * g->H + h) * g->W;                              \
+                            for (int64_t kw = 0; kw < g->kW; kw++) {                          \
+                                T *dst = row + t.off[kw];                                     \
+                                for (int64_t ow = t.lo[kw]; ow < t.hi[kw]; ow++)              \
+                                    dst[ow * g->sW] += sh[ow];                                \
+                            }                                                                 \
+                        }                                                                     \
+                }                                                                             \
+            continue;                                                                         \
+        }                                                                                     \
         for (int64_t od = 0, o = 0; od < g->D_out; od++)                                      \
             for (int64_t oh = 0; oh < g->H_out; oh++)                                         \
                 for (int64_t ow = 0; ow < g->W_out; ow++, o++)                                \
                     wadd_##SFX(gp, g, &t, od, oh, ow,                                         \
                                gyp[o] / divisor_##SFX(&t, od, oh, ow, dov));                  \
     }                                                                                         \
+    free(shr);                                                                                \
     free(t.d);                                                                                \
     return FC_OK;                                                                             \
 }                                                                                             \
