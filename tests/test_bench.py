@@ -278,3 +278,20 @@ def test_variant_names():
     fn()
     assert seen == ["generic"] and _kernels.get_isa() == before
     assert isinstance(_bench._on_isa("no-such-isa", lambda: None), NotImplementedError)
+
+
+def test_nd_suite_parses_and_times_small_cases(capsys):
+    """The 1-D/3-D suite (python -m fastconv bench --suite nd): every spec line parses, and a
+    run on small cases of each kind times fastconv (and torch when installed)."""
+    from fastconv import _bench_nd as nd
+    assert {c.nd for c in nd.ND_CONV} == {1, 3} and {c.nd for c in nd.ND_POOL} == {1, 3}
+    assert all(len(c.size) == c.nd == len(c.k) for c in nd.ND_CONV + nd.ND_POOL)
+    small = [nd.parse_conv("t3 3,1,2,4x6x5,3,3,1,1,1,1"),
+             nd.parse_conv("t1 1,2,3,50,4,5,2,2,1,1"),
+             nd.parse_pool("p3 3,max,1,2,4x6x6,2,2,0"),
+             nd.parse_pool("a1 1,adaptive_avg,2,3,20,4")]
+    assert small[0].out() == (4, 6, 5) and small[1].out() == (25,)
+    rows = nd.run(small, repeats=1, budget=None)
+    assert len(rows) == 8 and all(r["fastconv_ms"] > 0 for r in rows)
+    out = capsys.readouterr().out
+    assert "| t3 | fwd |" in out and "geomean" in out
