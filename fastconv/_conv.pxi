@@ -26,6 +26,10 @@ cdef extern from "fastconv.h":
                                             const double *gy, const double *x, double *gw,
                                             double *gb) nogil
     fc_conv_algo fc_conv2d_choose_algo(const fc_conv_geom *g, int pass_, int itemsize) nogil
+    fc_status fc_unfold_f32(const fc_conv_geom *g, const float *x, float *cols) nogil
+    fc_status fc_unfold_f64(const fc_conv_geom *g, const double *x, double *cols) nogil
+    fc_status fc_fold_f32(const fc_conv_geom *g, const float *cols, float *x) nogil
+    fc_status fc_fold_f64(const fc_conv_geom *g, const double *cols, double *x) nogil
 
 _ALGO_BY_NAME = {"auto": FC_ALGO_AUTO, "direct": FC_ALGO_DIRECT, "im2col": FC_ALGO_IM2COL,
                  "winograd": FC_ALGO_WINOGRAD, "winograd_2x2": FC_ALGO_WINOGRAD_2,
@@ -145,3 +149,45 @@ def conv2d_backward_weight(cnp.ndarray gy, cnp.ndarray x, tuple geom, str algo,
             fc_call_leave()
     check_status(st)
     return gw, gb
+
+
+def unfold(cnp.ndarray x, tuple geom):
+    """im2col of x (N, C, H, W) -> (N, C*kH*kW, H_out*W_out); geom as conv2d's, groups 1."""
+    cdef fc_conv_geom g = _geom(geom)
+    dt = x.dtype
+    cdef bint f32 = dt == np.float32
+    _require(x, dt, g.N * g.C_in * g.H * g.W, "x")
+    cdef cnp.ndarray cols = np.empty((g.N, g.C_in * g.kH * g.kW, g.H_out * g.W_out), dtype=dt)
+    cdef void *px = _ptr(x)
+    cdef void *pc = _ptr(cols)
+    cdef fc_status st
+    with nogil:
+        fc_call_enter()
+        if f32:
+            st = fc_unfold_f32(&g, <float*>px, <float*>pc)
+        else:
+            st = fc_unfold_f64(&g, <double*>px, <double*>pc)
+        fc_call_leave()
+    check_status(st)
+    return cols
+
+
+def fold(cnp.ndarray cols, tuple geom):
+    """col2im: (N, C*kH*kW, H_out*W_out) -> (N, C, H, W), overlapping taps summed."""
+    cdef fc_conv_geom g = _geom(geom)
+    dt = cols.dtype
+    cdef bint f32 = dt == np.float32
+    _require(cols, dt, g.N * g.C_in * g.kH * g.kW * g.H_out * g.W_out, "cols")
+    cdef cnp.ndarray x = np.empty((g.N, g.C_in, g.H, g.W), dtype=dt)
+    cdef void *px = _ptr(x)
+    cdef void *pc = _ptr(cols)
+    cdef fc_status st
+    with nogil:
+        fc_call_enter()
+        if f32:
+            st = fc_fold_f32(&g, <float*>pc, <float*>px)
+        else:
+            st = fc_fold_f64(&g, <double*>pc, <double*>px)
+        fc_call_leave()
+    check_status(st)
+    return x

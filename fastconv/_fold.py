@@ -3,37 +3,26 @@
 unfold gathers every kH x kW block of the zero-padded input into a column:
     out[n, (c*kH + i)*kW + j, bh*W_out + bw] = xp[n, c, bh*sH + i*dH, bw*sW + j*dW]
 fold is its adjoint: it adds each column back onto the image, overlapping blocks summing.
-Both are one strided copy (or add) per kernel tap over the whole batch."""
-import numpy as np
-
+Both run on the im2col/col2im kernels of the im2col convolution (csrc/gemm/im2col_impl.h):
+unfold's rows in parallel, fold's planes in parallel, each adding its own taps in row order."""
 from . import _args
+from . import _kernels
+from .conv import _c
 
 
-def _tap(xp, a, i, j):
-    """The (N, C, H_out, W_out) view of tap (i, j) of every block in the padded image."""
-    h0, w0 = i * a.dilation[0], j * a.dilation[1]
-    return xp[:, :, h0:h0 + a.stride[0] * (a.H_out - 1) + 1:a.stride[0],
-              w0:w0 + a.stride[1] * (a.W_out - 1) + 1:a.stride[1]]
+def _geom(a):
+    """The conv2d geometry whose im2col matrix is this call's blocks (one output channel)."""
+    (ph, pw), (kh, kw) = a.padding, a.kernel
+    return (a.N, a.C, a.H, a.W, 1, kh, kw, a.H_out, a.W_out, a.stride[0], a.stride[1], ph, pw,
+            a.dilation[0], a.dilation[1], 1)
 
 
 def _unfold(x, a):
-    (ph, pw), (kh, kw) = a.padding, a.kernel
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
-    out = np.empty((a.N, a.C, kh, kw, a.H_out, a.W_out), dtype=x.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            out[:, :, i, j] = _tap(xp, a, i, j)
-    return out.reshape(a.blocks_shape)
+    return _kernels.unfold(_c(x), _geom(a))
 
 
 def _fold(b, a):
-    (ph, pw), (kh, kw) = a.padding, a.kernel
-    cols = b.reshape(a.N, a.C, kh, kw, a.H_out, a.W_out)
-    xp = np.zeros((a.N, a.C, a.H + 2 * ph, a.W + 2 * pw), dtype=b.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            _tap(xp, a, i, j)[...] += cols[:, :, i, j]
-    return np.ascontiguousarray(xp[:, :, ph:ph + a.H, pw:pw + a.W])
+    return _kernels.fold(_c(b).reshape(a.blocks_shape), _geom(a))
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):

@@ -447,6 +447,50 @@ FC_OMP_LOOP
     return FC_OK;
 }
 
+/* ------------------------------------------------------------- unfold / fold ---- */
+
+/* cols[n][k][p] = col row k of image n (fastconv.h: fc_unfold_*), rows on the threads. */
+fc_status FCN(fc_unfold)(const fc_conv_geom *g, const FC_T *x, FC_T *cols)
+{
+    im2col_ctx cx;
+    if (g->N == 0)
+        return FC_OK;
+    if (ctx_init(&cx, g))
+        return FC_ERR_NOMEM;
+    const int64_t K = cx.K, HWo = cx.HWo, rows = g->N * K;
+    const int nt = threads_for((double)rows * (double)HWo);
+FC_OMP_FOR(nt, nt > 1)
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t n = r / K;
+        FCN(im2col_row)(&cx, x + n * g->C_in * cx.HW, r - n * K, 0, HWo, cols + r * HWo, 1);
+    }
+    ctx_free(&cx);
+    return FC_OK;
+}
+
+/* x = col2im(cols), the adjoint: planes (n, c) on the threads, each adding its KK rows in
+ * row order into its own plane. */
+fc_status FCN(fc_fold)(const fc_conv_geom *g, const FC_T *cols, FC_T *x)
+{
+    im2col_ctx cx;
+    if (g->N == 0)
+        return FC_OK;
+    if (ctx_init(&cx, g))
+        return FC_ERR_NOMEM;
+    const int64_t K = cx.K, KK = cx.KK, HWo = cx.HWo, planes = g->N * g->C_in;
+    const int nt = threads_for((double)planes * (double)KK * (double)HWo);
+FC_OMP_FOR(nt, nt > 1)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const int64_t n = pl / g->C_in, c = pl - n * g->C_in;
+        FC_T *xn = x + n * g->C_in * cx.HW;
+        memset(xn + c * cx.HW, 0, sizeof(FC_T) * (size_t)cx.HW);
+        for (int64_t k = c * KK; k < (c + 1) * KK; k++)
+            FCN(col2im_row)(&cx, xn, k, 0, HWo, cols + (n * K + k) * HWo);
+    }
+    ctx_free(&cx);
+    return FC_OK;
+}
+
 #undef DESC
 #undef FCN
 #undef FC_CAT

@@ -153,6 +153,14 @@ fc_status fc_conv3d_backward_weight_f64(const fc_conv3d_geom *g, fc_conv_algo al
 /* What AUTO runs for this 3-D geometry and pass. */
 fc_conv_algo fc_conv3d_choose_algo(const fc_conv3d_geom *g, int pass, int itemsize);
 
+/* unfold (im2col) and fold (col2im) of conv geometry g (groups 1, C_out ignored):
+ * cols (N, C_in*kH*kW, H_out*W_out), row (c*kH + i)*kW + j, column oh*W_out + ow, taps
+ * outside the image zero.  fold overwrites x with the sum of every column's taps. */
+fc_status fc_unfold_f32(const fc_conv_geom *g, const float *x, float *cols);
+fc_status fc_unfold_f64(const fc_conv_geom *g, const double *x, double *cols);
+fc_status fc_fold_f32(const fc_conv_geom *g, const float *cols, float *x);
+fc_status fc_fold_f64(const fc_conv_geom *g, const double *cols, double *x);
+
 /* ------------------------------------------------------------------ pooling -- */
 
 /*
