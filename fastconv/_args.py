@@ -349,8 +349,18 @@ def conv2d_backward_args(grad_output, input, weight, stride=1, padding=0, dilati
 @dataclass  # not frozen: see _ARGS_NOT_FROZEN
 class ConvTransposeArgs(_ConvCommon):
     """A validated conv_transpose2d call.  weight is (C_in, C_out/groups, kH, kW)."""
-    padding: Tuple[int, int] = (0, 0)
+    padding: Tuple[int, int] = (0, 0)           # cropped before (top, left)
     output_padding: Tuple[int, int] = (0, 0)
+    pad_end: Optional[Tuple[int, int]] = None   # cropped after (bottom, right); None: padding
+
+    def __post_init__(self):
+        if self.pad_end is None:
+            self.pad_end = self.padding
+
+    @property
+    def pad4(self):
+        """(top, bottom, left, right) cropped from the full scatter buffer."""
+        return (self.padding[0], self.pad_end[0], self.padding[1], self.pad_end[1])
 
     def geom(self):
         """Geometry of the conv2d whose backward-data is this transposed convolution: its
@@ -361,10 +371,12 @@ class ConvTransposeArgs(_ConvCommon):
                 self.padding[1], self.dilation[0], self.dilation[1], self.groups)
 
 
-def transpose_output_padding(in_sizes, output_size, kernel, stride, padding, dilation):
+def transpose_output_padding(in_sizes, output_size, kernel, stride, padding, dilation,
+                             pad_end=None):
     """The output_padding that makes a transposed convolution's output exactly output_size
     (its last len(in_sizes) entries; more may lead, e.g. (N, C, H, W)), with PyTorch's rule
-    and message: each size must lie in [smallest, smallest + stride - 1]."""
+    and message: each size must lie in [smallest, smallest + stride - 1].  pad_end: the
+    padding after, per axis, when it differs from padding (per-side padding)."""
     nd = len(in_sizes)
     if not isinstance(output_size, (tuple, list)):
         if isinstance(output_size, np.ndarray) and output_size.ndim == 1:
@@ -375,8 +387,9 @@ def transpose_output_padding(in_sizes, output_size, kernel, stride, padding, dil
     if len(output_size) < nd:
         raise ValueError(f"output_size must have {nd} or more elements, got {list(output_size)}")
     size = [to_int(s, "output_size", 0) for s in list(output_size)[-nd:]]
-    lo = [(n - 1) * s - 2 * p + d * (k - 1) + 1
-          for n, k, s, p, d in zip(in_sizes, kernel, stride, padding, dilation)]
+    pad_end = padding if pad_end is None else pad_end
+    lo = [(n - 1) * s - p - q + d * (k - 1) + 1
+          for n, k, s, p, q, d in zip(in_sizes, kernel, stride, padding, pad_end, dilation)]
     hi = [m + s - 1 for m, s in zip(lo, stride)]
     if any(not a <= v <= b for v, a, b in zip(size, lo, hi)):
         raise ValueError(f"requested an output size of {size}, but valid sizes range from "
@@ -395,14 +408,16 @@ def conv_transpose2d_args(input, weight, bias=None, stride=1, padding=0, output_
     stride = pair(stride, "stride", 1)
     dilation = pair(dilation, "dilation", 1)
     if isinstance(padding, str):
-        raise ValueError(f"conv_transpose2d: padding must be an int or a pair, got {padding!r}")
-    padding = pair(padding, "padding", 0)
+        raise ValueError(f"conv_transpose2d: padding must be an int, a pair or one (before, "
+                         f"after) pair per axis, got {padding!r}")
+    t, b, l, r = padding_arg(padding)   # per side: cropped from the output's edges (ONNX pads)
+    padding, pad_end = (t, l), (b, r)
     output_padding = pair(output_padding, "output_padding", 0)
     N, C_in, H, W = (int(s) for s in x.shape)
     C_in_w, C_out_g, kH, kW = (int(s) for s in weight.shape)
     if output_size is not None:
         output_padding = transpose_output_padding((H, W), output_size, (kH, kW), stride,
-                                                  padding, dilation)
+                                                  padding, dilation, pad_end)
     if C_in == 0 or H == 0 or W == 0:
         check_nonempty_plane(x, "input", "conv_transpose2d")
     if C_in_w != C_in:
@@ -417,8 +432,8 @@ def conv_transpose2d_args(input, weight, bias=None, stride=1, padding=0, output_
                 f"output padding must be smaller than either stride or dilation, but got "
                 f"output_padding_{hw}={output_padding[i]}, stride_{hw}={stride[i]}, "
                 f"dilation_{hw}={dilation[i]}")
-    H_out = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kH - 1) + output_padding[0] + 1
-    W_out = (W - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kW - 1) + output_padding[1] + 1
+    H_out = (H - 1) * stride[0] - t - b + dilation[0] * (kH - 1) + output_padding[0] + 1
+    W_out = (W - 1) * stride[1] - l - r + dilation[1] * (kW - 1) + output_padding[1] + 1
     if H_out <= 0 or W_out <= 0:
         raise ValueError(f"conv_transpose2d: given input size per channel ({H} x {W}), the "
                          f"calculated output size per channel ({H_out} x {W_out}) is too small")
@@ -427,7 +442,7 @@ def conv_transpose2d_args(input, weight, bias=None, stride=1, padding=0, output_
     check_output_size((N, C_out, H_out, W_out), x.itemsize)
     return ConvTransposeArgs(x, weight, bias, unbatched, N, C_in, H, W, C_out, kH, kW, stride,
                              dilation, groups, H_out, W_out, padding=padding,
-                             output_padding=output_padding)
+                             output_padding=output_padding, pad_end=pad_end)
 
 
 def conv_transpose2d_backward_args(grad_output, input, weight, stride=1, padding=0,

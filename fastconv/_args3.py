@@ -228,8 +228,10 @@ def conv_transpose3d_args(input, weight, bias=None, stride=1, padding=0, output_
     stride = sizes(stride, "stride", 1)
     dilation = sizes(dilation, "dilation", 1)
     if isinstance(padding, str):
-        raise ValueError(f"{fname}: padding must be an int or {ND} ints, got {padding!r}")
-    padding = sizes(padding, "padding", 0)
+        raise ValueError(f"{fname}: padding must be an int, {ND} ints or one (before, after) "
+                         f"pair per axis, got {padding!r}")
+    pad = padding_arg(padding)     # per side: cropped from the output's edges (ONNX pads)
+    padding, pad_end = tuple(p[0] for p in pad), tuple(p[1] for p in pad)
     output_padding = sizes(output_padding, "output_padding", 0)
     N, C_in = int(x.shape[0]), int(x.shape[1])
     size = tuple(int(s) for s in x.shape[2:])
@@ -237,7 +239,7 @@ def conv_transpose3d_args(input, weight, bias=None, stride=1, padding=0, output_
     kernel = tuple(int(s) for s in weight.shape[2:])
     if output_size is not None:
         output_padding = transpose_output_padding(size, output_size, kernel, stride, padding,
-                                                  dilation)
+                                                  dilation, pad_end)
     if C_in == 0 or 0 in size:
         _nonempty(x, "input", fname)
     if C_in_w != C_in:
@@ -251,8 +253,8 @@ def conv_transpose3d_args(input, weight, bias=None, stride=1, padding=0, output_
             raise ValueError(f"output padding must be smaller than either stride or dilation, "
                              f"but got output_padding_{ax}={op}, stride_{ax}={s}, "
                              f"dilation_{ax}={d}")
-    out = tuple((n - 1) * s - 2 * p + d * (k - 1) + op + 1 for n, k, s, p, d, op in
-                zip(size, kernel, stride, padding, dilation, output_padding))
+    out = tuple((n - 1) * s - p - q + d * (k - 1) + op + 1 for n, k, s, p, q, d, op in
+                zip(size, kernel, stride, padding, pad_end, dilation, output_padding))
     if min(out) <= 0:
         raise ValueError(f"{fname}: given input size per channel ({_sx(size)}), the "
                          f"calculated output size per channel ({_sx(out)}) is too small")
@@ -262,7 +264,7 @@ def conv_transpose3d_args(input, weight, bias=None, stride=1, padding=0, output_
     check_output_size((N, C_out * kernel[0], size[0]) + out[1:], x.itemsize,
                       "depth-unfolded output")
     return Conv3Args(x, weight, bias, unbatched, N, C_in, size, C_out, kernel, stride,
-                     dilation, groups, out, pad=tuple((p, p) for p in padding),
+                     dilation, groups, out, pad=pad,
                      output_padding=output_padding)
 
 

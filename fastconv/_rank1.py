@@ -142,11 +142,18 @@ def make(M, with_algorithm):
             return (1, list(output_size)[-1])
         return (1, output_size)
 
+    def _tpadding(padding):
+        """A transposed convolution's padding: symmetric, or ((before, after),) per side."""
+        if isinstance(padding, str):
+            raise ValueError(f"conv_transpose1d: padding must be an int or ((before, after),), "
+                             f"got {padding!r}")
+        return _padding(padding)
+
     def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
                          groups=1, dilation=1, *, output_size=None):
         x, w = _x3(input, "input", "conv_transpose1d"), _w3(weight, "conv_transpose1d")
         return _out(M.conv_transpose2d(x, w, bias, _size(stride, "stride"),
-                                       _size(padding, "padding", 0),
+                                       _tpadding(padding),
                                        _size(output_padding, "output_padding", 0), groups,
                                        _size(dilation, "dilation"),
                                        output_size=_tsize(output_size)))
@@ -158,7 +165,7 @@ def make(M, with_algorithm):
         x, w = _x3(input, "input", f), _w3(weight, f)
         gy = _x3(grad_output, "grad_output", f)
         gx, gw, gb = M.conv_transpose2d_backward(
-            gy, x, w, _size(stride, "stride"), _size(padding, "padding", 0),
+            gy, x, w, _size(stride, "stride"), _tpadding(padding),
             _size(output_padding, "output_padding", 0), groups, _size(dilation, "dilation"),
             output_mask=output_mask, output_size=_tsize(output_size))
         return _out(gx), _out(gw), gb

@@ -144,12 +144,13 @@ def _crop(full, padding, out):
 
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
                      groups=1, dilation=1, *, output_size=None):
-    """y = crop(_scatter(x, w)) + bias: conv3d's grad_input with this call's output size, the
-    weight (C_in, C_out/groups, k...) read in conv layout."""
+    """y = crop(_scatter(x, w)) + bias: the scatter buffer with padding cropped from each side
+    (per side: one (before, after) pair per axis, as ONNX ConvTranspose pads), the weight
+    (C_in, C_out/groups, k...) read in conv layout."""
     a = A.conv_transpose3d_args(input, weight, bias, stride, padding, output_padding, groups,
                                 dilation, output_size)
     pad = tuple(p[0] for p in a.pad)
-    full = tuple(o + 2 * p for o, p in zip(a.out, pad))
+    full = tuple(o + b + e for o, (b, e) in zip(a.out, a.pad))
     y = _crop(_scatter(_c(a.x), a.weight, a.groups, a.stride, a.dilation, full), pad, a.out)
     y = _c(y)
     if a.bias is not None:
@@ -166,8 +167,8 @@ def conv_transpose3d_backward(grad_output, input, weight, stride=1, padding=0,
                                                    output_mask, output_size)
     gy = _c(gy)
     pad = tuple(p[0] for p in a.pad)
-    # zero-pad gy to the full scatter extent: p before, p - output_padding... after
-    full = tuple(o + 2 * p for o, p in zip(a.out, pad))
+    # zero-pad gy back to the full scatter extent the forward cropped
+    full = tuple(o + b + e for o, (b, e) in zip(a.out, a.pad))
     gyp = np.zeros(gy.shape[:2] + full, dtype=gy.dtype)
     gyp[(Ellipsis,) + tuple(slice(p, p + o) for p, o in zip(pad, a.out))] = gy
     gx = gw = gb = None

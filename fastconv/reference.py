@@ -188,8 +188,8 @@ def _conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding, 
                               dilation):
     full = _transpose_full_hw(x.shape[2:], weight.shape[2:], stride, dilation, output_padding)
     buf = _scatter(x, weight, groups, stride, dilation, full)
-    (ph, pw) = padding
-    y = buf[:, :, ph:full[0] - ph, pw:full[1] - pw]
+    t, b, l, r = padding
+    y = buf[:, :, t:full[0] - b, l:full[1] - r]
     if bias is not None:
         y = y + bias[None, :, None, None]
     return y
@@ -197,10 +197,9 @@ def _conv_transpose2d_forward(x, weight, bias, stride, padding, output_padding, 
 
 def _conv_transpose2d_backward(gy, x, weight, stride, padding, output_padding, groups,
                                dilation, output_mask):
-    (ph, pw) = padding
-    # The forward cropped `padding` from each side of the scatter buffer; putting the zeros
-    # back makes the backward a plain gather over the buffer.
-    gyp = _pad(gy, (ph, ph, pw, pw))
+    # The forward cropped `padding` (top, bottom, left, right) from the scatter buffer;
+    # putting the zeros back makes the backward a plain gather over the buffer.
+    gyp = _pad(gy, padding)
     grad_input = grad_weight = grad_bias = None
     if output_mask[0]:
         grad_input = _gather(gyp, weight, groups, stride, dilation, x.shape[2:])
@@ -432,14 +431,15 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     Weight ``(C_in, C_out/groups, kH, kW)``.  Every input element scatters:
     ``full[n, g*Og + o, i*sH + th*dH, j*sW + tw*dW] += x[n, c, i, j] * weight[c, o, th, tw]``
     into a buffer of height ``(H-1)*sH + dH*(kH-1) + 1 + output_padding_h``; the output is
-    that buffer with ``padding`` rows/columns cropped from each side, plus ``bias``.
+    that buffer with ``padding`` rows/columns cropped from each side (per side: ``((top,
+    bottom), (left, right))`` as ONNX ConvTranspose ``pads``), plus ``bias``.
 
     Output size: ``H_out = (H-1)*sH - 2*pH + dH*(kH-1) + output_padding_h + 1``; an exact
     ``output_size`` instead picks ``output_padding = output_size - H_out(output_padding=0)``.
     """
     a = _args.conv_transpose2d_args(input, weight, bias, stride, padding, output_padding,
                                      groups, dilation, output_size)
-    y = _conv_transpose2d_forward(_c(a.x), _c(a.weight), a.bias, a.stride, a.padding,
+    y = _conv_transpose2d_forward(_c(a.x), _c(a.weight), a.bias, a.stride, a.pad4,
                                   a.output_padding, a.groups, a.dilation)
     return _result(y, a.unbatched)
 
@@ -460,7 +460,7 @@ def conv_transpose2d_backward(grad_output, input, weight, stride=1, padding=0,
                                                        padding, output_padding, groups,
                                                        dilation, output_mask, output_size)
     gx, gw, gb = _conv_transpose2d_backward(_c(gy), _c(a.x), _c(a.weight), a.stride,
-                                            a.padding, a.output_padding, a.groups,
+                                            a.pad4, a.output_padding, a.groups,
                                             a.dilation, mask)
     return _maybe(gx, a.unbatched), _maybe(gw, False), _maybe(gb, False)
 

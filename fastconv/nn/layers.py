@@ -185,8 +185,13 @@ class ConvTranspose2d(_ConvNd):
         """output_padding that yields ``output_size`` (PyTorch's rule), or the configured one."""
         if output_size is None:
             return self.output_padding
+        pads = self.padding
+        if pads and isinstance(pads[0], tuple):   # per side: ((before, after), ...)
+            before, after = tuple(p[0] for p in pads), tuple(p[1] for p in pads)
+        else:
+            before = after = pads
         return transpose_output_padding(np.shape(x)[-self._nd:], output_size, self.kernel_size,
-                                        self.stride, self.padding, self.dilation)
+                                        self.stride, before, self.dilation, after)
 
     def forward(self, x, output_size=None):
         w, b = self._params()
