@@ -356,3 +356,77 @@ def test_torch_documented_shapes():
     x = np.zeros((20, 16, 50, 44, 31), np.float32)
     assert fc.max_pool3d(x, 3, stride=2).shape == (20, 16, 24, 21, 15)
     assert fc.max_pool3d(x, (3, 2, 2), stride=(2, 1, 2)).shape == (20, 16, 24, 43, 15)
+
+
+# --------------------------------------------------------------- hypothesis sweeps --
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@st.composite
+def _conv3d_call(draw):
+    groups = draw(st.sampled_from([1, 2]))
+    cin, cout = groups * draw(st.integers(1, 3)), groups * draw(st.integers(1, 3))
+    k = tuple(draw(st.integers(1, 3)) for _ in range(3))
+    s = tuple(draw(st.integers(1, 3)) for _ in range(3))
+    d = tuple(draw(st.integers(1, 2)) for _ in range(3))
+    mode = draw(st.sampled_from(["zeros", "zeros", "reflect", "replicate", "circular"]))
+    pads = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(3))
+    size = tuple(max(draw(st.integers(1, 6)), dd * (kk - 1) + 1 - a - b, max(a, b) + 1)
+                 for kk, dd, (a, b) in zip(k, d, pads))
+    padding = draw(st.sampled_from([pads, "same", tuple(p[0] for p in pads)]))
+    if padding == "same" and mode != "zeros":
+        mode = "zeros"
+    n = draw(st.integers(0, 2))
+    return (n, cin) + size, (cout, cin // groups) + k, dict(stride=s, dilation=d,
+                                                             groups=groups, padding=padding,
+                                                             padding_mode=mode)
+
+
+@given(_conv3d_call(), st.sampled_from(["direct", "im2col"]), st.integers(0, 2 ** 31))
+def test_conv3d_sweep(call, algorithm, seed):
+    xs, ws, kw = call
+    rng = np.random.default_rng(seed)
+    x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+    try:
+        want = R.conv3d(x, w, **kw)
+    except ValueError as e:
+        with pytest.raises(ValueError):
+            fc.conv3d(x, w, algorithm=algorithm, **kw)
+        return
+    np.testing.assert_allclose(fc.conv3d(x, w, algorithm=algorithm, **kw), want,
+                               rtol=1e-11, atol=1e-11)
+    gy = rng.standard_normal(want.shape)
+    for g, r in zip(fc.conv3d_backward(gy, x, w, algorithm=algorithm, **kw),
+                    R.conv3d_backward(gy, x, w, **kw)):
+        np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-10)
+
+
+@given(st.tuples(st.integers(0, 2), st.integers(1, 3), st.integers(1, 7), st.integers(1, 7),
+                 st.integers(1, 12)),
+       st.tuples(*(st.integers(1, 3) for _ in range(3))),
+       st.tuples(*(st.integers(1, 3) for _ in range(3))),
+       st.tuples(*(st.integers(0, 1) for _ in range(3))),
+       st.booleans(), st.booleans(), st.integers(0, 2 ** 31))
+def test_pool3d_sweep(shape, k, s, p, ceil_mode, cip, seed):
+    x = np.round(np.random.default_rng(seed).standard_normal(shape) * 2) / 2
+    p = tuple(min(pp, kk // 2) for pp, kk in zip(p, k))
+    kw = dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil_mode)
+    try:
+        want, wi = R.max_pool3d(x, return_indices=True, **kw)
+    except ValueError:
+        with pytest.raises(ValueError):
+            fc.max_pool3d(x, **kw)
+        return
+    y, i = fc.max_pool3d(x, return_indices=True, **kw)
+    np.testing.assert_array_equal(y, want)
+    np.testing.assert_array_equal(i, wi)
+    np.testing.assert_allclose(fc.avg_pool3d(x, count_include_pad=cip, **kw),
+                               R.avg_pool3d(x, count_include_pad=cip, **kw), rtol=1e-12,
+                               atol=1e-12)
+    gy = np.random.default_rng(seed + 1).standard_normal(y.shape)
+    np.testing.assert_allclose(fc.avg_pool3d_backward(gy, x.shape, count_include_pad=cip, **kw),
+                               R.avg_pool3d_backward(gy, x.shape, count_include_pad=cip, **kw),
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fc.max_pool3d_backward(gy, x, **kw),
+                               R.max_pool3d_backward(gy, x, **kw), rtol=1e-12, atol=1e-12)
