@@ -430,3 +430,58 @@ def test_pool3d_sweep(shape, k, s, p, ceil_mode, cip, seed):
                                rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(fc.max_pool3d_backward(gy, x, **kw),
                                R.max_pool3d_backward(gy, x, **kw), rtol=1e-12, atol=1e-12)
+
+
+WINO_CASES = [
+    ((2, 4, 5, 7, 6), (6, 4, 3, 3, 3), dict(padding=1)),
+    ((1, 4, 6, 6, 5), (4, 2, 2, 3, 3), dict(stride=(2, 1, 1), dilation=(2, 1, 1), groups=2,
+                                            padding=((1, 0), (0, 2), (1, 1)))),
+    ((1, 3, 4, 5, 5), (3, 1, 1, 3, 3), dict(groups=3, padding=(0, 1, 1),
+                                            padding_mode="reflect")),
+]
+
+
+@pytest.mark.parametrize("algorithm", ["winograd", "winograd_2x2", "winograd_4x4"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,kw", WINO_CASES)
+def test_conv3d_winograd_matches_reference(isa, rng, xs, ws, kw, dtype, algorithm):
+    """Winograd over (H, W) with the depth taps as channels: every tier, both dtypes; the
+    tolerance allows the transform's amplification (F(4x4): tests/data/winograd_error.json)."""
+    x, w = _arrays(rng, xs, ws, dtype)
+    scale = 160 if algorithm == "winograd_4x4" else 8
+    k = int(np.prod(ws[1:]))
+    y = fc.conv3d(x, w, algorithm=algorithm, **kw)
+    _close(y, R.conv3d(x.astype(np.float64), w.astype(np.float64), **kw), dtype,
+           scale * np.sqrt(k))
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    for g, r in zip(fc.conv3d_backward(gy, x, w, algorithm=algorithm, **kw),
+                    R.conv3d_backward(gy.astype(np.float64), x.astype(np.float64),
+                                      w.astype(np.float64), **kw)):
+        _close(g, r, dtype, scale * np.sqrt(max(k, y.size)))
+
+
+def test_conv3d_winograd_refuses_what_it_does_not_serve(rng):
+    x = rng.standard_normal((1, 2, 4, 6, 6))
+    for ws, kw in (((2, 2, 3, 3, 2), {}), ((2, 2, 3, 3, 3), dict(stride=(1, 2, 1))),
+                   ((2, 2, 3, 3, 3), dict(dilation=(1, 1, 2)))):
+        w = rng.standard_normal(ws)
+        with pytest.raises(ValueError, match="serves kernels"):
+            fc.conv3d(x, w, algorithm="winograd", **kw)
+        gy = np.zeros(fc.conv3d(x, w, **kw).shape)
+        with pytest.raises(ValueError, match="serves kernels"):
+            fc.conv3d_backward(gy, x, w, algorithm="winograd_2x2", **kw)
+    # depth stride and dilation are the depth unfold's: served
+    fc.conv3d(x, rng.standard_normal((2, 2, 2, 3, 3)), stride=(2, 1, 1), dilation=(2, 1, 1),
+              algorithm="winograd")
+
+
+def test_auto_picks_winograd_only_where_the_table_says(rng):
+    """'auto' runs F(2x2) on the suite's wide 3-D layers (c3d_64, unet3d_32: in
+    tests/data/winograd_error.json) and not where the 2-D rule says no (few channels)."""
+    from fastconv import _args3, _kernels
+
+    def pick(xs, ws):
+        a = _args3.conv3d_args(np.zeros(xs, np.float32), np.zeros(ws, np.float32), None, 1, 1)
+        return _kernels.choose_conv3d_algo(a.geom(), 0, 4)
+    assert pick((1, 64, 16, 56, 56), (128, 64, 3, 3, 3)) == "winograd"
+    assert pick((1, 3, 16, 112, 112), (64, 3, 3, 3, 3)) != "winograd"

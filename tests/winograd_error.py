@@ -1,6 +1,7 @@
 """Winograd's accuracy against direct convolution, measured and kept (issue: Winograd).
 
-For every 3x3 stride-1 layer of the benchmark suite, at batch 1, with N(0, 1) data (rounded to
+For every 3x3 stride-1 layer of the benchmark suite (and every 3-D layer of the 1-D/3-D suite
+with a (kD, 3, 3) kernel, see Layer3), at batch 1, with N(0, 1) data (rounded to
 float32, so both dtypes see the same values), the worst-element absolute error of each
 algorithm against an extended-precision oracle (im2col and a long-double product), for the
 forward pass, backward-data and backward-weight, float32 and float64.  The contract lets ``auto`` pick a
@@ -100,8 +101,92 @@ def measure(layer, seed=0):
     return out
 
 
+class Layer3:
+    """A 3-D suite layer Winograd serves (a (kD, 3, 3) kernel at spatial stride and dilation
+    1), measured at a reduced volume -- depth 2, 16 x 16 planes -- with its channels and
+    depth kernel: the error of an output is that of the 2-D convolution of the depth-unfolded
+    input (C_in * kD channels, csrc/conv/conv3d.c), whose reduction length is kept.  'auto'
+    decides at the suite's full size."""
+    D = H = W = None
+
+    def __init__(self, c):
+        self.name, self.suite = c.name, c
+        self.C_in, self.C_out, self.kD = c.C_in, c.C_out, c.k[0]
+        self.pD, self.pad = c.padding[0], c.padding[1]
+        self.D, self.H, self.W = 2, 16, 16
+
+    def picks_winograd(self, pass_):
+        from fastconv import _args3
+        c = self.suite
+        a = _args3.conv3d_args(np.zeros((c.N, c.C_in) + c.size, np.float32),
+                               np.zeros((c.C_out, c.C_in) + c.k, np.float32), None, c.stride,
+                               c.padding, c.dilation)
+        return _kernels.choose_conv3d_algo(a.geom(), pass_, 4).startswith("winograd")
+
+
+def layers3():
+    from fastconv._bench_nd import ND_CONV
+    return [Layer3(c) for c in ND_CONV if c.nd == 3 and c.k[1:] == (3, 3) and
+            c.stride[1:] == (1, 1) and c.dilation == (1, 1, 1) and c.groups == 1 and
+            c.padding[1] == c.padding[2]]
+
+
+def picks_winograd(layer, pass_):
+    """Whether 'auto' runs Winograd for this suite layer and pass (float32)."""
+    if isinstance(layer, Layer3):
+        return layer.picks_winograd(pass_)
+    return _kernels.choose_conv_algo(layer.geom(), pass_, 4) == "winograd"
+
+
+def measure3(layer, seed=0):
+    """As measure, for a 3-D layer: the oracle is the long-double 2-D one on the
+    depth-unfolded input (every depth tap a channel), folded back in long double."""
+    rng = np.random.default_rng(seed)
+    C, Co, kD, pD, p = layer.C_in, layer.C_out, layer.kD, layer.pD, layer.pad
+    D, H, W = layer.D, layer.H, layer.W
+    x = rng.standard_normal((1, C, D, H, W)).astype(np.float32)
+    w = rng.standard_normal((Co, C, kD, 3, 3)).astype(np.float32)
+    Do = D + 2 * pD - kD + 1
+    xp = np.pad(x[0], ((0, 0), (pD, pD), (0, 0), (0, 0)))
+    xu = np.stack([xp[:, od:od + kD].reshape(C * kD, H, W) for od in range(Do)])
+    wu = w.reshape(Co, C * kD, 3, 3)
+    y_ref = _oracle(xu, wu, p).transpose(1, 0, 2, 3)[None]
+    gy = rng.standard_normal(y_ref.shape).astype(np.float32)
+    gyu = np.ascontiguousarray(gy[0].transpose(1, 0, 2, 3))
+    wt = np.ascontiguousarray(wu[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    gxu = _oracle(gyu, wt, 2 - p).reshape(Do, C, kD, H, W)
+    gxp = np.zeros((C, D + 2 * pD, H, W), np.longdouble)
+    for od in range(Do):
+        gxp[:, od:od + kD] += gxu[od]
+    gx_ref = gxp[:, pD:pD + D][None]
+    gw_ref = _oracle_gw(gyu, xu, p).reshape(Co, C, kD, 3, 3)
+    pad = (pD, p, p)
+    out = {ps: {} for ps in PASSES}
+    for dt in DTYPES:
+        xd, wd, gyd = x.astype(dt), w.astype(dt), gy.astype(dt)
+        for ps in PASSES:
+            out[ps][dt] = {}
+        for a in ALGOS:
+            y = fastconv.conv3d(xd, wd, padding=pad, algorithm=a)
+            out["fwd"][dt][a] = float(np.max(np.abs(y.astype(np.longdouble) - y_ref)))
+            gx, gw, _ = fastconv.conv3d_backward(gyd, xd, wd, padding=pad, algorithm=a,
+                                                 output_mask=(True, True, False))
+            out["bwd_data"][dt][a] = float(np.max(np.abs(gx.astype(np.longdouble) - gx_ref)))
+            out["bwd_weight"][dt][a] = float(np.max(np.abs(gw.astype(np.longdouble) - gw_ref)))
+    return out
+
+
+def all_layers():
+    """Every suite layer of the table: the 2-D ones, then the 3-D ones."""
+    return layers() + layers3()
+
+
+def measure_any(layer):
+    return measure3(layer) if isinstance(layer, Layer3) else measure(layer)
+
+
 def table():
-    return {l.name: measure(l) for l in layers()}
+    return {l.name: measure_any(l) for l in all_layers()}
 
 
 def ratios(entry):
