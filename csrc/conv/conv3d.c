@@ -18,6 +18,9 @@
  * then od, then kd order) do not depend on the thread count.
  * The copies are plane memcpys on the library's threads (5-15% of a layer's time).
  *
+ * A kernel pointwise in the plane ((kD, 1, 1), e.g. a temporal convolution) needs no unfold:
+ * see plane_pointwise.
+ *
  * 'auto' is the 2-D rule on the unfolded problem, Winograd included: a 3-D convolution with a
  * 3x3 spatial kernel at spatial stride and dilation 1 is Winograd F(2x2, 3x3) over (H, W) with
  * the depth taps summed as channels, and its error on the suite's 3-D layers is in
@@ -55,6 +58,24 @@ static int64_t chunk_images(const fc_conv3d_geom *g, size_t es)
     if (nq < 1)
         nq = 1;
     return nq >= (double)total ? fc_max64(total, 1) : (int64_t)nq;
+}
+
+/* A kernel pointwise in the plane (1x1, spatial stride 1, no spatial padding) sees each
+ * (D, H, W) volume as a (D, H*W) image: the 3-D convolution is then the 2-D one with a
+ * (kD, 1) kernel on the same memory, for input, output and weight alike -- no copies. */
+static int plane_pointwise(const fc_conv3d_geom *g)
+{
+    return g->kH == 1 && g->kW == 1 && g->sH == 1 && g->sW == 1 && g->pH == 0 &&
+           g->pW == 0 && g->H_out == g->H && g->W_out == g->W;
+}
+
+static fc_conv_geom depth_geom(const fc_conv3d_geom *g)
+{
+    fc_conv_geom h = {.N = g->N, .C_in = g->C_in, .H = g->D, .W = g->H * g->W,
+                      .C_out = g->C_out, .kH = g->kD, .kW = 1, .H_out = g->D_out,
+                      .W_out = g->H * g->W, .sH = g->sD, .sW = 1, .pH = g->pD, .pW = 0,
+                      .dH = g->dD, .dW = 1, .groups = g->groups};
+    return h;
 }
 
 /* The unfold is the identity (xu is x) when one output depth covers the whole, unpadded,
@@ -152,6 +173,10 @@ fc_status fc_conv3d_forward_##SFX(const fc_conv3d_geom *g, fc_conv_algo algo, co
 {                                                                                             \
     if (g->N == 0 || g->C_out == 0 || g->D_out == 0 || g->H_out == 0 || g->W_out == 0)        \
         return FC_OK;                                                                         \
+    if (plane_pointwise(g)) {                                                                 \
+        const fc_conv_geom h = depth_geom(g);                                                 \
+        return fc_conv2d_forward_##SFX(&h, algo, x, w, bias, y);                              \
+    }                                                                                         \
     algo = resolve_##SFX(g, algo, 0);                                                         \
     const int ident_in = unfold_is_identity(g), ident_out = g->D_out == 1;                    \
     const int64_t total = g->N * g->D_out, nqc = chunk_images(g, sizeof(T));                 \
@@ -183,6 +208,10 @@ fc_status fc_conv3d_backward_data_##SFX(const fc_conv3d_geom *g, fc_conv_algo al
     const int64_t xi = g->C_in * g->kD * g->H * g->W;                                         \
     if (g->N == 0)                                                                            \
         return FC_OK;                                                                         \
+    if (plane_pointwise(g)) {                                                                 \
+        const fc_conv_geom h = depth_geom(g);                                                 \
+        return fc_conv2d_backward_data_##SFX(&h, algo, gy, w, gx);                            \
+    }                                                                                         \
     const int ident_in = unfold_is_identity(g), ident_out = g->D_out == 1;                    \
     if (!ident_in || g->C_out == 0 || g->D_out == 0 || g->H_out == 0 || g->W_out == 0) {      \
         const int nt = copy_threads((double)(g->N * xs));                                     \
@@ -220,6 +249,10 @@ fc_status fc_conv3d_backward_weight_##SFX(const fc_conv3d_geom *g, fc_conv_algo 
 {                                                                                             \
     if (!gw && !gb)                                                                           \
         return FC_OK;                                                                         \
+    if (plane_pointwise(g)) {                                                                 \
+        const fc_conv_geom h = depth_geom(g);                                                 \
+        return fc_conv2d_backward_weight_##SFX(&h, algo, gy, x, gw, gb);                      \
+    }                                                                                         \
     const int64_t HWo = g->H_out * g->W_out, xi = g->C_in * g->kD * g->H * g->W;             \
     const int64_t nw = g->C_out * (g->C_in / g->groups) * g->kD * g->kH * g->kW;             \
     if (g->N == 0 || g->D_out == 0 || g->H_out == 0 || g->W_out == 0) {                       \
@@ -267,6 +300,10 @@ FC_CONV3D_DTYPE(f64, double)
 
 fc_conv_algo fc_conv3d_choose_algo(const fc_conv3d_geom *g, int pass, int itemsize)
 {
+    if (plane_pointwise(g)) {
+        const fc_conv_geom h = depth_geom(g);
+        return fc_conv2d_choose_algo(&h, pass, itemsize);
+    }
     const fc_conv_geom h = plane_geom(g, chunk_images(g, (size_t)itemsize));
     return fc_conv2d_choose_algo(&h, pass, itemsize);
 }
