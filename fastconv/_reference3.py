@@ -10,7 +10,7 @@ import itertools
 import numpy as np
 
 from . import _args3 as A
-from ._args import restore_batch
+from ._args import adaptive_window, restore_batch
 
 
 def _c(a):
@@ -302,15 +302,11 @@ def avg_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padd
 
 
 def _cells(a):
-    """Every adaptive output cell: (output index, slices of its window)."""
-    wins = [[A_window(i, n, o) for i in range(o)] for n, o in zip(a.size, a.out)]
+    """Every adaptive output cell: (output index, slices of its window); window i of n inputs
+    over o outputs is [floor(i*n/o), ceil((i+1)*n/o))."""
+    wins = [[adaptive_window(i, n, o) for i in range(o)] for n, o in zip(a.size, a.out)]
     for cell in itertools.product(*(range(o) for o in a.out)):
         yield cell, tuple(slice(*wins[ax][i]) for ax, i in enumerate(cell))
-
-
-def A_window(i, n, o):
-    """Adaptive window i of n inputs over o outputs: [floor(i*n/o), ceil((i+1)*n/o))."""
-    return (i * n) // o, -((-(i + 1) * n) // o)
 
 
 def adaptive_avg_pool3d(input, output_size):
