@@ -210,7 +210,8 @@ def run(cases=None, passes=("fwd", "bwd"), threads=None, repeats=7, budget=3.0, 
           f"{getattr(torch, '__version__', '-')}; x torch = torch time / fastconv time "
           f"(median of interleaved samples)", file=out)
     if peak:
-        print(f"measured FMA peak {peak:.0f} GFLOP/s", file=out)
+        print(f"measured FMA peak {peak:.0f} GFLOP/s; GFLOP/s is effective (direct-convolution "
+              f"FLOPs / time: Winograd does fewer and can pass the peak)", file=out)
     print("| case | pass | fastconv ms | torch ms | x torch | GFLOP/s | % peak |", file=out)
     print("|---|---|---|---|---|---|---|", file=out)
     for r in rows:
