@@ -128,6 +128,13 @@ fc_conv_algo fc_conv2d_choose_algo_32reg(const fc_conv_geom *g, int pass, int it
     if (!(g->groups > 1 && (Cig < 8 || Cog < 8))) {
         if (pass == 1 && KK == 1) return FC_ALGO_IM2COL;
         if (pass == 2 && g->C_out * Cig * KK >= 20000) return FC_ALGO_IM2COL;
+        /* 1-D problems (conv1d: H = 1): the direct kernel's bands of output rows hold one
+         * row, and the GEMM wins from fewer channels than in 2-D (2026-12-02, Zen 5, ms,
+         * direct / im2col, forward / backward-data): 64->64 k3 3.0/3.7, 3.3/3.8;
+         * 128->128 k3 12.9/13.4, 13.1/10.3; 256->256 k3 d8 11.8/9.0, 12.7/9.2. */
+        const int one_d = g->H == 1 && g->kH == 1 && g->H_out == 1;
+        if (one_d && pass == 0 && Cig * KK >= 512) return FC_ALGO_IM2COL;
+        if (one_d && pass == 1 && Cig >= 32 && Cog * KK >= 384) return FC_ALGO_IM2COL;
     }
     return choose_direct_im2col_16reg(g, pass, itemsize);
 }
