@@ -179,63 +179,78 @@ static T divisor_##SFX(const win3 *t, int64_t od, int64_t oh, int64_t ow, int64_
     return dov ? (T)dov : (T)(t->d[od].div * t->h[oh].div * t->w[ow].div);                    \
 }                                                                                             \
                                                                                               \
-/* One output row (volume xp, output depth od, row oh) of a fixed-window max pooling: the    \
- * taps in scan order (depth, row, then column tap kw across the row), each replacing the     \
- * running maximum when larger or NaN -- the rule of argmax_, so the same values and indices. \
- * Without indices the update is a select the compiler vectorises. */                         \
+/* One output row (volume xp, output depth od, row oh) of a fixed-window max pooling with    \
+ * indices: the taps in scan order (depth, row, then column tap kw across the row), each       \
+ * replacing the running maximum when larger or NaN -- the rule of argmax_, so the same values \
+ * and indices. */                                                                            \
 static void maxrow_##SFX(const T *xp, const fc_pool3d_geom *g, const win3 *t, int64_t od,     \
                          int64_t oh, T *restrict yr, int64_t *restrict ir)                    \
 {                                                                                             \
     const fc_pool_win *a = &t->d[od], *b = &t->h[oh];                                         \
     const int64_t Wo = g->W_out, sW = g->sW;                                                  \
-    for (int64_t ow = 0; ow < Wo; ow++)                                                       \
+    for (int64_t ow = 0; ow < Wo; ow++) {                                                     \
         yr[ow] = (T)-INFINITY;                                                                \
-    if (ir)                                                                                   \
-        for (int64_t ow = 0; ow < Wo; ow++)                                                   \
-            ir[ow] = -1;                                                                      \
+        ir[ow] = -1;                                                                          \
+    }                                                                                         \
     for (int64_t d = a->lo; d < a->hi; d += t->sd)                                            \
         for (int64_t h = b->lo; h < b->hi; h += t->sh) {                                      \
             const int64_t row = (d * g->H + h) * g->W;                                        \
             for (int64_t kw = 0; kw < g->kW; kw++) {                                          \
                 const T *src = xp + row + t->off[kw];                                         \
-                const int64_t lo = t->lo[kw], hi = t->hi[kw];                                 \
-                if (ir) {                                                                     \
-                    for (int64_t ow = lo; ow < hi; ow++) {                                    \
-                        const T v = src[ow * sW];                                             \
-                        if (ir[ow] < 0 || v > yr[ow] || isnan(v)) {                           \
-                            yr[ow] = v;                                                       \
-                            ir[ow] = row + t->off[kw] + ow * sW;                              \
-                        }                                                                     \
-                    }                                                                         \
-                } else {                                                                      \
-                    for (int64_t ow = lo; ow < hi; ow++) {                                    \
-                        const T v = src[ow * sW], m = yr[ow];                                 \
-                        yr[ow] = (v > m || v != v) ? v : m;                                   \
+                for (int64_t ow = t->lo[kw]; ow < t->hi[kw]; ow++) {                          \
+                    const T v = src[ow * sW];                                                 \
+                    if (ir[ow] < 0 || v > yr[ow] || isnan(v)) {                               \
+                        yr[ow] = v;                                                           \
+                        ir[ow] = row + t->off[kw] + ow * sW;                                  \
                     }                                                                         \
                 }                                                                             \
             }                                                                                 \
         }                                                                                     \
 }                                                                                             \
                                                                                               \
-/* One output row of a fixed-window average pooling: window sums, then the divisors. */       \
-static void avgrow_##SFX(const T *xp, const fc_pool3d_geom *g, const win3 *t, int64_t od,     \
-                         int64_t oh, int64_t dov, T *restrict yr)                             \
+/* Fixed windows on the tier's registered row micro-kernels (pool_internal.h): the rows of  \
+ * a window's (depth, row) taps combined elementwise in scan order (vmax / vsum) into a row    \
+ * padded to the windows' extent, then the column windows across it (hmax / hsum) and, for     \
+ * the average, the divisors (vdiv). */                                                        \
+static void tierrow_##SFX(const fc_pool_uk_##SFX *uk, int avg, const T *xp,                   \
+                          const fc_pool3d_geom *g, const win3 *t, int64_t od, int64_t oh,     \
+                          int64_t dov, const T *divw, T *buf, int64_t blen, T *yr)            \
 {                                                                                             \
     const fc_pool_win *a = &t->d[od], *b = &t->h[oh];                                         \
-    const int64_t Wo = g->W_out, sW = g->sW;                                                  \
-    for (int64_t ow = 0; ow < Wo; ow++)                                                       \
-        yr[ow] = 0;                                                                           \
-    for (int64_t d = a->lo; d < a->hi; d++)                                                   \
-        for (int64_t h = b->lo; h < b->hi; h++) {                                             \
+    const T pad = avg ? (T)0 : (T)-INFINITY;                                                  \
+    T *mid = buf + g->pW;                                                                     \
+    for (int64_t i = 0; i < g->pW; i++)                                                       \
+        buf[i] = pad;                                                                         \
+    for (int64_t i = g->pW + g->W; i < blen; i++)                                             \
+        buf[i] = pad;                                                                         \
+    int first = 1;                                                                            \
+    for (int64_t d = a->lo; d < a->hi; d += t->sd)                                            \
+        for (int64_t h = b->lo; h < b->hi; h += t->sh) {                                      \
             const T *row = xp + (d * g->H + h) * g->W;                                        \
-            for (int64_t kw = 0; kw < g->kW; kw++) {                                          \
-                const T *src = row + t->off[kw];                                              \
-                for (int64_t ow = t->lo[kw]; ow < t->hi[kw]; ow++)                            \
-                    yr[ow] += src[ow * sW];                                                   \
-            }                                                                                 \
+            if (first)                                                                        \
+                memcpy(mid, row, sizeof(T) * (size_t)g->W);                                   \
+            else if (avg)                                                                     \
+                uk->vsum(mid, mid, row, g->W);                                                \
+            else                                                                              \
+                uk->vmax(mid, mid, row, g->W);                                                \
+            first = 0;                                                                        \
         }                                                                                     \
-    for (int64_t ow = 0; ow < Wo; ow++)                                                       \
-        yr[ow] /= divisor_##SFX(t, od, oh, ow, dov);                                          \
+    if (first)   /* no tap inside the input (refused by the Python layer) */                  \
+        for (int64_t i = 0; i < g->W; i++)                                                    \
+            mid[i] = pad;                                                                     \
+    if (!avg) {                                                                               \
+        uk->hmax(yr, buf, g->W_out, g->kW, g->sW, t->sw);                                     \
+        return;                                                                               \
+    }                                                                                         \
+    uk->hsum(yr, buf, g->W_out, g->kW, g->sW);                                                \
+    uk->vdiv(yr, yr, dov ? (T)dov : (T)(a->div * b->div), divw, g->W_out);                    \
+}                                                                                             \
+                                                                                              \
+/* The padded row tierrow_ reads: every window's extent plus the kernels' read slack. */     \
+static int64_t tierrow_len_##SFX(const fc_pool3d_geom *g, const win3 *t)                      \
+{                                                                                             \
+    const int64_t need = (g->W_out - 1) * g->sW + (g->kW - 1) * t->sw + 1;                    \
+    return g->pW + g->W + max64(0, need - g->pW - g->W) + FC_POOL_SLACK;                      \
 }                                                                                             \
                                                                                               \
 /* max (adaptive or not): y and indices (either may be NULL) */                               \
@@ -250,15 +265,37 @@ static fc_status maxfwd_##SFX(const fc_pool3d_geom *g, int adaptive, const T *x,
     const int64_t vol = g->D * g->H * g->W, HWo = g->H_out * g->W_out;                        \
     const int64_t items = g->P * g->D_out;                                                    \
     const int nt = pool3d_threads((double)g->P * (double)vol, items);                        \
+    const fc_pool_uk_##SFX *uk = &fc_tier_current()->pool_##SFX;                              \
+    if (adaptive && !ind && y && g->D_out == 1 && g->H_out == 1 && g->W_out == 1) {           \
+FC_OMP_FOR(nt, nt > 1)                                                                        \
+        for (int64_t p = 0; p < g->P; p++)   /* global: one window per volume */              \
+            y[p] = uk->rmax(x + p * vol, vol);                                                \
+        free(t.d);                                                                            \
+        return FC_OK;                                                                         \
+    }                                                                                         \
+    const int tier_rows = !adaptive && !ind && y;                                             \
+    const int64_t blen = tier_rows ? tierrow_len_##SFX(g, &t) : 0;                            \
+    T *bufs = tier_rows ? (T *)malloc(sizeof(T) * (size_t)(nt * blen)) : NULL;               \
+    if (tier_rows && !bufs) {                                                                 \
+        free(t.d);                                                                            \
+        return FC_ERR_NOMEM;                                                                  \
+    }                                                                                         \
 FC_OMP_FOR(nt, nt > 1)                                                                        \
     for (int64_t it = 0; it < items; it++) {                                                  \
         const int64_t p = it / g->D_out, od = it % g->D_out;                                  \
         const T *xp = x + p * vol;                                                            \
         const int64_t o0 = it * HWo;                                                          \
-        if (!adaptive && y) {                                                                 \
+        if (tier_rows) {                                                                      \
+            T *buf = bufs + (int64_t)fc_thread_id() * blen;                                   \
+            for (int64_t oh = 0; oh < g->H_out; oh++)                                         \
+                tierrow_##SFX(uk, 0, xp, g, &t, od, oh, 0, NULL, buf, blen,                   \
+                              y + o0 + oh * g->W_out);                                        \
+            continue;                                                                         \
+        }                                                                                     \
+        if (!adaptive && y && ind) {                                                          \
             for (int64_t oh = 0; oh < g->H_out; oh++)                                         \
                 maxrow_##SFX(xp, g, &t, od, oh, y + o0 + oh * g->W_out,                       \
-                             ind ? ind + o0 + oh * g->W_out : NULL);                          \
+                             ind + o0 + oh * g->W_out);                                       \
             continue;                                                                         \
         }                                                                                     \
         for (int64_t oh = 0; oh < g->H_out; oh++)                                             \
@@ -271,6 +308,7 @@ FC_OMP_FOR(nt, nt > 1)                                                          
                     ind[o] = a;                                                               \
             }                                                                                 \
     }                                                                                         \
+    free(bufs);                                                                               \
     free(t.d);                                                                                \
     return FC_OK;                                                                             \
 }                                                                                             \
@@ -322,17 +360,31 @@ static fc_status avgfwd_##SFX(const fc_pool3d_geom *g, int adaptive, int cip, in
     const int64_t vol = g->D * g->H * g->W, HWo = g->H_out * g->W_out;                        \
     const int64_t items = g->P * g->D_out;                                                    \
     const int nt = pool3d_threads((double)g->P * (double)vol, items);                        \
-    /* whole rows at a time pay off for many outputs per row and short windows; a wide       \
-     * window over few outputs goes output by output */                                      \
-    const int rows = !adaptive && g->W_out >= 8 && g->kW <= 8;                                \
+    const fc_pool_uk_##SFX *uk = &fc_tier_current()->pool_##SFX;                              \
+    if (adaptive && g->D_out == 1 && g->H_out == 1 && g->W_out == 1) {                        \
+        uk->rsums(y, x, g->P, vol, (T)vol);   /* global: one window per volume */              \
+        free(t.d);                                                                            \
+        return FC_OK;                                                                         \
+    }                                                                                         \
+    const int64_t blen = adaptive ? 0 : tierrow_len_##SFX(g, &t);                             \
+    T *bufs = adaptive ? NULL : (T *)malloc(sizeof(T) * (size_t)(nt * blen + g->W_out));     \
+    if (!adaptive && !bufs) {                                                                 \
+        free(t.d);                                                                            \
+        return FC_ERR_NOMEM;                                                                  \
+    }                                                                                         \
+    T *divw = bufs ? bufs + nt * blen : NULL;   /* the column factors of the divisors */      \
+    for (int64_t ow = 0; divw && ow < g->W_out; ow++)                                         \
+        divw[ow] = dov ? (T)1 : (T)t.w[ow].div;                                               \
 FC_OMP_FOR(nt, nt > 1)                                                                        \
     for (int64_t it = 0; it < items; it++) {                                                  \
         const int64_t p = it / g->D_out, od = it % g->D_out;                                  \
         const T *xp = x + p * vol;                                                            \
         T *yo = y + it * HWo;                                                                 \
-        if (rows) {                                                                           \
+        if (!adaptive) {                                                                      \
+            T *buf = bufs + (int64_t)fc_thread_id() * blen;                                   \
             for (int64_t oh = 0; oh < g->H_out; oh++)                                         \
-                avgrow_##SFX(xp, g, &t, od, oh, dov, yo + oh * g->W_out);                     \
+                tierrow_##SFX(uk, 1, xp, g, &t, od, oh, dov, divw, buf, blen,                 \
+                              yo + oh * g->W_out);                                            \
             continue;                                                                         \
         }                                                                                     \
         for (int64_t oh = 0; oh < g->H_out; oh++)                                             \
@@ -340,6 +392,7 @@ FC_OMP_FOR(nt, nt > 1)                                                          
                 yo[oh * g->W_out + ow] = wsum_##SFX(xp, g, &t, od, oh, ow) /                  \
                                          divisor_##SFX(&t, od, oh, ow, dov);                  \
     }                                                                                         \
+    free(bufs);                                                                               \
     free(t.d);                                                                                \
     return FC_OK;                                                                             \
 }                                                                                             \
