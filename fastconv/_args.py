@@ -910,7 +910,8 @@ class UnpoolArgs:
 
 def unpool_output_size(in_hw, kernel, stride, padding, output_size, fname, name="input"):
     """PyTorch's rule: by default (in - 1)*stride - 2*padding + kernel per axis; an explicit
-    output_size (its last 2 entries) must lie strictly within stride of that."""
+    output_size (its last len(in_hw) entries) must lie strictly within stride of that."""
+    nd = len(in_hw)
     default = [(n - 1) * s - 2 * p + k for n, k, s, p in zip(in_hw, kernel, stride, padding)]
     if output_size is None:
         size = default
@@ -920,10 +921,10 @@ def unpool_output_size(in_hw, kernel, stride, padding, output_size, fname, name=
         if not isinstance(output_size, (tuple, list)):
             raise TypeError(f"{fname}: output_size must be a tuple or list of ints, got "
                             f"{type(output_size).__name__}")
-        if len(output_size) not in (2, 3, 4):
-            raise ValueError(f"{fname}: output_size must have 2 elements (or 4 with N, C), "
-                             f"got {list(output_size)}")
-        size = [to_int(v, "output_size", 0) for v in list(output_size)[-2:]]
+        if len(output_size) not in (nd, nd + 1, nd + 2):
+            raise ValueError(f"{fname}: output_size must have {nd} elements (or {nd + 2} with "
+                             f"N, C), got {list(output_size)}")
+        size = [to_int(v, "output_size", 0) for v in list(output_size)[-nd:]]
         for d, (v, m, s) in enumerate(zip(size, default, stride)):
             if not m - s < v < m + s:
                 raise ValueError(f"{fname}: invalid output_size {size} for {name} of spatial "

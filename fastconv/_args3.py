@@ -13,7 +13,8 @@ import numpy as np
 from ._args import (PADDING_MODES, _check_bias, _check_groups, _count_include_pad, _divisor,
                     _is_seq, _shape_str, check_array, check_grad_output, check_output_size,
                     check_same_dtype, conv_out_size, indices_range_error, output_mask3,
-                    pool_out_size, same_padding, to_bool, to_int, transpose_output_padding)
+                    pool_out_size, same_padding, to_bool, to_int, transpose_output_padding,
+                    unpool_output_size)
 
 ND = 3
 AXES = ("depth", "height", "width")
@@ -482,30 +483,6 @@ def adaptive_max_pool3d_backward_args(grad_output, input, output_size, indices=N
 
 
 # ------------------------------------------------------------------------- unpooling --
-
-def unpool_output_size(in_size, kernel, stride, padding, output_size, fname, name="input"):
-    default = [(n - 1) * s - 2 * p + k for n, k, s, p in zip(in_size, kernel, stride, padding)]
-    if output_size is None:
-        size = default
-    else:
-        if isinstance(output_size, np.ndarray):
-            output_size = output_size.tolist()
-        if not isinstance(output_size, (tuple, list)):
-            raise TypeError(f"{fname}: output_size must be a tuple or list of ints, got "
-                            f"{type(output_size).__name__}")
-        if len(output_size) not in (ND, ND + 1, ND + 2):
-            raise ValueError(f"{fname}: output_size must have {ND} elements (or {ND + 2} with "
-                             f"N, C), got {list(output_size)}")
-        size = [to_int(v, "output_size", 0) for v in list(output_size)[-ND:]]
-        for d, (v, m, s) in enumerate(zip(size, default, stride)):
-            if not m - s < v < m + s:
-                raise ValueError(f"{fname}: invalid output_size {size} for {name} of spatial "
-                                 f"size {list(in_size)} (dim {d} must be between {m - s} and "
-                                 f"{m + s}, exclusive)")
-    if min(size) < 1:
-        raise ValueError(f"{fname}: calculated output size {size} is too small")
-    return tuple(size)
-
 
 def max_unpool3d_args(input, indices, kernel_size, stride=None, padding=0, output_size=None,
                       fname="max_unpool3d", name="input"):

@@ -139,7 +139,8 @@ static T wsum_##SFX(const T *xp, const fc_pool3d_geom *g, const win3 *t, int64_t
                     int64_t oh, int64_t ow)                                                   \
 {                                                                                             \
     const fc_pool_win *a = &t->d[od], *b = &t->h[oh], *c = &t->w[ow];                         \
-    const int full_w = c->lo == 0 && c->hi == g->W, full_h = full_w && b->lo == 0 && b->hi == g->H; \
+    const int full_w = c->lo == 0 && c->hi == g->W;                                           \
+    const int full_h = full_w && b->lo == 0 && b->hi == g->H;                                 \
     if (full_h)                                                                               \
         return run_sum_##SFX(xp + a->lo * g->H * g->W, (a->hi - a->lo) * g->H * g->W);        \
     T s = 0;                                                                                  \
