@@ -935,10 +935,8 @@ def unpool_output_size(in_hw, kernel, stride, padding, output_size, fname, name=
     return tuple(size)
 
 
-def max_unpool2d_args(input, indices, kernel_size, stride=None, padding=0, output_size=None,
-                      fname="max_unpool2d", name="input"):
-    check_array(input, name)
-    x, unbatched = batched(input, name)
+def check_unpool_indices(indices, input, fname, name="input"):
+    """max_unpool's indices: an int64 array of the input's shape (values checked later)."""
     if not isinstance(indices, np.ndarray):
         raise TypeError(f"{fname}: indices must be a numpy.ndarray of int64, got "
                         f"{type(indices).__name__}")
@@ -947,6 +945,13 @@ def max_unpool2d_args(input, indices, kernel_size, stride=None, padding=0, outpu
     if tuple(indices.shape) != tuple(input.shape):
         raise ValueError(f"{fname}: expected indices of the {name}'s shape "
                          f"{_shape_str(input.shape)}, got {_shape_str(indices.shape)}")
+
+
+def max_unpool2d_args(input, indices, kernel_size, stride=None, padding=0, output_size=None,
+                      fname="max_unpool2d", name="input"):
+    check_array(input, name)
+    x, unbatched = batched(input, name)
+    check_unpool_indices(indices, input, fname, name)
     kernel = pair(kernel_size, "kernel_size", 1)
     stride = pool_stride(stride, kernel)
     padding = pair(padding, "padding", 0)

@@ -12,7 +12,8 @@ import numpy as np
 
 from ._args import (PADDING_MODES, _check_bias, _check_groups, _count_include_pad, _divisor,
                     _is_seq, _shape_str, check_array, check_grad_output, check_output_size,
-                    check_same_dtype, conv_out_size, indices_range_error, output_mask3,
+                    check_indices, check_same_dtype, check_unpool_indices, conv_out_size,
+                    output_mask3,
                     pool_out_size, same_padding, to_bool, to_int, transpose_output_padding,
                     unpool_output_size)
 
@@ -362,22 +363,6 @@ def max_pool3d_args(input, kernel_size, stride=None, padding=0, dilation=1, ceil
     return Pool3Args(x, unbatched, shape[0], shape[1], shape[2:], out, x.dtype, k, s, p, d, c)
 
 
-def check_indices(indices, out_shape, unbatched, volume, check_range=True):
-    if not isinstance(indices, np.ndarray):
-        raise TypeError(f"indices must be a numpy.ndarray of dtype int64, got "
-                        f"{type(indices).__name__}")
-    if indices.dtype != np.int64:
-        raise TypeError(f"indices must have dtype int64, got {indices.dtype}")
-    expected = tuple(out_shape[1:]) if unbatched else tuple(out_shape)
-    if tuple(indices.shape) != expected:
-        raise ValueError(f"expected indices of shape {_shape_str(expected)} (the output's), "
-                         f"got {_shape_str(indices.shape)}")
-    if check_range and indices.size:
-        if int(indices.min()) < 0 or int(indices.max()) >= volume:
-            raise indices_range_error(indices, volume)
-    return indices[np.newaxis] if unbatched else indices
-
-
 def max_pool3d_backward_args(grad_output, input, kernel_size, stride=None, padding=0,
                              dilation=1, ceil_mode=False, indices=None, check_range=True):
     f = "max_pool3d_backward"
@@ -488,14 +473,7 @@ def max_unpool3d_args(input, indices, kernel_size, stride=None, padding=0, outpu
                       fname="max_unpool3d", name="input"):
     check_array(input, name)
     x, unbatched = batched(input, name, fname)
-    if not isinstance(indices, np.ndarray):
-        raise TypeError(f"{fname}: indices must be a numpy.ndarray of int64, got "
-                        f"{type(indices).__name__}")
-    if indices.dtype != np.int64:
-        raise TypeError(f"{fname}: indices must have dtype int64, got {indices.dtype}")
-    if tuple(indices.shape) != tuple(input.shape):
-        raise ValueError(f"{fname}: expected indices of the {name}'s shape "
-                         f"{_shape_str(input.shape)}, got {_shape_str(indices.shape)}")
+    check_unpool_indices(indices, input, fname, name)
     kernel = sizes(kernel_size, "kernel_size", 1)
     stride = pool_stride(stride, kernel)
     padding = sizes(padding, "padding", 0)
