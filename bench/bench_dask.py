@@ -6,9 +6,10 @@
 A 3 x size x size float32 image and a 5x5 conv to --cout channels (padding 2).  In one
 process, in alternating rounds (the order reversed every other round): one fastconv.conv2d
 call on the whole array (2 OpenMP threads) against fastconv.dask on the threaded scheduler
-with 2 dask threads, the blocks writing into an output array allocated once (da.store, as a
-pipeline into Zarr or a memory map does); and dask's compute(), which also joins the blocks
-into one new array.  Every case runs once before timing (first-touch page faults of fresh
+with 2 dask threads, the blocks writing into an output array allocated once: fastconv.dask.store,
+whose kernels write each block in place, and dask.array.store, which copies each block array
+over (as a pipeline into Zarr does); and dask's compute(), which also joins the blocks into
+one new array.  Every case runs once before timing (first-touch page faults of fresh
 memory in this VM cost seconds and vary, so the script re-runs itself with glibc's malloc
 keeping freed memory instead of unmapping it: MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_
 large).  Medians, GFLOP/s and the throughput ratio to the single call, and to the single call
@@ -57,13 +58,15 @@ def main():
     for t in tiles:
         y = fd.conv2d(da.from_array(x, chunks=(1, 3, t, t)), w, b, padding=2)
         graphs[t] = y
+        cases[f"fd.store, tiles {t}"] = (
+            lambda y=y: fd.store(y, out, scheduler="threads", num_workers=2))
         cases[f"dask store, tiles {t}"] = (
             lambda y=y: da.store(y, out, scheduler="threads", num_workers=2, lock=False))
         cases[f"dask compute, tiles {t}"] = (
             lambda y=y: y.compute(scheduler="threads", num_workers=2))
         if t == tiles[0]:   # the threaded scheduler's scaling: the same graph on 1 thread
-            cases[f"dask store 1 thread, {t}"] = (
-                lambda y=y: da.store(y, out, scheduler="threads", num_workers=1, lock=False))
+            cases[f"fd.store 1 thread, {t}"] = (
+                lambda y=y: fd.store(y, out, scheduler="threads", num_workers=1))
     for name, fn in cases.items():      # warm-up, and every case gives the single call's bits
         r = fn()
         got = out if r is None else r
@@ -83,10 +86,10 @@ def main():
     for k, ts in times.items():
         m = statistics.median(ts)
         fwd = [statistics.median(ts[0::2]), statistics.median(ts[1::2])]
-        print(f"  {k:26s} median {m:6.3f} s ({fwd[0]:.3f} fwd order, {fwd[1]:.3f} reversed)  "
+        print(f"  {k:28s} median {m:6.3f} s ({fwd[0]:.3f} fwd order, {fwd[1]:.3f} reversed)  "
               f"{flops / m / 1e9:6.1f} GFLOP/s  throughput x single call {base / m:5.2f}")
-    one = statistics.median(times[f"dask store 1 thread, {tiles[0]}"])
-    two = statistics.median(times[f"dask store, tiles {tiles[0]}"])
+    one = statistics.median(times[f"fd.store 1 thread, {tiles[0]}"])
+    two = statistics.median(times[f"fd.store, tiles {tiles[0]}"])
     print(f"  threaded scheduler scaling, 1 -> 2 threads (tiles {tiles[0]}): {one / two:.2f}x")
     if o.no_distributed:
         return

@@ -25,6 +25,14 @@ cdef extern from "fastconv.h":
     fc_status fc_conv2d_backward_weight_f64(const fc_conv_geom *g, fc_conv_algo algo,
                                             const double *gy, const double *x, double *gw,
                                             double *gb) nogil
+    fc_status fc_conv2d_forward_strided_f32(const fc_conv_geom *g, fc_conv_algo algo,
+                                            const float *x, const int64_t *xs,
+                                            const float *w, const float *bias, float *y,
+                                            const int64_t *ys) nogil
+    fc_status fc_conv2d_forward_strided_f64(const fc_conv_geom *g, fc_conv_algo algo,
+                                            const double *x, const int64_t *xs,
+                                            const double *w, const double *bias, double *y,
+                                            const int64_t *ys) nogil
     fc_conv_algo fc_conv2d_choose_algo(const fc_conv_geom *g, int pass_, int itemsize) nogil
     fc_status fc_unfold_f32(const fc_conv_geom *g, const float *x, float *cols) nogil
     fc_status fc_unfold_f64(const fc_conv_geom *g, const double *x, double *cols) nogil
@@ -89,6 +97,67 @@ def conv2d_forward(cnp.ndarray x, cnp.ndarray w, cnp.ndarray bias, tuple geom, s
             fc_call_enter()
             st = fc_conv2d_forward_f64(&g, a, <double*>px, <double*>pw, <double*>pb,
                                        <double*>py)
+            fc_call_leave()
+    check_status(st)
+    return y
+
+
+cdef _strides_of(object a, tuple shape, dtype, name, int64_t *out):
+    # A 4-D view whose last axis is contiguous and whose other strides are non-negative
+    # whole elements: what the strided kernels index (fastconv.h).
+    if (a.ndim != 4 or tuple(a.shape) != shape or a.dtype != dtype
+            or not a.flags.aligned):
+        raise ValueError(f"internal: {name} must be an aligned {dtype} array of shape {shape}")
+    item = a.itemsize
+    for i in range(4):
+        st = a.strides[i]
+        if a.shape[i] > 1 and (st < 0 or st % item or (i == 3 and st != item)):
+            raise ValueError(f"internal: {name} must have a contiguous last axis and "
+                             f"non-negative strides, got strides {a.strides}")
+        if i < 3:
+            out[i] = st // item if a.shape[i] > 1 else 0
+
+
+def conv2d_forward_into(cnp.ndarray x, cnp.ndarray w, cnp.ndarray bias, tuple geom, str algo,
+                        cnp.ndarray y):
+    """The forward pass from x into y, both (N, C, H, W) views with a contiguous last axis
+    (blocks of larger arrays, read and written in place by the direct algorithm)."""
+    cdef fc_conv_geom g = _geom(geom)
+    cdef fc_conv_algo a = _ALGO_BY_NAME[algo]
+    cdef int64_t xs[3]
+    cdef int64_t ys[3]
+    dt = x.dtype
+    _strides_of(x, (g.N, g.C_in, g.H, g.W), dt, "x", xs)
+    _strides_of(y, (g.N, g.C_out, g.H_out, g.W_out), dt, "out", ys)
+    if not cnp.PyArray_ISWRITEABLE(y):
+        raise ValueError("internal: out must be writeable")
+    if np.may_share_memory(x, y):
+        raise ValueError("internal: out must not overlap the input")
+    # Distinct output elements: rows within a plane, planes within an image, images apart.
+    if g.N * g.C_out * g.H_out * g.W_out and not (
+            (g.H_out == 1 or ys[2] >= g.W_out) and
+            (g.C_out == 1 or ys[1] >= (g.H_out - 1) * ys[2] + g.W_out) and
+            (g.N == 1 or ys[0] >= (g.C_out - 1) * ys[1] + (g.H_out - 1) * ys[2] + g.W_out)):
+        raise ValueError(f"internal: out's strides {(<object>y).strides} make elements overlap")
+    _require(w, dt, g.C_out * (g.C_in // g.groups) * g.kH * g.kW, "weight")
+    if bias is not None:
+        _require(bias, dt, g.C_out, "bias")
+    cdef void *px = _ptr(x)
+    cdef void *pw = _ptr(w)
+    cdef void *pb = _ptr(bias)
+    cdef void *py = _ptr(y)
+    cdef fc_status st
+    if dt == np.float32:
+        with nogil:
+            fc_call_enter()
+            st = fc_conv2d_forward_strided_f32(&g, a, <float*>px, xs, <float*>pw, <float*>pb,
+                                               <float*>py, ys)
+            fc_call_leave()
+    else:
+        with nogil:
+            fc_call_enter()
+            st = fc_conv2d_forward_strided_f64(&g, a, <double*>px, xs, <double*>pw,
+                                               <double*>pb, <double*>py, ys)
             fc_call_leave()
     check_status(st)
     return y

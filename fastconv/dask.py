@@ -42,7 +42,7 @@ from . import _args, _kernels
 from .conv import _algorithm, _c, _NP_PAD_MODE
 from .reference import _avg_divisor   # the contract's divisor, one axis at a time
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "predict"]
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "predict", "store"]
 
 
 # ------------------------------------------------------------------- thread sharing --
@@ -127,11 +127,21 @@ def _gather(blocks, hs, ws):
     wider than its kernel)."""
     if not blocks or not blocks[0]:
         return None
-    rows = [np.concatenate([b[:, :, hs[i], ws[j]] for j, b in enumerate(row)], axis=3)
-            if len(row) > 1 else row[0][:, :, hs[i], ws[0]]
-            for i, row in enumerate(blocks)]
-    x = np.concatenate(rows, axis=2) if len(rows) > 1 else rows[0]
-    return _c(x)
+    if len(blocks) == 1 and len(blocks[0]) == 1:
+        return _c(blocks[0][0][:, :, hs[0], ws[0]])
+    # Each piece copied once into place (nested concatenates would copy the rows twice).
+    first = blocks[0][0]
+    heights = [row[0][:, :, hs[i], ws[0]].shape[2] for i, row in enumerate(blocks)]
+    widths = [b[:, :, hs[0], ws[j]].shape[3] for j, b in enumerate(blocks[0])]
+    x = np.empty(first.shape[:2] + (sum(heights), sum(widths)), dtype=first.dtype)
+    r = 0
+    for i, row in enumerate(blocks):
+        c = 0
+        for j, b in enumerate(row):
+            x[:, :, r:r + heights[i], c:c + widths[j]] = b[:, :, hs[i], ws[j]]
+            c += widths[j]
+        r += heights[i]
+    return x
 
 
 def _as_dask(x, fname):
@@ -208,18 +218,45 @@ def _finish(y, unbatched):
 
 # ----------------------------------------------------------------------- convolution --
 
-def _conv_task(blocks, hs, ws, block, params, w, b):
+def _conv_task(blocks, hs, ws, block, params, w, b, out=None):
+    """One output block; with out (a view of the destination, fastconv.dask.store) the kernel
+    writes it there and the task returns None."""
     x = _gather(blocks, hs, ws)
     pt, pl, h_out, w_out = block[:4]
     (C_out, kH, kW, sH, sW, dH, dW, groups, algo) = params
     if x is None:     # every tap is padding: the bias alone, as the single call gives it
         y = np.zeros((block[6], C_out, h_out, w_out), dtype=w.dtype)
-        return y if b is None else y + b[:, None, None]
-    N, C_in, H, W = x.shape
-    geom = (N, C_in, H, W, C_out, kH, kW, h_out, w_out, sH, sW, pt, pl, dH, dW, groups)
-    # Weights that came over the network may sit unaligned in the message buffer.
-    with _share_threads():
-        return _kernels.conv2d_forward(x, _c(w), _c(b), geom, algo)
+        y = y if b is None else y + b[:, None, None]
+    else:
+        N, C_in, H, W = x.shape
+        geom = (N, C_in, H, W, C_out, kH, kW, h_out, w_out, sH, sW, pt, pl, dH, dW, groups)
+        # Weights that came over the network may sit unaligned in the message buffer.
+        with _share_threads():
+            if out is not None and _writes_in_place(out, w.dtype):
+                _kernels.conv2d_forward_into(x, _c(w), _c(b), geom, algo, out)
+                return None
+            y = _kernels.conv2d_forward(x, _c(w), _c(b), geom, algo)
+    if out is None:
+        return y
+    out[...] = y
+    return None
+
+
+def _writes_in_place(out, dtype):
+    """A destination view the kernel can write through its strides: rows contiguous, and
+    rows, planes and images each further apart than the extent of the axis inside them (a
+    Fortran-ordered destination is written by assignment instead)."""
+    if not (out.dtype == dtype and out.flags.writeable and out.flags.aligned):
+        return False
+    if out.shape[-1] > 1 and out.strides[-1] != out.itemsize:
+        return False
+    extent = out.shape[-1]     # elements spanned by one index of the axis being checked
+    for n, st in zip(out.shape[-2::-1], out.strides[-2::-1]):
+        if n > 1:
+            if st < 0 or st % out.itemsize or st // out.itemsize < extent:
+                return False
+            extent += (n - 1) * (st // out.itemsize)
+    return True
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
@@ -248,7 +285,121 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     params = (a.C_out, kH, kW, sH, sW, dH, dW, a.groups, algo)
     y = _blockwise("conv2d", x, a.C_out, a.dtype, plans, _conv_task, params,
                    extra_keys=(wkey, bkey), extra={wkey: w, bkey: b})
-    return _finish(y, unbatched)
+    tasks = {k: v for k, v in y.dask.layers[y.name].items() if k[0] == y.name}
+    y4, y = y, _finish(y, unbatched)
+    # What store() needs to rebuild the block tasks so that they write into a destination.
+    y._fastconv_blocks = (y4, x, tasks, {wkey: w, bkey: b}, unbatched)
+    return y
+
+
+# ---------------------------------------------------------------------------- store --
+
+def _region_view(target, region, shape):
+    """target[region] as a view of target's memory when that is what it is, else None."""
+    if not isinstance(target, np.ndarray):
+        return None
+    view = target if region is None else target[region]
+    if not isinstance(view, np.ndarray) or view.shape != tuple(shape):
+        return None
+    if view.size and not np.may_share_memory(view, target):
+        return None    # advanced indexing made a copy
+    return view
+
+
+def _done(*_):
+    return None
+
+
+def _shares_memory_with_caller(compute_kwargs):
+    """True when the scheduler compute would use runs the tasks in this process (threaded or
+    synchronous), so that they can write into the caller's arrays.  Worker processes get
+    pickled copies; there the pairs go to dask.array.store, which behaves as it always does."""
+    import dask.base
+    import dask.local
+    import dask.threaded
+    get = dask.base.get_scheduler(get=compute_kwargs.get("get"),
+                                  scheduler=compute_kwargs.get("scheduler"))
+    return get is None or get in (dask.threaded.get, dask.local.get_sync)
+
+
+def store(sources, targets, lock=True, regions=None, compute=True, **kwargs):
+    """dask.array.store, with fastconv.dask.conv2d results written straight into NumPy
+    destinations (arrays, np.memmap): each block's kernel stores its outputs through the
+    destination's strides instead of into a block array that dask then copies over, which
+    for a convolution to several channels is as much memory traffic as the convolution.
+
+    sources, targets, regions and compute are dask.array.store's; the other keyword
+    arguments go to compute (scheduler=, num_workers=, ...).  A pair whose source is not a
+    fastconv.dask.conv2d result, or whose target is not a NumPy array (Zarr, HDF5), goes
+    through dask.array.store unchanged (with lock, default True as there), and so does every
+    pair when the scheduler runs tasks in other processes (distributed workers, the
+    multiprocessing scheduler), which would write into copies of a NumPy target.  The blocks
+    written directly need no lock: they are disjoint.  -> None, or with compute=False a
+    Delayed that stores when computed."""
+    from dask.delayed import Delayed
+    single = isinstance(sources, da.Array)
+    sources = [sources] if single else list(sources)
+    targets = [targets] if single or not isinstance(targets, (list, tuple)) else \
+        list(targets)
+    if len(sources) != len(targets):
+        raise ValueError(f"fastconv.dask.store: {len(sources)} sources but {len(targets)} "
+                         f"targets")
+    if regions is None or isinstance(regions, tuple) and all(
+            isinstance(r, slice) for r in regions):
+        regions = [regions] * len(sources)
+    regions = list(regions)
+    if len(regions) != len(sources):
+        raise ValueError(f"fastconv.dask.store: {len(regions)} regions for {len(sources)} "
+                         f"sources")
+    rest = ([], [], [])
+    layers, deps, keys = {}, [], []
+    local = _shares_memory_with_caller(kwargs)
+    for src, tgt, reg in zip(sources, targets, regions):
+        info = getattr(src, "_fastconv_blocks", None) if local else None
+        view = _region_view(tgt, reg, src.shape) if info is not None else None
+        if view is None:
+            for lst, v in zip(rest, (src, tgt, reg)):
+                lst.append(v)
+            continue
+        y4, x, tasks, extra, unbatched = info
+        out = view[None] if unbatched else view
+        tok = tokenize(src.name, id(tgt), reg)
+        tkey = ("fastconv-target-" + tok,)
+        name = "fastconv-store-" + tok
+        dsk = dict(extra)
+        dsk[tkey] = out
+        rows = np.concatenate([[0], np.cumsum(y4.chunks[2])])
+        cols = np.concatenate([[0], np.cumsum(y4.chunks[3])])
+        imgs = np.concatenate([[0], np.cumsum(y4.chunks[0])])
+        for (_, n, _c0, j, k), spec in tasks.items():
+            assert spec[0] is _conv_task
+            index = (int(imgs[n]), int(imgs[n + 1]), int(rows[j]), int(rows[j + 1]),
+                     int(cols[k]), int(cols[k + 1]))
+            dsk[(name, n, j, k)] = (_store_block, tkey, index) + spec[1:]
+            keys.append((name, n, j, k))
+        layers[name] = dsk
+        deps.append(x)
+    parts = []
+    if keys:
+        final = "fastconv-stored-" + tokenize(keys)
+        graph = HighLevelGraph.merge(*(HighLevelGraph.from_collections(nm, d, dependencies=deps)
+                                       for nm, d in layers.items()),
+                                     HighLevelGraph({final: {final: (_done, keys)}},
+                                                    {final: set(layers)}))
+        parts.append(Delayed(final, graph))
+    if rest[0]:
+        parts.append(da.store(rest[0], rest[1], lock=lock, regions=rest[2], compute=False))
+    if not compute:
+        if len(parts) == 1:
+            return parts[0]
+        return dask.delayed(_done)(*parts)
+    dask.compute(*parts, **kwargs)
+    return None
+
+
+def _store_block(out, index, blocks, hs, ws, block, params, w, b):
+    n0, n1, r0, r1, c0, c1 = index
+    return _conv_task(blocks, hs, ws, block, params, w, b, out=out[n0:n1, :, r0:r1, c0:c1])
 
 
 # --------------------------------------------------------------------------- pooling --

@@ -86,6 +86,102 @@ def test_conv2d_matches_single_call(seed):
     np.testing.assert_array_equal(got, want, err_msg=f"{kw} chunks={X.chunks}")
 
 
+@pytest.mark.parametrize("seed", range(24))
+def test_store_writes_the_single_call_in_place(seed, monkeypatch):
+    """fastconv.dask.store: the kernels write each block through the destination's strides.
+    Destinations: a fresh array, a region of a larger one (NaN sentinels around it must stay),
+    a Fortran-ordered one and one of another dtype (both written by assignment instead)."""
+    rng = np.random.default_rng(1000 + seed)
+    dtype = np.float32 if seed % 3 else np.float64
+    k, s, d, pad, mode = conv_case(rng)
+    H = int(rng.integers(d[0] * (k[0] - 1) + 8, 40))
+    W = int(rng.integers(d[1] * (k[1] - 1) + 8, 40))
+    x = rng.standard_normal((int(rng.integers(1, 4)), 3, H, W)).astype(dtype)
+    w = rng.standard_normal((4, 3) + k).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype) if seed % 2 else None
+    kw = dict(stride=s, padding=pad, dilation=d, padding_mode=mode,
+              algorithm=["auto", "direct", "im2col"][seed % 3])
+    want = fastconv.conv2d(x, w, b, **kw)
+    y = fd.conv2d(random_dask(rng, x), w, b, **kw)
+    kind = seed % 4
+    if kind < 2:    # in place: no block may go through the kernel that returns an array
+        def boom(*a):
+            raise AssertionError("a block was computed into its own array")
+        monkeypatch.setattr(fd._kernels, "conv2d_forward", boom)
+    if kind == 0:
+        out = np.zeros_like(want)
+        fd.store(y, out, scheduler="threads")
+        got = out
+    elif kind == 1:
+        big = np.full((want.shape[0] + 1, 6, want.shape[2] + 3, want.shape[3] + 5), np.nan,
+                      dtype)
+        reg = (slice(1, None), slice(1, 5), slice(2, 2 + want.shape[2]),
+               slice(3, 3 + want.shape[3]))
+        fd.store(y, big, regions=reg, scheduler="sync")
+        got = big[reg]
+        rest = np.ones(big.shape, bool)
+        rest[reg] = False
+        assert np.isnan(big[rest]).all(), "wrote outside the region"
+    elif kind == 2:
+        out = np.zeros(want.shape, dtype, order="F")
+        fd.store(y, out)
+        got = out
+    else:
+        other = np.float64 if dtype == np.float32 else np.float32
+        out = np.zeros(want.shape, other)
+        fd.store(y, out, scheduler="threads")
+        got = out
+        want = want.astype(other)
+    np.testing.assert_array_equal(got, want, err_msg=f"{kw} chunks={y.chunks}")
+
+
+def test_store_unbatched_memmap_and_lazy(tmp_path):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 30, 27)).astype(np.float32)
+    w = rng.standard_normal((5, 3, 3, 3)).astype(np.float32)
+    want = fastconv.conv2d(x, w, padding=1)
+    y = fd.conv2d(da.from_array(x, chunks=(3, 7, 8)), w, padding=1)
+    mm = np.lib.format.open_memmap(tmp_path / "y.npy", mode="w+", dtype=np.float32,
+                                   shape=want.shape)
+    d = fd.store(y, mm, compute=False)
+    assert not mm.any()          # nothing ran yet
+    d.compute()
+    mm.flush()
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), want)
+
+
+class _Recorder:
+    """A destination that is not a NumPy array (as Zarr or HDF5 datasets are)."""
+
+    def __init__(self, shape, dtype):
+        self.a = np.zeros(shape, dtype)
+        self.shape, self.dtype, self.ndim = shape, dtype, len(shape)
+        self.writes = 0
+
+    def __setitem__(self, index, value):
+        self.writes += 1
+        self.a[index] = value
+
+
+def test_store_hands_other_pairs_to_dask_store():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, 20, 21)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    X = da.from_array(x, chunks=(1, 3, 9, 10))
+    yc = fd.conv2d(X, w, padding=1)
+    yp = fd.max_pool2d(X, 2)
+    rec = _Recorder(yc.shape, np.float32)
+    outp = np.zeros(yp.shape, np.float32)
+    outc = np.zeros(yc.shape, np.float32)
+    fd.store([yc, yp, yc], [rec, outp, outc], scheduler="threads")
+    assert rec.writes == yc.npartitions
+    np.testing.assert_array_equal(rec.a, fastconv.conv2d(x, w, padding=1))
+    np.testing.assert_array_equal(outc, rec.a)
+    np.testing.assert_array_equal(outp, fastconv.max_pool2d(x, 2))
+    with pytest.raises(ValueError, match="2 sources but 1 targets"):
+        fd.store([yc, yp], [outc])
+
+
 def pool_case(seed, base):
     """-> rng, dtype, kernel, stride, padding (at most half the kernel on a side, or "same")
     for one seed."""

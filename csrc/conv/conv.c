@@ -1,4 +1,5 @@
 /* conv2d dispatch: picks the algorithm, then calls it. */
+#include <string.h>
 #include "conv_internal.h"
 #include "direct_exact.h"
 #include "tier.h"
@@ -229,3 +230,60 @@ fc_status fc_conv2d_backward_weight_##SFX(const fc_conv_geom *g, fc_conv_algo al
 
 FC_CONV_DISPATCH(f32, float)
 FC_CONV_DISPATCH(f64, double)
+
+/* Copies between a strided (N, C, H, W) array and a contiguous one, (image, channel) planes
+ * shared among the threads. */
+#define FC_CONV_STRIDED(SFX, T)                                                               \
+static void restride_##SFX(int64_t N, int64_t C, int64_t H, int64_t W, T *strided,         \
+                           const int64_t *ss, T *dense, int to_strided)                       \
+{                                                                                             \
+    const int64_t P = N * C;                                                                  \
+    const int nt = fc_threads_for((double)P * (double)(H * W), 1 << 20);                      \
+    int64_t p;                                                                                \
+    FC_OMP_FOR(nt, nt > 1)                                                                    \
+    for (p = 0; p < P; p++) {                                                                 \
+        const int64_t n = p / C, c = p % C;                                                   \
+        for (int64_t h = 0; h < H; h++) {                                                     \
+            T *a = strided + n * ss[0] + c * ss[1] + h * ss[2];                               \
+            T *b = dense + (p * H + h) * W;                                                   \
+            if (to_strided) memcpy(a, b, (size_t)W * sizeof(T));                              \
+            else memcpy(b, a, (size_t)W * sizeof(T));                                         \
+        }                                                                                     \
+    }                                                                                         \
+}                                                                                             \
+fc_status fc_conv2d_forward_strided_##SFX(const fc_conv_geom *g, fc_conv_algo algo,         \
+                                          const T *x, const int64_t xs[3], const T *w,      \
+                                          const T *bias, T *y, const int64_t ys[3])         \
+{                                                                                             \
+    if (g->N == 0) return FC_OK;                                                              \
+    if (algo == FC_ALGO_AUTO) algo = fc_conv2d_choose_algo(g, 0, (int)sizeof(T));             \
+    const int x_dense = xs[2] == g->W && xs[1] == g->H * g->W && xs[0] == g->C_in * xs[1];    \
+    const int y_dense = ys[2] == g->W_out && ys[1] == g->H_out * g->W_out &&                  \
+                        ys[0] == g->C_out * ys[1];                                            \
+    if (x_dense && y_dense) return fc_conv2d_forward_##SFX(g, algo, x, w, bias, y);          \
+    if (algo == FC_ALGO_DIRECT && finite_weights_##SFX(g, w))                                 \
+        return fc_conv2d_fwd_direct_strided_##SFX(g, x, xs, w, bias, y, ys);                  \
+    /* Every other algorithm reads and writes whole planes: run it on dense copies. */        \
+    T *xc = NULL, *yc = NULL;                                                                 \
+    if (!x_dense) {                                                                           \
+        xc = (T *)fc_malloc((size_t)(g->N * g->C_in * g->H * g->W) * sizeof(T));             \
+        if (!xc) return FC_ERR_NOMEM;                                                         \
+        restride_##SFX(g->N, g->C_in, g->H, g->W, (T *)x, xs, xc, 0);   /* reads x */      \
+    }                                                                                         \
+    if (!y_dense) {                                                                           \
+        yc = (T *)fc_malloc((size_t)(g->N * g->C_out * g->H_out * g->W_out) * sizeof(T));    \
+        if (!yc) {                                                                            \
+            fc_free(xc);                                                                      \
+            return FC_ERR_NOMEM;                                                              \
+        }                                                                                     \
+    }                                                                                         \
+    fc_status st = fc_conv2d_forward_##SFX(g, algo, xc ? xc : x, w, bias, yc ? yc : y);     \
+    if (st == FC_OK && yc)                                                                    \
+        restride_##SFX(g->N, g->C_out, g->H_out, g->W_out, y, ys, yc, 1);                       \
+    fc_free(xc);                                                                              \
+    fc_free(yc);                                                                              \
+    return st;                                                                                \
+}
+
+FC_CONV_STRIDED(f32, float)
+FC_CONV_STRIDED(f64, double)

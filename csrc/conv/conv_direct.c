@@ -29,10 +29,11 @@
 
 /* Zero-padded, stride-phase-split copy of (a band of rows of) an input: for each source
  * channel nph_h*nph_w planes, `plane` elements apart, of rows of Wq; plane (rh, rw) element
- * (r, s) holds src[r*sH + rh - offH][s*sW + rw - offW] (zero outside the Hs x Ws source).
+ * (r, s) holds src[r*sH + rh - offH][s*sW + rw - offW] (zero outside the Hs x Ws source,
+ * whose rows are ld elements apart: a block of a larger array reads in place).
  * A band for grid rows [i0, i0 + R) holds plane rows [i0, i0 + R + halo). */
 typedef struct {
-    int64_t sH, sW, nph_h, nph_w, offH, offW, Wq, halo, plane, Hs, Ws;
+    int64_t sH, sW, nph_h, nph_w, offH, offW, Wq, halo, plane, Hs, Ws, ld;
 } planes_t;
 
 /* Parallel regions cost tens of microseconds (milliseconds on a busy machine): problems
@@ -79,6 +80,7 @@ static void fwd_planes(const fc_conv_geom *g, planes_t *P)
     P->plane = 0;   /* set with the band height */
     P->Hs = g->H;
     P->Ws = g->W;
+    P->ld = g->W;
 }
 
 /* off[t], t = (icg*kH + kh)*kW + kw (w's own inner order), relative to the group's first
@@ -160,6 +162,7 @@ static void bwd_data_planes(const fc_conv_geom *g, bwd_data_shape *S)
     P->plane = 0;   /* set with the band height */
     P->Hs = g->H_out;
     P->Ws = g->W_out;
+    P->ld = g->W_out;
 }
 
 /* Throughput of an MR x NV tile relative to peak, per tap: MR*NV FMAs need MR*NV >= 8

@@ -14,6 +14,14 @@
                                                   const T *x, T *gw, T *gb);
 
 FC_CONV_DECLARE(direct, f32, float)
+/* The direct forward on strided x and y (fastconv.h's fc_conv2d_forward_strided_*),
+ * finite weights only. */
+fc_status fc_conv2d_fwd_direct_strided_f32(const fc_conv_geom *g, const float *x,
+                                           const int64_t *xs, const float *w, const float *bias,
+                                           float *y, const int64_t *ys);
+fc_status fc_conv2d_fwd_direct_strided_f64(const fc_conv_geom *g, const double *x,
+                                           const int64_t *xs, const double *w,
+                                           const double *bias, double *y, const int64_t *ys);
 FC_CONV_DECLARE(direct, f64, double)
 FC_CONV_DECLARE(im2col, f32, float)
 FC_CONV_DECLARE(im2col, f64, double)

@@ -33,7 +33,7 @@ static void F(repack)(const T *src, T *dst, const planes_t *P, int64_t r_lo, int
                     memset(dr, 0, (size_t)P->Wq * sizeof(T));
                     continue;
                 }
-                const T *srow = src + sr * P->Ws + c0;
+                const T *srow = src + sr * P->ld + c0;
                 if (s_lo > 0) memset(dr, 0, (size_t)s_lo * sizeof(T));
                 if (P->sW == 1) {
                     memcpy(dr + s_lo, srow + s_lo, (size_t)(s_hi - s_lo) * sizeof(T));
@@ -248,11 +248,25 @@ fc_status F(fc_conv2d_fwd_direct)(const fc_conv_geom *g, const T *x, const T *w,
     if (g->N == 0) return FC_OK;
     if (!F(fc_direct_all_finite)(w, g->C_out * (g->C_in / g->groups) * g->kH * g->kW))
         return F(fc_direct_exact_fwd)(g, x, w, bias, y);
+    const int64_t xs[3] = {g->C_in * g->H * g->W, g->H * g->W, g->W};
+    const int64_t ys[3] = {g->C_out * g->H_out * g->W_out, g->H_out * g->W_out, g->W_out};
+    return F(fc_conv2d_fwd_direct_strided)(g, x, xs, w, bias, y, ys);
+}
+
+/* The forward pass reading x and writing y in place with strides xs, ys (image, channel,
+ * row; the last axis contiguous): the band copy reads source rows ld apart anyway, and the
+ * micro-kernels store through a row and a plane stride, so a block of a larger array costs
+ * no gather or copy-out.  Finite weights only (the caller checks). */
+fc_status F(fc_conv2d_fwd_direct_strided)(const fc_conv_geom *g, const T *x, const int64_t *xs,
+                                          const T *w, const T *bias, T *y, const int64_t *ys)
+{
+    if (g->N == 0) return FC_OK;
     const int64_t G = g->groups, Cig = g->C_in / G, Cog = g->C_out / G;
     const int64_t ntaps = Cig * g->kH * g->kW;
     const int nt = threads_for(g);
     planes_t P;
     fwd_planes(g, &P);
+    P.ld = xs[2];
     const int MR = fc_direct_pick_mr(Cog), NR = FC_DCONV_MAX_NV * fc_tier_current()->F(dconv).lanes;
     const int64_t nblk = (Cog + MR - 1) / MR;
     const int64_t nplanes = Cig * P.nph_h * P.nph_w;
@@ -265,7 +279,7 @@ fc_status F(fc_conv2d_fwd_direct)(const fc_conv_geom *g, const T *x, const T *w,
     Gd.rows_out = g->H_out;
     Gd.cols_out = g->W_out;
     Gd.dst0 = 0;
-    Gd.dr = g->W_out;
+    Gd.dr = ys[2];
     Gd.dc = 1;
     F(pick_grid_kernel)(MR, g->H_out, g->W_out, P.Wq, &Gd.K);
 
@@ -293,7 +307,6 @@ fc_status F(fc_conv2d_fwd_direct)(const fc_conv_geom *g, const T *x, const T *w,
     Gd.wpk = wpk;
 
     const int64_t nbc = (nblk + bpc - 1) / bpc, nband = (g->H_out + R - 1) / R;
-    const int64_t HW = g->H * g->W, HWo = g->H_out * g->W_out;
     const int64_t items = g->N * G * nbc * nband;
     int64_t k;
 FC_OMP_FOR_DYNAMIC(nt)
@@ -302,9 +315,9 @@ FC_OMP_FOR_DYNAMIC(nt)
         F(decode_item)(k, nband, nbc, G, R, bpc, nblk, &n, &gi, &i0, &b0, &b1);
         T *xb = F(my_band)(bands, band_n, slack);
         for (int64_t icg = 0; icg < Cig; icg++)
-            F(repack)(x + (n * g->C_in + gi * Cig + icg) * HW,
+            F(repack)(x + n * xs[0] + (gi * Cig + icg) * xs[1],
                       xb + icg * P.nph_h * P.nph_w * P.plane, &P, i0, i0 + R + P.halo);
-        F(run_band)(&Gd, xb, y + (n * g->C_out + gi * Cog) * HWo, HWo, Cog,
+        F(run_band)(&Gd, xb, y + n * ys[0] + gi * Cog * ys[1], ys[1], Cog,
                     wpk + gi * nblk * ntaps * MR, bpk ? bpk + gi * nblk * MR : NULL, b0, b1,
                     i0, i0 + R, P.Wq);
     }

@@ -103,6 +103,17 @@ fc_status fc_conv2d_forward_f32(const fc_conv_geom *g, fc_conv_algo algo, const 
                                 const float *w, const float *bias, float *y);
 fc_status fc_conv2d_forward_f64(const fc_conv_geom *g, fc_conv_algo algo, const double *x,
                                 const double *w, const double *bias, double *y);
+/* The forward pass on strided arrays: element (n, c, h, w) of x is x[n*xs[0] + c*xs[1] +
+ * h*xs[2] + w], of y likewise with ys (the last axis contiguous; y's elements distinct and
+ * not overlapping x), so that a block of a larger array is read or written in place, as
+ * fastconv.dask does.  The direct algorithm works in place; the others (and non-finite
+ * weights) run on contiguous copies.  Same results as fc_conv2d_forward_*. */
+fc_status fc_conv2d_forward_strided_f32(const fc_conv_geom *g, fc_conv_algo algo,
+                                        const float *x, const int64_t xs[3], const float *w,
+                                        const float *bias, float *y, const int64_t ys[3]);
+fc_status fc_conv2d_forward_strided_f64(const fc_conv_geom *g, fc_conv_algo algo,
+                                        const double *x, const int64_t xs[3], const double *w,
+                                        const double *bias, double *y, const int64_t ys[3]);
 /* gx = d(loss)/dx given gy.  Overwrites gx.  (Also conv_transpose2d's forward.) */
 fc_status fc_conv2d_backward_data_f32(const fc_conv_geom *g, fc_conv_algo algo,
                                       const float *gy, const float *w, float *gx);
