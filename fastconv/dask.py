@@ -18,6 +18,10 @@ chunks follow the input chunks, divided by the stride.
 N.  The weights (or the model) are one key of the graph: a distributed cluster sends them to
 each worker once, not with every task.
 
+`store(y, target)` is dask.array.store, except that conv2d results go straight into NumPy
+targets (arrays, memory maps): each block's kernel writes through the target's strides, so
+no block array is made and copied over.
+
 dask is an optional dependency (`pip install "dask[array]"`, plus `distributed` for
 clusters).  The kernels release the GIL, so the threaded scheduler runs blocks in parallel;
 each block call also uses fastconv's OpenMP threads (set_num_threads), so with several dask
