@@ -332,3 +332,11 @@ def test_example_runs_small():
                           "--tile", "40"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "mean activation per filter" in out.stdout
+
+
+def test_store_writes_in_place_only_for_schedulers_in_this_process():
+    assert fd._shares_memory_with_caller({})
+    assert fd._shares_memory_with_caller({"scheduler": "threads"})
+    assert fd._shares_memory_with_caller({"scheduler": "sync"})
+    # worker processes would write into pickled copies of a NumPy target
+    assert not fd._shares_memory_with_caller({"scheduler": "processes"})
