@@ -398,6 +398,46 @@ FC_OMP_FOR(nt, nt > 1)                                                          
     return FC_OK;                                                                             \
 }                                                                                             \
                                                                                               \
+/* One volume's gradient when the windows tile it (kernel = stride per axis): input element  \
+ * (d, h, w) belongs to window (floor((d + pD) / sD), ...) when that is an output, else it is  \
+ * padding-only and its gradient 0.  sh: H_out*W_out scratch. */                              \
+static void tiled_avgbwd_##SFX(const fc_pool3d_geom *g, const win3 *t, int64_t dov,          \
+                               const T *gyp, T *gp, T *sh)                                    \
+{                                                                                             \
+    const int64_t HW = g->H * g->W, HWo = g->H_out * g->W_out;                                \
+    int64_t od_done = -1;                                                                     \
+    for (int64_t d = 0; d < g->D; d++) {                                                      \
+        const int64_t od = floor_div(d + g->pD, g->sD);                                       \
+        if (od < 0 || od >= g->D_out) {                                                       \
+            memset(gp + d * HW, 0, sizeof(T) * (size_t)HW);                                   \
+            continue;                                                                         \
+        }                                                                                     \
+        if (od != od_done) {                                                                  \
+            for (int64_t oh = 0; oh < g->H_out; oh++)                                         \
+                for (int64_t ow = 0; ow < g->W_out; ow++)                                     \
+                    sh[oh * g->W_out + ow] = gyp[od * HWo + oh * g->W_out + ow] /            \
+                                             divisor_##SFX(t, od, oh, ow, dov);               \
+            od_done = od;                                                                     \
+        }                                                                                     \
+        for (int64_t h = 0; h < g->H; h++) {                                                  \
+            T *row = gp + d * HW + h * g->W;                                                  \
+            const int64_t oh = floor_div(h + g->pH, g->sH);                                   \
+            if (oh < 0 || oh >= g->H_out) {                                                   \
+                memset(row, 0, sizeof(T) * (size_t)g->W);                                     \
+                continue;                                                                     \
+            }                                                                                 \
+            const T *s = sh + oh * g->W_out;                                                  \
+            int64_t w = 0;                                                                    \
+            for (int64_t ow = 0; ow < g->W_out; ow++) {                                       \
+                const int64_t lo = ow * g->sW - g->pW, hi = min64(lo + g->sW, g->W);          \
+                for (; w < lo; w++) row[w] = 0;                                               \
+                for (; w < hi; w++) row[w] = s[ow];                                           \
+            }                                                                                 \
+            for (; w < g->W; w++) row[w] = 0;                                                 \
+        }                                                                                     \
+    }                                                                                         \
+}                                                                                             \
+                                                                                              \
 static fc_status avgbwd_##SFX(const fc_pool3d_geom *g, int adaptive, int cip, int64_t dov,    \
                               const T *gy, T *gx)                                             \
 {                                                                                             \
@@ -406,11 +446,17 @@ static fc_status avgbwd_##SFX(const fc_pool3d_geom *g, int adaptive, int cip, in
         return FC_ERR_NOMEM;                                                                  \
     const int64_t vol = g->D * g->H * g->W, ovol = g->D_out * g->H_out * g->W_out;           \
     const int nt = pool3d_threads((double)g->P * (double)(vol + ovol), g->P);                \
-    /* fixed windows a row at a time, as the forward: each row's shares, then every tap's    \
-     * column run */                                                                         \
-    const int rows = !adaptive && g->W_out >= 8 && g->kW <= 8;                                \
-    T *shr = rows ? (T *)malloc(sizeof(T) * (size_t)(nt * g->W_out)) : NULL;                 \
-    if (rows && !shr) {                                                                       \
+    /* Windows that tile the volume (kernel = stride on every axis: 2x2x2 stride 2 and the   \
+     * like) give each input element at most one share, so gx is written once, without the   \
+     * clearing pass and the read-modify-write of the general scatter; the shares of one     \
+     * output depth are divided once for its kD input depths. */                             \
+    const int tiles = !adaptive && g->kD == g->sD && g->kH == g->sH && g->kW == g->sW;       \
+    /* other fixed windows a row at a time, as the forward: each row's shares, then every    \
+     * tap's column run */                                                                   \
+    const int rows = !tiles && !adaptive && g->W_out >= 8 && g->kW <= 8;                      \
+    const int64_t per = tiles ? g->H_out * g->W_out : rows ? g->W_out : 0;                    \
+    T *shr = per ? (T *)malloc(sizeof(T) * (size_t)(nt * per)) : NULL;                       \
+    if (per && !shr) {                                                                        \
         free(t.d);                                                                            \
         return FC_ERR_NOMEM;                                                                  \
     }                                                                                         \
@@ -418,6 +464,10 @@ FC_OMP_FOR(nt, nt > 1)                                                          
     for (int64_t p = 0; p < g->P; p++) {                                                      \
         T *gp = gx + p * vol;                                                                 \
         const T *gyp = gy + p * ovol;                                                         \
+        if (tiles) {                                                                          \
+            tiled_avgbwd_##SFX(g, &t, dov, gyp, gp, shr + (int64_t)fc_thread_id() * per);     \
+            continue;                                                                         \
+        }                                                                                     \
         memset(gp, 0, sizeof(T) * (size_t)vol);                                               \
         if (rows) {                                                                           \
             T *sh = shr + (int64_t)fc_thread_id() * g->W_out;                                 \
