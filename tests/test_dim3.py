@@ -127,6 +127,11 @@ POOL_CASES = [
     ((1, 2, 5, 6, 20), dict(kernel_size=3, stride=(1, 2, 2), padding=1, ceil_mode=True)),
     ((2, 2, 4, 5, 17), dict(kernel_size=(2, 2, 3), stride=1, padding=(0, 1, 1))),
     ((1, 1, 3, 3, 40), dict(kernel_size=(1, 1, 9), stride=(1, 1, 3))),   # wide column taps
+    # windows that tile the volume (kernel = stride): the backward's write-once path, with
+    # depths, rows and columns left in no window (odd sizes), padding and ceil_mode
+    ((2, 3, 5, 7, 9), dict(kernel_size=2, stride=2)),
+    ((1, 2, 7, 5, 11), dict(kernel_size=(3, 2, 3), stride=(3, 2, 3), padding=(1, 1, 0))),
+    ((1, 2, 5, 6, 7), dict(kernel_size=2, stride=2, padding=(0, 1, 1), ceil_mode=True)),
 ]
 
 
