@@ -93,6 +93,14 @@ def main():
     print(f"  threaded scheduler scaling, 1 -> 2 threads (tiles {tiles[0]}): {one / two:.2f}x")
     if o.no_distributed:
         return
+    # The timed cases' freed blocks are kept by malloc (MALLOC_TRIM_THRESHOLD_ above); hand
+    # them back before starting worker processes, or the cluster runs out of memory.
+    del cases, times, out
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
     from dask.distributed import Client, LocalCluster
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
