@@ -320,18 +320,23 @@ static fc_status maxbwd_##SFX(const fc_pool3d_geom *g, int adaptive, const T *gy
 {                                                                                             \
     win3 t;                                                                                   \
     const int64_t vol = g->D * g->H * g->W, ovol = g->D_out * g->H_out * g->W_out;           \
-    if (ind && !indices_ok(ind, g->P * ovol, vol))                                            \
-        return FC_ERR_INDEX;                                                                  \
     if (win3_init(&t, g, adaptive, 0, 0))                                                     \
         return FC_ERR_NOMEM;                                                                  \
     const int nt = pool3d_threads((double)g->P * (double)(vol + ovol), g->P);                \
+    int bad = 0;                                                                              \
 FC_OMP_FOR(nt, nt > 1)                                                                        \
     for (int64_t p = 0; p < g->P; p++) {                                                      \
         T *gp = gx + p * vol;                                                                 \
         const T *gyp = gy + p * ovol;                                                         \
+        const int64_t *ip = ind ? ind + p * ovol : NULL;                                      \
+        /* each volume's indices checked (by its own thread) before any is written through */ \
+        if (ip && !indices_ok(ip, ovol, vol)) {                                               \
+FC_OMP_ATOMIC_WRITE                                                                           \
+            bad = 1;                                                                          \
+            continue;                                                                         \
+        }                                                                                     \
         memset(gp, 0, sizeof(T) * (size_t)vol);                                               \
-        if (ind) {                                                                            \
-            const int64_t *ip = ind + p * ovol;                                               \
+        if (ip) {                                                                             \
             for (int64_t o = 0; o < ovol; o++)                                                \
                 gp[ip[o]] += gyp[o];                                                          \
             continue;                                                                         \
@@ -346,7 +351,7 @@ FC_OMP_FOR(nt, nt > 1)                                                          
                 }                                                                             \
     }                                                                                         \
     free(t.d);                                                                                \
-    return FC_OK;                                                                             \
+    return bad ? FC_ERR_INDEX : FC_OK;                                                        \
 }                                                                                             \
                                                                                               \
                                                                                               \
