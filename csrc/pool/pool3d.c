@@ -368,7 +368,14 @@ static fc_status avgfwd_##SFX(const fc_pool3d_geom *g, int adaptive, int cip, in
     const int nt = pool3d_threads((double)g->P * (double)vol, items);                        \
     const fc_pool_uk_##SFX *uk = &fc_tier_current()->pool_##SFX;                              \
     if (adaptive && g->D_out == 1 && g->H_out == 1 && g->W_out == 1) {                        \
-        uk->rsums(y, x, g->P, vol, (T)vol);   /* global: one window per volume */              \
+        /* global: one window per volume, the volumes split among the threads (each        \
+         * volume's sum is one call's, whatever the split) */                                  \
+        int64_t c;                                                                            \
+FC_OMP_FOR(nt, nt > 1)                                                                        \
+        for (c = 0; c < nt; c++) {                                                            \
+            const int64_t p0 = g->P * c / nt, p1 = g->P * (c + 1) / nt;                       \
+            if (p1 > p0) uk->rsums(y + p0, x + p0 * vol, p1 - p0, vol, (T)vol);               \
+        }                                                                                     \
         free(t.d);                                                                            \
         return FC_OK;                                                                         \
     }                                                                                         \
