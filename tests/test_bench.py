@@ -295,3 +295,18 @@ def test_nd_suite_parses_and_times_small_cases(capsys):
     assert len(rows) == 8 and all(r["fastconv_ms"] > 0 for r in rows)
     out = capsys.readouterr().out
     assert "| t3 | fwd |" in out and "geomean" in out
+
+
+def test_ukernel_bench_covers_every_registered_tier():
+    """`bench --ukernels` times the registry's kernels, test-only tiers (avx512emu) included:
+    each GEMM row gets a rate and a % of its own tier's measured peak."""
+    from fastconv import _ukbench
+    lines = []
+    rows = _ukbench.run(threads=1, out=lines.append, names=["_gemm_"])
+    tiers = {u["tier"] for u in _kernels.ukernels() if "_gemm_" in u["name"]}
+    assert {r["tier"] for r in rows} == tiers
+    flops = [r for r in rows if r["unit"] == "flop"]
+    assert flops and all(r["rate"] > 0 for r in flops)
+    for r in flops:
+        row = next(l for l in lines if l.startswith(r["name"] + " "))
+        assert float(row.split()[-1]) > 0        # the % of peak column
