@@ -97,12 +97,18 @@ def test_show_config_names_everything():
     assert f"threads         : {fastconv.get_num_threads()}" in out
     if _kernels.have_openmp():
         assert "gomp" in out or "omp" in out
-    # every supported tier with its measured peak, the wider tiers faster
+    # every supported tier with its measured peak: SIMD well above generic C; a 512-bit tier
+    # at least level with the 256-bit one (Zen 4 runs 512-bit FMAs at the 256-bit rate: 115
+    # against 118 GFLOP/s measured, so equal peaks must pass; Zen 5 doubles them)
     import re
     peaks = dict(re.findall(r"(\w+) \((\d+) GFLOP/s\)", out))
     assert list(peaks) == _kernels.available_isas()
-    vals = [int(peaks[t]) for t in _kernels.available_isas()]
-    assert all(v > 0 for v in vals) and vals == sorted(vals)
+    vals = {t: int(peaks[t]) for t in _kernels.available_isas()}
+    assert all(v > 0 for v in vals.values())
+    if "avx2" in vals:
+        assert vals["avx2"] > 1.5 * vals["generic"]
+    if "avx512" in vals:
+        assert vals["avx512"] >= 0.9 * vals["avx2"]
 
 
 def test_huge_thread_counts_are_capped_not_fatal():
