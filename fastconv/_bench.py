@@ -942,17 +942,22 @@ def _build_parser():
     return p
 
 
+def cases_named(spec, every, what="case(s)"):
+    """--layers "a,b": the cases of those names from the dict every, or SystemExit naming the
+    unknown ones and every known one."""
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = [n for n in names if n not in every]
+    if unknown:
+        raise SystemExit(f"unknown {what} {', '.join(unknown)}; known: {', '.join(every)}")
+    return [every[n] for n in names]
+
+
 def select_cases(args):
     custom = ([parse_conv_layer(s) for s in args.custom]
               + [parse_pool_case(s) for s in args.custom_pool])
     every = {c.name: c for c in CONV_LAYERS + POOL_CASES + tuple(custom)}
     if args.layers:
-        names = [n.strip() for n in args.layers.split(",") if n.strip()]
-        unknown = [n for n in names if n not in every]
-        if unknown:
-            raise SystemExit(f"unknown case(s) {', '.join(unknown)}; known: "
-                             f"{', '.join(every)}")
-        return [every[n] for n in names]
+        return cases_named(args.layers, every)
     if custom:
         return custom
     return list(CONV_LAYERS) + (list(POOL_CASES) if args.pool else [])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._bench import _load_torch, measure
+from ._bench import _load_torch, cases_named, measure
 
 # name  dims,N,C_in,size,C_out,kernel,stride,padding,dilation,groups  (sizes DxHxW in 3-D)
 ND_CONV_SPEC = """
@@ -231,14 +231,7 @@ def run(cases=None, passes=("fwd", "bwd"), threads=None, repeats=7, budget=3.0, 
 
 def main(args):
     every = {c.name: c for c in ND_CONV + ND_POOL}
-    cases = None
-    if args.layers:
-        names = [n.strip() for n in args.layers.split(",") if n.strip()]
-        unknown = [n for n in names if n not in every]
-        if unknown:
-            raise SystemExit(f"unknown 1-D/3-D case(s) {', '.join(unknown)}; known: "
-                             f"{', '.join(every)}")
-        cases = [every[n] for n in names]
+    cases = cases_named(args.layers, every, "1-D/3-D case(s)") if args.layers else None
     passes = tuple(p.strip() for p in args.passes.split(",") if p.strip())
     rows = run(cases, passes, args.threads, args.repeats,
                args.budget if args.budget > 0 else None)
