@@ -84,20 +84,25 @@ def measure(layer, seed=0):
     wt = w[:, :, ::-1, ::-1].reshape(G, O // G, Cg, 3, 3).transpose(0, 2, 1, 3, 4)
     gx_ref = _oracle(gy, np.ascontiguousarray(wt.reshape(G * Cg, O // G, 3, 3)), 2 - p, G)
     gw_ref = _oracle_gw(gy, x, p, G)
-    out = {ps: {} for ps in PASSES}
+    def passes(xd, wd, gyd, a):
+        y = fastconv.conv2d(xd, wd, padding=p, groups=G, algorithm=a)
+        gx = fastconv.conv2d_backward(gyd, xd, wd, padding=p, groups=G, algorithm=a,
+                                      output_mask=(True, False, False))[0]
+        gw = fastconv.conv2d_backward(gyd, xd, wd, padding=p, groups=G, algorithm=a,
+                                      output_mask=(False, True, False))[1]
+        return y, gx, gw
+    return _worst_errors(x, w, gy, (y_ref, gx_ref, gw_ref), passes)
+
+
+def _worst_errors(x, w, gy, refs, passes):
+    """{pass: {dtype: {algorithm: worst |error|}}}: passes(x, w, gy, algorithm) -> (y, gx, gw)
+    in each dtype, against the long-double refs (y, gx, gw)."""
+    out = {ps: {dt: {} for dt in DTYPES} for ps in PASSES}
     for dt in DTYPES:
         xd, wd, gyd = x.astype(dt), w.astype(dt), gy.astype(dt)
-        for ps in PASSES:
-            out[ps][dt] = {}
         for a in ALGOS:
-            y = fastconv.conv2d(xd, wd, padding=p, groups=G, algorithm=a)
-            out["fwd"][dt][a] = float(np.max(np.abs(y.astype(np.longdouble) - y_ref)))
-            gx = fastconv.conv2d_backward(gyd, xd, wd, padding=p, groups=G, algorithm=a,
-                                          output_mask=(True, False, False))[0]
-            out["bwd_data"][dt][a] = float(np.max(np.abs(gx.astype(np.longdouble) - gx_ref)))
-            gw = fastconv.conv2d_backward(gyd, xd, wd, padding=p, groups=G, algorithm=a,
-                                          output_mask=(False, True, False))[1]
-            out["bwd_weight"][dt][a] = float(np.max(np.abs(gw.astype(np.longdouble) - gw_ref)))
+            for ps, got, ref in zip(PASSES, passes(xd, wd, gyd, a), refs):
+                out[ps][dt][a] = float(np.max(np.abs(got.astype(np.longdouble) - ref)))
     return out
 
 
@@ -161,19 +166,12 @@ def measure3(layer, seed=0):
     gx_ref = gxp[:, pD:pD + D][None]
     gw_ref = _oracle_gw(gyu, xu, p).reshape(Co, C, kD, 3, 3)
     pad = (pD, p, p)
-    out = {ps: {} for ps in PASSES}
-    for dt in DTYPES:
-        xd, wd, gyd = x.astype(dt), w.astype(dt), gy.astype(dt)
-        for ps in PASSES:
-            out[ps][dt] = {}
-        for a in ALGOS:
-            y = fastconv.conv3d(xd, wd, padding=pad, algorithm=a)
-            out["fwd"][dt][a] = float(np.max(np.abs(y.astype(np.longdouble) - y_ref)))
-            gx, gw, _ = fastconv.conv3d_backward(gyd, xd, wd, padding=pad, algorithm=a,
-                                                 output_mask=(True, True, False))
-            out["bwd_data"][dt][a] = float(np.max(np.abs(gx.astype(np.longdouble) - gx_ref)))
-            out["bwd_weight"][dt][a] = float(np.max(np.abs(gw.astype(np.longdouble) - gw_ref)))
-    return out
+    def passes(xd, wd, gyd, a):
+        y = fastconv.conv3d(xd, wd, padding=pad, algorithm=a)
+        gx, gw, _ = fastconv.conv3d_backward(gyd, xd, wd, padding=pad, algorithm=a,
+                                             output_mask=(True, True, False))
+        return y, gx, gw
+    return _worst_errors(x, w, gy, (y_ref, gx_ref, gw_ref), passes)
 
 
 def all_layers():
