@@ -34,6 +34,7 @@ cdef extern from "fastconv.h":
                                             const double *w, const double *bias, double *y,
                                             const int64_t *ys) nogil
     fc_conv_algo fc_conv2d_choose_algo(const fc_conv_geom *g, int pass_, int itemsize) nogil
+    int fc_wino_set_schedule(int schedule) nogil
     fc_status fc_unfold_f32(const fc_conv_geom *g, const float *x, float *cols) nogil
     fc_status fc_unfold_f64(const fc_conv_geom *g, const double *x, double *cols) nogil
     fc_status fc_fold_f32(const fc_conv_geom *g, const float *cols, float *x) nogil
@@ -71,6 +72,17 @@ def choose_conv_algo(tuple geom, int pass_, int itemsize):
     """Name of the algorithm 'auto' resolves to for this geometry and pass."""
     cdef fc_conv_geom g = _geom(geom)
     return _ALGO_NAME[fc_conv2d_choose_algo(&g, pass_, itemsize)]
+
+
+_WINO_SCHEDULES = ("auto", "tiles", "deep")
+
+
+def winograd_schedule(str name):
+    """Force Winograd's work schedule ('auto', 'tiles' or 'deep'; fastconv.h:
+    fc_wino_set_schedule) for tests and benchmarks; returns the previous name."""
+    if name not in _WINO_SCHEDULES:
+        raise ValueError(f"winograd schedule must be one of {_WINO_SCHEDULES}, got {name!r}")
+    return _WINO_SCHEDULES[fc_wino_set_schedule(_WINO_SCHEDULES.index(name))]
 
 
 def conv2d_forward(cnp.ndarray x, cnp.ndarray w, cnp.ndarray bias, tuple geom, str algo):

@@ -125,6 +125,67 @@ def test_blocks_panels_and_depth_chunks(isa, algo):
     assert np.max(np.abs(gx - gx_ref)) <= 1e-11 * AMPLIFY[algo] * np.max(np.abs(gx_ref))
 
 
+SCHEDULE_CASES = [
+    # N, C_in, C_out, H, W, padding, groups, padding_mode
+    (3, 300, 19, 20, 20, 1, 1, "zeros"),    # 300 tiles (F(2x2)): past one deep block of 4
+                                            # panels; depth past one KC chunk
+    (2, 24, 37, 7, 7, 1, 1, "zeros"),       # rows of 4 tiles: runs cross the panel rows
+    (1, 12, 30, 9, 70, 1, 3, "reflect"),    # groups; rows of 35 tiles, past one run
+    (2, 5, 3, 6, 11, ((0, 2), (1, 0)), 1, "circular"),
+    (1, 33, 40, 3, 3, 2, 1, "zeros"),       # a handful of tiles, mostly padding
+]
+
+
+@pytest.fixture
+def schedule():
+    """Force Winograd's work schedule within one test; 'auto' again afterwards."""
+    yield _kernels.winograd_schedule
+    _kernels.winograd_schedule("auto")
+
+
+@pytest.mark.parametrize("algo", TILES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", SCHEDULE_CASES, ids=lambda c: "x".join(map(str, c[:5])))
+def test_schedules_agree_bit_for_bit(isa, algo, dtype, case, schedule):
+    """The deep-layer schedule (shared input transform, output channels split among work
+    items) against the tile-block one, forward and backward-data: the same operations per
+    element, so the same bits; and against the reference."""
+    N, Ci, Co, H, W, pad, G, mode = case
+    rng = np.random.default_rng(hash(case) % 2**32)
+    x = rng.standard_normal((N, Ci, H, W))
+    w = rng.standard_normal((Co, Ci // G, 3, 3))
+    b = rng.standard_normal(Co)
+    kw = dict(padding=pad, groups=G, padding_mode=mode)
+    y_ref = reference.conv2d(x, w, b, **kw)
+    gy = rng.standard_normal(y_ref.shape)
+    xs, ws, bs, gys = (a.astype(dtype) for a in (x, w, b, gy))
+    got = {}
+    for name in ("tiles", "deep"):
+        schedule(name)
+        got[name] = (fastconv.conv2d(xs, ws, bs, algorithm=algo, **kw),
+                     fastconv.conv2d_backward(gys, xs, ws, algorithm=algo,
+                                              output_mask=(True, False, False), **kw)[0])
+    assert np.array_equal(got["tiles"][0], got["deep"][0]), "forward"
+    assert np.array_equal(got["tiles"][1], got["deep"][1]), "backward-data"
+    tol = _bound(x, w, G, dtype, algo, 9 * Ci // G + 1) + np.finfo(dtype).eps * 4 * np.abs(b)[
+        None, :, None, None]
+    _check(got["deep"][0], y_ref, tol, f"forward, deep schedule, {algo} {isa}")
+    gx_ref = reference.conv2d_backward(gy, x, w, output_mask=(True, False, False), **kw)[0]
+    Og = Co // G
+    wt = w.reshape(G, Og, Ci // G, 3, 3).transpose(0, 2, 1, 3, 4).reshape(Ci, Og, 3, 3)
+    fold = 1 if mode == "zeros" else 4
+    _check(got["deep"][1], gx_ref, fold * _bound(gy, wt, G, dtype, algo, 9 * Og + 1),
+           f"backward-data, deep schedule, {algo} {isa}")
+
+
+def test_schedule_knob(schedule):
+    assert schedule("deep") == "auto"
+    assert schedule("tiles") == "deep"
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        schedule("fast")
+    assert schedule("auto") == "tiles"
+
+
 @pytest.mark.parametrize("algo", TILES)
 def test_weight_gradient_over_several_chunks(isa, algo):
     """More than one fixed chunk of 256 tiles (F(2x2): 7, F(4x4): 2), a partial tile row."""

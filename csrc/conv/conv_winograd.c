@@ -29,8 +29,20 @@ typedef struct {
     int64_t pt, pl;                 /* top / left padding of the transform's input */
     int64_t th, tw, T;              /* tiles down, across, and in all N images */
     int64_t mr, nr, Tb;             /* GEMM tile, tiles per block */
+    int deep;                       /* 1: wino_run_deep's schedule, else wino_run's */
+    int64_t co_panels;              /* deep: output-channel panels (of mr) per work item */
     int threads;
 } wino_plan;
+
+static int g_schedule;   /* fc_wino_set_schedule */
+
+int fc_wino_set_schedule(int schedule)
+{
+    const int old = g_schedule;
+    if (schedule >= 0 && schedule <= 2)
+        g_schedule = schedule;
+    return old;
+}
 
 int fc_wino_serves(const fc_conv_geom *g)
 {
@@ -72,15 +84,30 @@ static void wino_plan_finish(wino_plan *p, int64_t mr, int64_t nr, int64_t items
     p->threads = fc_threads_for(flops, fc_tier_current()->par_min_im2col_flops);
     if (p->threads < 1)
         p->threads = 1;
+    /* Deep layers with few tiles: the filters' transform U of one group passes L2 and would
+     * be streamed once per tile block, so the blocks take all tiles, up to 8 panels (about
+     * 100-300 KiB of V and of products per GEMM step in L2), and the output channels are
+     * split among the threads instead (wino_run_deep). */
+    const int64_t l2 = l2_bytes > 0 ? l2_bytes : (512 << 10);
+    const int64_t u_bytes = (int64_t)p->A * p->A * p->Cog_pad * p->Cig * itemsize;
+    const int64_t Tp = fc_round_up(p->T, nr), npan = p->Cog_pad / mr;
+    p->deep = g_schedule ? g_schedule == 2 : u_bytes > 8 * l2 && p->T <= 8 * nr;
+    if (p->deep) {
+        p->Tb = fc_min64(Tp, 4 * nr);
+        const int64_t nblk = fc_ceil_div(p->T, p->Tb);
+        const int64_t nco = fc_min64(npan, fc_ceil_div(2 * (int64_t)p->threads, p->G * nblk));
+        p->co_panels = fc_ceil_div(npan, fc_max64(1, nco));
+        return;
+    }
     /* V and the products of one block in half of L2 (the other half for U[e] and y) */
     const int64_t per_tile = (int64_t)p->A * p->A * (p->Cig + p->Cog) * itemsize;
-    int64_t tb = (l2_bytes > 0 ? l2_bytes : (512 << 10)) / 2 / (per_tile > 0 ? per_tile : 1);
+    int64_t tb = l2 / 2 / (per_tile > 0 ? per_tile : 1);
     tb = fc_max64(nr, tb / nr * nr);
     tb = fc_min64(tb, 8 * nr);
     /* enough items for every thread to get a few */
     while (tb > nr && p->G * fc_ceil_div(p->T, tb) < 4 * (int64_t)p->threads)
         tb -= nr;
-    p->Tb = fc_min64(tb, fc_round_up(p->T, nr));
+    p->Tb = fc_min64(tb, Tp);
     if (p->Tb < nr)
         p->Tb = nr;
 }

@@ -115,6 +115,132 @@ FC_OMP_LOOP_DYNAMIC
     return FC_OK;
 }
 
+/*
+ * The same products for deep layers with few tiles (wino_plan.deep; conv_winograd.c says
+ * when).  U[g] is larger than L2 there, and the tile schedule above streams all of it once
+ * per block of Tb tiles.  Here the input transform of all tiles comes first, shared (V[g],
+ * all T tiles as NR-column panels), and a work item is (group, block of Tb tiles, range of
+ * output-channel panels): it streams only its rows of U, once per tile block, and V once.
+ * Every output element gets the same operations in the same order as in the tile schedule
+ * (the same runs of channels per micro-kernel call, the same transforms), so the two agree
+ * bit for bit.
+ */
+static fc_status FCN(wino_run_deep)(const wino_plan *p, const FC_T *x, const FC_T *w,
+                                    int64_t s_g, int64_t s_co, int64_t s_ci, int flip,
+                                    const FC_T *bias, FC_T *y)
+{
+    const fc_tier *tier = fc_tier_current();
+    const FCN(fc_gemm_desc) *d = &tier->FCN(gemm);
+    const int M = p->M, A = p->A, vi = M == 2 ? 0 : 1;
+    const FC_WIN_T win = tier->FCN(wino).in[vi];
+    const FC_WOUT_T wout = tier->FCN(wino).out[vi];
+    const FC_WWT_T wwt = tier->FCN(wino).wt[vi];
+    const int64_t A2 = (int64_t)A * A, MR = d->mr, NR = d->nr, KC = d->kc;
+    const int64_t G = p->G, Cig = p->Cig, Cog = p->Cog, T = p->T, tw = p->tw, tpi = p->th * p->tw;
+    const int64_t Tb = p->Tb, Tp = fc_round_up(T, NR), nblk = fc_ceil_div(T, Tb);
+    const int64_t PS = NR * Cig + FC_WINO_NT_MAX, VS = (Tp / NR) * PS;   /* panel, plane */
+    const int64_t npan = p->Cog_pad / MR, PA = MR * Cig + FC_WINO_WT_NT, UP = npan * PA;
+    const int64_t pr = p->co_panels, nco = fc_ceil_div(npan, pr), items = G * nblk * nco;
+    const int64_t m_len = A2 * pr * MR * Tb + FC_WINO_NT_MAX, sc_len = A2 * FC_WINO_NT_MAX;
+    const int nt = (int)fc_min64(p->threads, fc_max64(items, G * npan));
+    if (MR > FC_WINO_WT_NT)
+        return FC_ERR_NOTIMPL;
+    FC_T *U = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(G * A2 * UP));
+    FC_T *V = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(G * A2 * VS));
+    FC_T *ws = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * (m_len + sc_len)));
+    if (!U || !V || !ws) {
+        fc_free(U);
+        fc_free(V);
+        fc_free(ws);
+        return FC_ERR_NOMEM;
+    }
+FC_OMP_PARALLEL(nt)
+    {
+        FC_T *Mb = ws + (int64_t)fc_thread_id() * (m_len + sc_len), *sc = Mb + m_len;
+        memset(Mb, 0, sizeof(FC_T) * (size_t)(m_len + sc_len));
+        const FC_T *rows_in[6];
+        FC_T *rows_out[4];
+FC_OMP_LOOP_NOWAIT
+        for (int64_t gp = 0; gp < G * npan; gp++) {
+            const int64_t g = gp / npan, co0 = (gp % npan) * MR;
+            const FC_T *wg = w + g * s_g + co0 * s_co;
+            FC_T *Up = U + g * A2 * UP + (gp % npan) * PA;
+            for (int64_t ci = 0; ci < Cig; ci++)
+                wwt(wg + ci * s_ci, s_co, fc_min64(MR, Cog - co0), flip, Up + ci * MR, UP);
+        }
+        /* V[g][e]: channel rows of every tile panel, one channel per iteration.  A run whose
+         * whole-vector spill would cross its panel row (into the next channel's, which
+         * another thread may own) goes through sc; the last panel's columns past T are
+         * zeroed after the runs (the GEMM reads them). */
+FC_OMP_LOOP
+        for (int64_t gc = 0; gc < G * Cig; gc++) {
+            const int64_t g = gc / Cig, ci = gc % Cig;
+            FC_T *Vc = V + g * A2 * VS + ci * NR;
+            for (int64_t s = 0; s < T;) {
+                const int64_t n = s / tpi, tr = (s % tpi) / tw, tc = s % tw;
+                const int64_t len = fc_min64(fc_min64(tw - tc, NR - s % NR), T - s);
+                const FC_T *plane = x + ((n * G + g) * Cig + ci) * p->Hi * p->Wi;
+                for (int r = 0; r < A; r++) {
+                    const int64_t ih = tr * M - p->pt + r;
+                    rows_in[r] = ih >= 0 && ih < p->Hi ? plane + ih * p->Wi : NULL;
+                }
+                FC_T *dst = Vc + (s / NR) * PS + s % NR;
+                if (s % NR + fc_wino_span(len) <= NR) {
+                    win(rows_in, tc * M - p->pl, p->Wi, len, dst, VS);
+                } else {
+                    win(rows_in, tc * M - p->pl, p->Wi, len, sc, FC_WINO_NT_MAX);
+                    for (int64_t e = 0; e < A2; e++)
+                        memcpy(dst + e * VS, sc + e * FC_WINO_NT_MAX, sizeof(FC_T) * (size_t)len);
+                }
+                s += len;
+            }
+            if (T < Tp)
+                for (int64_t e = 0; e < A2; e++)
+                    memset(Vc + e * VS + (Tp / NR - 1) * PS + T % NR, 0,
+                           sizeof(FC_T) * (size_t)(Tp - T));
+        }
+        /* (the loop's barrier: U and V are complete) */
+FC_OMP_LOOP_DYNAMIC
+        for (int64_t it = 0; it < items; it++) {
+            const int64_t g = it / (nblk * nco), t0 = (it / nco) % nblk * Tb;
+            const int64_t q0 = it % nco * pr, q1 = fc_min64(npan, q0 + pr);
+            const int64_t tn = fc_min64(Tb, T - t0), c0 = q0 * MR, c1 = fc_min64(Cog, q1 * MR);
+            const int64_t cr = (q1 - q0) * MR;   /* rows of Mb per e */
+            const FC_T *Ug = U + g * A2 * UP, *Vg = V + g * A2 * VS + (t0 / NR) * PS;
+            for (int64_t e = 0; e < A2; e++) {
+                const FC_T *Ue = Ug + e * UP, *Ve = Vg + e * VS;
+                FC_T *Me = Mb + e * cr * Tb;
+                for (int64_t pc = 0; pc < Cig; pc += KC) {
+                    const int64_t kc = fc_min64(KC, Cig - pc);
+                    for (int64_t jr = 0; jr < tn; jr += NR)
+                        for (int64_t q = q0; q < q1; q++)
+                            d->ukr(kc, Ue + q * PA + pc * MR, Ve + (jr / NR) * PS + pc * NR,
+                                   Me + (q - q0) * MR * Tb + jr, Tb,
+                                   fc_min64(MR, Cog - q * MR), fc_min64(NR, tn - jr), pc > 0);
+                }
+            }
+            for (int64_t s = 0; s < tn;) {
+                const int64_t t = t0 + s, n = t / tpi, tr = (t % tpi) / tw, tc = t % tw;
+                const int64_t len = fc_min64(fc_min64(tw - tc, FC_WINO_NT_MAX), tn - s);
+                for (int64_t co = c0; co < c1; co++) {
+                    FC_T *plane = y + ((n * G + g) * Cog + co) * p->Ho * p->Wo;
+                    for (int i = 0; i < M; i++) {
+                        const int64_t oh = tr * M + i;
+                        rows_out[i] = oh < p->Ho ? plane + oh * p->Wo : NULL;
+                    }
+                    wout(Mb + (co - c0) * Tb + s, cr * Tb, len, bias ? bias[g * Cog + co] : (FC_T)0,
+                         rows_out, tc * M, p->Wo);
+                }
+                s += len;
+            }
+        }
+    }
+    fc_free(ws);
+    fc_free(V);
+    fc_free(U);
+    return FC_OK;
+}
+
 static fc_status FCN(wino_conv)(wino_plan *p, const FC_T *x, const FC_T *w, int64_t s_g,
                                 int64_t s_co, int64_t s_ci, int flip, const FC_T *bias, FC_T *y)
 {
@@ -123,6 +249,8 @@ static fc_status FCN(wino_conv)(wino_plan *p, const FC_T *x, const FC_T *w, int6
                      tier->l2_bytes);
     if (p->T == 0 || p->Cog == 0)
         return FC_OK;
+    if (p->deep)
+        return FCN(wino_run_deep)(p, x, w, s_g, s_co, s_ci, flip, bias, y);
     return FCN(wino_run)(p, x, w, s_g, s_co, s_ci, flip, bias, y);
 }
 

@@ -78,6 +78,12 @@ typedef enum {
     FC_ALGO_WINOGRAD_2 = 4,
     FC_ALGO_WINOGRAD_4 = 5
 } fc_conv_algo;
+/* Winograd's work schedule for forward and backward-data: 0 = chosen per shape (the
+ * default), 1 = blocks of tiles, 2 = the deep-layer one (shared input transform, output
+ * channels split among items).  Both give the same bits; tests and benchmarks force each.
+ * Returns the previous setting; other values leave it unchanged.  Not thread-safe with
+ * kernels running concurrently. */
+int fc_wino_set_schedule(int schedule);
 
 /*
  * Geometry of a conv2d (cross-correlation) with zero padding.  Non-zero padding modes

@@ -11,6 +11,13 @@
 #include "fastconv_ukernel.h"
 
 #define FC_WA (FC_WM + 2)
+/* GCC turns the short copy loops below back into memcpy calls, which cost more than the
+ * copies (a fifth of a small-image layer's time) */
+#if defined(__GNUC__) && !defined(__clang__)
+#define FC_W_INLINE_COPIES __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define FC_W_INLINE_COPIES
+#endif
 #define FC_WP3_(a, b, c, d, e) a##_##b##_##c##_##d##__##e
 #define FC_WP3(a, b, c, d, e) FC_WP3_(a, b, c, d, e)
 #define FC_WNAME(op) FC_WP3(fc, FC_DT, op, FC_WM, FC_WISA)
@@ -87,10 +94,15 @@ static inline __attribute__((always_inline)) void FC_WNAME(wino_in_w)(
     if (hi < lo) hi = lo;
     for (int r = 0; r < A; r++) {
         const FC_T *row = rows[r];
-        for (int64_t x = 0; x < (NW + 1) * M; x++)
-            buf[x] = 0;
-        if (row && hi > lo)
-            memcpy(buf + lo, row + col0 + lo, sizeof(FC_T) * (size_t)(hi - lo));
+        /* whole vectors, each lane tested against [lo, hi): masked loads.  (Zeroing buf,
+         * then filling [lo, hi) one element at a time and reading it back as vectors
+         * stalled on store forwarding: a third of this kernel's time.) */
+        if (row)
+            for (int64_t x = 0; x < (NW + 1) * M; x++)
+                buf[x] = x >= lo && x < hi ? row[col0 + x] : 0;
+        else
+            for (int64_t x = 0; x < (NW + 1) * M; x++)
+                buf[x] = 0;
         for (int j = 0; j < NW + 1; j++)
             for (int c = 0; c < M; c++)
                 ph[r][c][j] = buf[j * M + c];
@@ -106,20 +118,27 @@ static inline __attribute__((always_inline)) void FC_WNAME(wino_in_w)(
 #undef FC_W_O
         }
     }
-    /* along the rows: v[(k*A + l)*vs + j] = sum_c t[k][c] * BT[l][c] */
+    /* along the rows: v[(k*A + l)*vs + j] = sum_c t[k][c] * BT[l][c], through r: with the
+     * A output rows written in one loop the compiler cannot rule out their overlap (vs is
+     * a variable) and stores them one lane at a time */
     for (int k = 0; k < A; k++) {
-        FC_T *o = v + (int64_t)k * A * vs;
+        FC_T r[A][FC_WINO_NT_MAX];
         for (int j = 0; j < NW; j++) {
 #define FC_W_D(c) t[k][c][j]
-#define FC_W_O(l) o[(l) * vs + j]
+#define FC_W_O(l) r[l][j]
             FC_W_BT(FC_W_O, FC_W_D);
 #undef FC_W_D
 #undef FC_W_O
         }
+        for (int l = 0; l < A; l++) {
+            FC_T *o = v + (int64_t)(k * A + l) * vs;
+            for (int j = 0; j < NW; j++)
+                o[j] = r[l][j];
+        }
     }
 }
 
-void FC_WNAME(wino_in)(const FC_T *const *rows, int64_t col0, int64_t W, int64_t nt, FC_T *v,
+FC_W_INLINE_COPIES void FC_WNAME(wino_in)(const FC_T *const *rows, int64_t col0, int64_t W, int64_t nt, FC_T *v,
                        int64_t vs)
 {
     if (nt <= 8)
@@ -169,11 +188,15 @@ static inline __attribute__((always_inline)) void FC_WNAME(wino_out_w)(
         for (int j = 0; j < NW; j++)
             for (int k = 0; k < M; k++)
                 out[j * M + k] = y[i][k][j];
-        memcpy(rows[i] + col0, out, sizeof(FC_T) * (size_t)n);
+        /* whole vectors with masked stores (a loop to n ended in one lane at a time) */
+        FC_T *dst = rows[i] + col0;
+        for (int64_t x = 0; x < NW * M; x++)
+            if (x < n)
+                dst[x] = out[x];
     }
 }
 
-void FC_WNAME(wino_out)(const FC_T *m, int64_t ms, int64_t nt, FC_T bias, FC_T *const *rows,
+FC_W_INLINE_COPIES void FC_WNAME(wino_out)(const FC_T *m, int64_t ms, int64_t nt, FC_T bias, FC_T *const *rows,
                         int64_t col0, int64_t W)
 {
     if (nt <= 8)
@@ -199,8 +222,9 @@ static inline __attribute__((always_inline)) void FC_WNAME(wino_gy_w)(
     for (int i = 0; i < M; i++) {
         for (int64_t x = 0; x < NW * M; x++)
             buf[x] = 0;
-        if (rows[i] && n > 0)
-            memcpy(buf, rows[i] + col0, sizeof(FC_T) * (size_t)n);
+        if (rows[i])
+            for (int64_t x = 0; x < n; x++)
+                buf[x] = rows[i][col0 + x];
         for (int j = 0; j < NW; j++)
             for (int c = 0; c < M; c++)
                 ph[i][c][j] = buf[j * M + c];
@@ -214,20 +238,25 @@ static inline __attribute__((always_inline)) void FC_WNAME(wino_gy_w)(
 #undef FC_W_D
 #undef FC_W_O
         }
-    /* along the rows */
+    /* along the rows (through r, as in wino_in) */
     for (int a = 0; a < A; a++) {
-        FC_T *o = v + (int64_t)a * A * vs;
+        FC_T r[A][FC_WINO_NT_MAX];
         for (int j = 0; j < NW; j++) {
 #define FC_W_D(c) t[a][c][j]
-#define FC_W_O(b) o[(b) * vs + j]
+#define FC_W_O(b) r[b][j]
             FC_W_ATT(FC_W_O, FC_W_D);
 #undef FC_W_D
 #undef FC_W_O
         }
+        for (int b = 0; b < A; b++) {
+            FC_T *o = v + (int64_t)(a * A + b) * vs;
+            for (int j = 0; j < NW; j++)
+                o[j] = r[b][j];
+        }
     }
 }
 
-void FC_WNAME(wino_gy)(const FC_T *const *rows, int64_t col0, int64_t W, int64_t nt, FC_T *v,
+FC_W_INLINE_COPIES void FC_WNAME(wino_gy)(const FC_T *const *rows, int64_t col0, int64_t W, int64_t nt, FC_T *v,
                        int64_t vs)
 {
     if (nt <= 8)
@@ -238,37 +267,77 @@ void FC_WNAME(wino_gy)(const FC_T *const *rows, int64_t col0, int64_t W, int64_t
         FC_WNAME(wino_gy_w)(rows, col0, W, nt, v, vs, 32);
 }
 
-/* Filter transform U = G f G^T of up to FC_WINO_WT_NT filters, in float64, across filters. */
+/* o[a] = sum_k G[a][k] * g[k] (fc_wino_g), term by term: the zero and unit entries cost
+ * nothing, and F(2,3)'s halves are exact, so this equals the plain matrix product bit for
+ * bit there. */
+#if FC_WM == 2
+#define FC_W_G(o, g)                                                                        \
+    do {                                                                                    \
+        o(0) = g(0);                                                                        \
+        o(1) = 0.5 * g(0) + 0.5 * g(1) + 0.5 * g(2);                                        \
+        o(2) = 0.5 * g(0) - 0.5 * g(1) + 0.5 * g(2);                                        \
+        o(3) = g(2);                                                                        \
+    } while (0)
+#else
+#define FC_W_G(o, g)                                                                        \
+    do {                                                                                    \
+        o(0) = (1.0 / 4) * g(0);                                                            \
+        o(1) = (-1.0 / 6) * g(0) + (-1.0 / 6) * g(1) + (-1.0 / 6) * g(2);                   \
+        o(2) = (-1.0 / 6) * g(0) + (1.0 / 6) * g(1) + (-1.0 / 6) * g(2);                    \
+        o(3) = (1.0 / 24) * g(0) + (1.0 / 12) * g(1) + (1.0 / 6) * g(2);                    \
+        o(4) = (1.0 / 24) * g(0) + (-1.0 / 12) * g(1) + (1.0 / 6) * g(2);                   \
+        o(5) = g(2);                                                                        \
+    } while (0)
+#endif
+
+/* Filter transform U = G f G^T of up to FC_WINO_WT_NT filters, in float64, across filters.
+ * The filters are read at a fixed width (lanes past n re-read filter 0 and are zeroed), so
+ * that each tap is one gather the compiler can vectorise; filling the lanes one scalar at a
+ * time and reading them back as vectors stalled on store forwarding (a quarter of a
+ * 512-channel Winograd layer's time went here). */
 void FC_WNAME(wino_wt)(const FC_T *w, int64_t sf, int64_t n, int flip, FC_T *u, int64_t us)
 {
     enum { A = FC_WA, NW = FC_WINO_WT_NT };
-    double G[A][3];
-    for (int a = 0; a < A; a++)
-        for (int k = 0; k < 3; k++)
-            G[a][k] = fc_wino_g(FC_WM, a, k);
-    double f[9][NW], t[A][3][NW];
-    for (int k = 0; k < 9; k++)
+    double f[9][NW], t[A][3][NW], keep[NW];
+    int64_t at[NW];
+    for (int i = 0; i < NW; i++) {
+        at[i] = (i < n ? i : 0) * sf;
+        keep[i] = i < n ? 1.0 : 0.0;
+    }
+    for (int k = 0; k < 9; k++) {
+        const FC_T *wk = w + (flip ? 8 - k : k);
         for (int i = 0; i < NW; i++)
-            f[k][i] = 0;
-    for (int64_t i = 0; i < n; i++)
-        for (int k = 0; k < 9; k++)
-            f[k][i] = (double)w[i * sf + (flip ? 8 - k : k)];
-    for (int a = 0; a < A; a++)
-        for (int kw = 0; kw < 3; kw++)
-            for (int i = 0; i < NW; i++)
-                t[a][kw][i] = G[a][0] * f[kw][i] + G[a][1] * f[3 + kw][i] + G[a][2] * f[6 + kw][i];
-    for (int a = 0; a < A; a++)
-        for (int b = 0; b < A; b++) {
-            FC_T *o = u + (int64_t)(a * A + b) * us;
-            for (int i = 0; i < NW; i++)
-                o[i] = (FC_T)(G[b][0] * t[a][0][i] + G[b][1] * t[a][1][i] + G[b][2] * t[a][2][i]);
+            f[k][i] = (double)wk[at[i]] * keep[i];
+    }
+    for (int kw = 0; kw < 3; kw++)
+        for (int i = 0; i < NW; i++) {
+#define FC_W_D(r) f[3 * (r) + kw][i]
+#define FC_W_O(a) t[a][kw][i]
+            FC_W_G(FC_W_O, FC_W_D);
+#undef FC_W_D
+#undef FC_W_O
         }
+    for (int a = 0; a < A; a++) {
+        FC_T *o = u + (int64_t)a * A * us;
+        for (int i = 0; i < NW; i++) {
+            double r[A];
+#define FC_W_D(kw) t[a][kw][i]
+#define FC_W_O(b) r[b]
+            FC_W_G(FC_W_O, FC_W_D);
+#undef FC_W_D
+#undef FC_W_O
+            for (int b = 0; b < A; b++)
+                o[(int64_t)b * us + i] = (FC_T)r[b];
+        }
+    }
 }
 
+#undef FC_W_G
 #undef FC_W_BT
 #undef FC_W_AT
 #undef FC_W_ATT
 #undef FC_WA
+#undef FC_W_INLINE_COPIES
 #undef FC_WP3_
 #undef FC_WP3
 #undef FC_WNAME
