@@ -120,13 +120,13 @@ class Layer3:
         self.pD, self.pad = c.padding[0], c.padding[1]
         self.D, self.H, self.W = 2, 16, 16
 
-    def picks_winograd(self, pass_):
+    def picks_winograd(self, pass_, itemsize=4):
         from fastconv import _args3
         c = self.suite
         a = _args3.conv3d_args(np.zeros((c.N, c.C_in) + c.size, np.float32),
                                np.zeros((c.C_out, c.C_in) + c.k, np.float32), None, c.stride,
                                c.padding, c.dilation)
-        return _kernels.choose_conv3d_algo(a.geom(), pass_, 4).startswith("winograd")
+        return _kernels.choose_conv3d_algo(a.geom(), pass_, itemsize).startswith("winograd")
 
 
 def layers3():
@@ -136,11 +136,12 @@ def layers3():
             c.padding[1] == c.padding[2]]
 
 
-def picks_winograd(layer, pass_):
-    """Whether 'auto' runs Winograd for this suite layer and pass (float32)."""
+def picks_winograd(layer, pass_, dtype="float32"):
+    """Whether 'auto' runs Winograd for this suite layer, pass and dtype."""
+    itemsize = np.dtype(dtype).itemsize
     if isinstance(layer, Layer3):
-        return layer.picks_winograd(pass_)
-    return _kernels.choose_conv_algo(layer.geom(), pass_, 4) == "winograd"
+        return layer.picks_winograd(pass_, itemsize)
+    return _kernels.choose_conv_algo(layer.geom(), pass_, itemsize) == "winograd"
 
 
 def measure3(layer, seed=0):

@@ -119,10 +119,48 @@ static fc_conv_algo choose_direct_im2col_16reg(const fc_conv_geom *g, int pass, 
  * from a fifth of the weight size the 16-register rule allows, and a 1x1 backward-data goes
  * to the GEMM even with few gradient channels.
  */
+/*
+ * Winograd on the 32-register tier, re-measured 2026-12-02 on an AMD Zen 4 (2 threads,
+ * float32, ms) after its transforms lost their staging stalls and deep layers got their own
+ * schedule (conv_winograd.c):
+ *
+ *   forward             tiles   F(2x2)  im2col  direct
+ *   8x512x7x7            128    12.5    17.6    25.9
+ *   4x512x7x7             64     8.4    11.1    13.7
+ *   2x256x14x14           98     2.7     4.5     4.4
+ *   1x256x16x16           64     1.7     2.7     3.9
+ *   2x64x16x16           128     0.24    0.45    0.39
+ *
+ *   backward-weight     tiles   F(2x2)  im2col
+ *   64x64x16x16 cifar_64  4096   11.7    13.6
+ *   8x64x56x56 resnet_64  6272   16.4    18.6    (error 4.15x direct's: over the bound)
+ *   8x128x28x28          1568   12.6    15.4
+ *   16x64x16x16          1024    2.6     4.6
+ *   8x256x14x14           392   13.4    13.7
+ *   8x512x7x7             128   39.2    21.2
+ *   64x32x32x32 cifar_32 16384   19.0    16.1
+ *
+ * So the forward and backward-data take F(2x2) from 64 tiles, and the float32 weight
+ * gradient from 1024 to 4096 tiles with 64 channels each side: its error grows with the
+ * tiles it sums (tests/data/winograd_error.json: 2.0-3.4x direct's there, 4.2-5.3x past
+ * 4096 tiles, over the contract's 4x), and with fewer tiles one chunk per group leaves a
+ * thread idle.
+ */
+static int wino_weight_pays(const fc_conv_geom *g, int itemsize)
+{
+    const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;
+    if (itemsize != 4 || !fc_wino_serves(g) || Cig < 64 || Cog < 64)
+        return 0;
+    const int64_t tiles = g->N * ((g->H_out + 1) / 2) * ((g->W_out + 1) / 2);
+    return tiles >= 1024 && tiles <= 4096;
+}
+
 fc_conv_algo fc_conv2d_choose_algo_32reg(const fc_conv_geom *g, int pass, int itemsize,
                                          int allow_wino)
 {
-    if (allow_wino && wino_pays(g, pass, 256))
+    if (allow_wino && wino_pays(g, pass, 64))
+        return FC_ALGO_WINOGRAD;
+    if (allow_wino && pass == 2 && wino_weight_pays(g, itemsize))
         return FC_ALGO_WINOGRAD;
     const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;
     const int64_t KK = g->kH * g->kW;
