@@ -59,6 +59,32 @@ void FCN(fc_gemm_pack_b)(const FCN(fc_gemm_desc) *d, int64_t kc, int64_t n, cons
     }
 }
 
+/* pack_b for a B whose columns are contiguous (column j at b + j*cs): the tier's
+ * transposing packer per NR panel, not fc_gemm_pack_b's one element at a time (Winograd's
+ * weight gradient multiplies by its transformed tiles this way).  A last, partial panel is
+ * copied one element at a time, zeros past n. */
+static void FCN(pack_b_by_columns)(const FCN(fc_gemm_desc) *d, int64_t kc, int64_t n,
+                                   const FC_T *b, int64_t cs, FC_T *dst)
+{
+    const int64_t NR = d->nr;
+    const FC_T *rows[FC_GEMM_NR_MAX];
+    for (int64_t j0 = 0; j0 < n; j0 += NR, dst += NR * kc) {
+        const int64_t nv = fc_min64(NR, n - j0);
+        for (int64_t j = 0; j < NR; j++)
+            rows[j] = j < nv ? b + (j0 + j) * cs : NULL;
+        if (nv == NR) {
+            d->packt(kc, rows, dst);
+            continue;
+        }
+        for (int64_t j = 0; j < nv; j++)
+            for (int64_t p = 0; p < kc; p++)
+                dst[p * NR + j] = rows[j][p];
+        for (int64_t p = 0; p < kc; p++)
+            for (int64_t j = nv; j < NR; j++)
+                dst[p * NR + j] = 0;
+    }
+}
+
 fc_status FCN(fc_gemm)(int64_t m, int64_t n, int64_t k, const FC_T *a, int64_t rs_a,
                        int64_t cs_a, const FC_T *b, int64_t rs_b, int64_t cs_b, FC_T *c,
                        int64_t ldc, int acc)
@@ -88,7 +114,10 @@ fc_status FCN(fc_gemm)(int64_t m, int64_t n, int64_t k, const FC_T *a, int64_t r
         const int64_t nc = fc_min64(NC, n - jc);
         for (int64_t pc = 0; pc < k; pc += KC) {
             const int64_t kc = fc_min64(KC, k - pc);
-            FCN(fc_gemm_pack_b)(d, kc, nc, b + pc * rs_b + jc * cs_b, rs_b, cs_b, bp);
+            if (rs_b == 1 && cs_b != 1)
+                FCN(pack_b_by_columns)(d, kc, nc, b + pc + jc * cs_b, cs_b, bp);
+            else
+                FCN(fc_gemm_pack_b)(d, kc, nc, b + pc * rs_b + jc * cs_b, rs_b, cs_b, bp);
             const int acc_blk = acc || pc > 0;
             for (int64_t ic = 0; ic < m; ic += MC) {
                 const int64_t mc = fc_min64(MC, m - ic);
