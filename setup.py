@@ -38,7 +38,9 @@ def tier_flags():
 TIER_FLAGS = tier_flags()
 
 BASE_CFLAGS = ["-O3", "-std=c99", "-fno-strict-aliasing", "-fvisibility=hidden",
-               "-Wall", "-Wno-unused-function", "-Wno-unknown-pragmas"]
+               "-Wall", "-Wno-unused-function", "-Wno-unknown-pragmas",
+               # C99 only warns, and the extension then fails at import with a bare symbol
+               "-Werror=implicit-function-declaration"]
 if os.environ.get("FASTCONV_SANITIZE"):
     BASE_CFLAGS = ["-O1", "-g", "-std=c99", "-fno-omit-frame-pointer",
                    "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]

@@ -43,8 +43,13 @@ static inline int fc_thread_id(void)
 int fc_threads_for(double work, double min_work);
 
 /* Heap blocks aligned for the widest vector of any tier (FC_VEC_MAX_BYTES, csrc/tier.h):
- * scratch panels and bands; fc_free(NULL) is a no-op. */
+ * scratch panels and bands; fc_free(NULL) is a no-op.  Their contents are undefined: a
+ * large block may come back from an earlier call (csrc/workspace.c). */
 void *fc_malloc(size_t bytes);
 void fc_free(void *p);
+/* csrc/workspace.c's pthread_atfork handlers, called from runtime.c's */
+void fc_workspace_fork_prepare(void);
+void fc_workspace_fork_parent(void);
+void fc_workspace_fork_child(void);
 
 #endif

@@ -68,10 +68,12 @@ static void fork_prepare(void)
     /* Returns nonzero when the forking thread is itself inside a parallel region (fork
      * from inside a kernel cannot happen through fastconv); nothing else to do then. */
     (void)omp_pause_resource_all(omp_pause_hard);
+    fc_workspace_fork_prepare();
 }
 
 static void fork_parent(void)
 {
+    fc_workspace_fork_parent();
     pthread_mutex_lock(&g_fork_mu);
     g_forking = 0;
     g_forks_seen++;
@@ -81,6 +83,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    fc_workspace_fork_child();
     /* Threads that waited on these in the parent do not exist here. */
     pthread_mutex_init(&g_fork_mu, NULL);
     pthread_cond_init(&g_fork_cv, NULL);
@@ -194,27 +197,6 @@ int fc_get_num_threads(void)
 #else
     return 1;
 #endif
-}
-
-void *fc_malloc(size_t bytes)
-{
-    /* Aligned for the widest vector of any tier; the original pointer is kept just below
-     * the aligned block. */
-    enum { A = FC_VEC_MAX_BYTES };
-    if (bytes > SIZE_MAX - A - sizeof(void *))
-        return NULL;
-    unsigned char *raw = (unsigned char *)malloc(bytes + A + sizeof(void *));
-    if (!raw)
-        return NULL;
-    uintptr_t p = ((uintptr_t)(raw + sizeof(void *)) + (A - 1)) & ~(uintptr_t)(A - 1);
-    ((void **)p)[-1] = raw;
-    return (void *)p;
-}
-
-void fc_free(void *p)
-{
-    if (p)
-        free(((void **)p)[-1]);
 }
 
 int fc_threads_for(double work, double min_work)

@@ -25,6 +25,9 @@ cdef extern from "fastconv.h":
     void fc_call_leave() nogil
     int fc_fork_safe() nogil
     int64_t fc_forks_seen() nogil
+    int64_t fc_workspace_cached() nogil
+    int64_t fc_workspace_limit() nogil
+    void fc_workspace_release() nogil
 
 fc_runtime_init()
 
@@ -111,6 +114,21 @@ def forks_seen():
     """How many fork()s this process and its ancestors went through since import (-1 when
     this build has no fork handlers)."""
     return int(fc_forks_seen())
+
+
+def workspace_cached():
+    """Bytes of large kernel workspace kept for the next call (csrc/workspace.c)."""
+    return int(fc_workspace_cached())
+
+
+def workspace_limit():
+    """The most workspace kept between calls, in bytes (FASTCONV_WORKSPACE_MB; 0: none)."""
+    return int(fc_workspace_limit())
+
+
+def release_workspace():
+    """Give the kept workspace back to the system."""
+    fc_workspace_release()
 
 
 def set_num_threads(int n):

@@ -98,6 +98,7 @@ def config():
         "openmp": openmp_runtime(),
         "num_threads": get_num_threads(),
         "fork_safe": _kernels.fork_safe(),
+        "workspace_limit": _kernels.workspace_limit(),
         "tiers": _kernels.available_isas(),
         "tier_peaks": tier_peaks(),
         "cpu": cpu,
@@ -147,6 +148,8 @@ def show_config(file=None):
         f"  OpenMP runtime  : {c['openmp'] or 'none (built without OpenMP: serial)'}",
         f"  threads         : {c['num_threads']}",
         f"  fork-safe       : {'yes (pool released before fork, rebuilt after)' if c['fork_safe'] else 'no'}",
+        f"  workspace cache : up to {c['workspace_limit'] >> 20} MiB kept between calls"
+        " (FASTCONV_WORKSPACE_MB)",
         f"  python          : {c['python']}",
     ]
     print("\n".join(lines), file=file or sys.stdout)

@@ -154,3 +154,83 @@ def test_set_num_threads_reaches_other_python_threads():
     finally:
         fastconv.set_num_threads(before)
     assert seen == [1, 3]
+
+
+# ------------------------------------------------------------------ workspace cache --
+# A 64-channel 3x3 layer whose im2col workspaces are several MiB: large enough for the cache.
+_WS_CODE = """
+import numpy as np, fastconv
+from fastconv import _kernels, reference
+rng = np.random.default_rng(5)
+x = rng.standard_normal((8, 64, 40, 40)).astype(np.float32)
+w = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
+gy = rng.standard_normal((8, 64, 40, 40)).astype(np.float32)
+worst = 0.0
+for algo in ("im2col", "winograd", "direct"):
+    y = fastconv.conv2d(x, w, padding=1, algorithm=algo)
+    gx, gw, _ = fastconv.conv2d_backward(gy, x, w, padding=1, algorithm=algo)
+    for got, ref in ((y, YREF), (gx, GXREF), (gw, GWREF)):
+        worst = max(worst, float(np.max(np.abs(got - ref)) / np.max(np.abs(ref))))
+print(worst, _kernels.workspace_cached(), _kernels.workspace_limit())
+"""
+
+
+def _ws_run(**env):
+    # the float64 reference once, in this process, handed over as files
+    import tempfile
+    import numpy as np
+    from fastconv import reference
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((8, 64, 40, 40)).astype(np.float32)
+    w = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
+    gy = rng.standard_normal((8, 64, 40, 40)).astype(np.float32)
+    x64, w64, gy64 = (a.astype(np.float64) for a in (x, w, gy))
+    refs = [reference.conv2d(x64, w64, padding=1)]
+    refs += list(reference.conv2d_backward(gy64, x64, w64, padding=1,
+                                           output_mask=(True, True, False))[:2])
+    with tempfile.TemporaryDirectory() as d:
+        names = []
+        for name, a in zip(("YREF", "GXREF", "GWREF"), refs):
+            np.save(os.path.join(d, name + ".npy"), a)
+            names.append(f"{name} = np.load({os.path.join(d, name + '.npy')!r})")
+        r = _run("import numpy as np\n" + "\n".join(names) + _WS_CODE, **env)
+    assert r.returncode == 0, r.stderr
+    worst, cached, limit = r.stdout.split()
+    return float(worst), int(cached), int(limit)
+
+
+def test_workspace_cache_keeps_blocks_within_its_limit():
+    worst, cached, limit = _ws_run()
+    assert worst < 1e-3
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the cache maps its blocks with mmap: Linux only")
+    assert limit == 256 << 20
+    assert 0 < cached <= limit
+
+
+def test_workspace_cache_limit_env():
+    worst, cached, limit = _ws_run(FASTCONV_WORKSPACE_MB="0")
+    assert worst < 1e-3
+    assert cached == 0 and limit == 0
+    worst, cached, limit = _ws_run(FASTCONV_WORKSPACE_MB="3")
+    assert limit == 3 << 20 and cached <= limit
+
+
+def test_workspace_poison_changes_no_result():
+    """Every large block handed out filled with NaN bits: a kernel that read workspace it had
+    not written would turn its outputs into NaN."""
+    worst, _, _ = _ws_run(FASTCONV_WORKSPACE_POISON="1")
+    assert worst < 1e-3
+
+
+def test_workspace_release_and_reuse_give_the_same_bits():
+    import numpy as np
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((4, 64, 32, 32)).astype(np.float32)
+    w = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
+    first = fastconv.conv2d(x, w, padding=1, algorithm="im2col")
+    again = fastconv.conv2d(x, w, padding=1, algorithm="im2col")     # reused blocks
+    _kernels.release_workspace()
+    assert _kernels.workspace_cached() == 0
+    fresh = fastconv.conv2d(x, w, padding=1, algorithm="im2col")
+    assert np.array_equal(first, again) and np.array_equal(first, fresh)

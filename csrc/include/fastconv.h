@@ -64,6 +64,11 @@ void fc_call_enter(void);
 void fc_call_leave(void);
 int fc_fork_safe(void);
 int64_t fc_forks_seen(void);
+/* Large kernel workspaces are kept for the next call (csrc/workspace.c): the bytes held now,
+ * the most it will hold (FASTCONV_WORKSPACE_MB), and a call that gives them all back. */
+int64_t fc_workspace_cached(void);
+int64_t fc_workspace_limit(void);
+void fc_workspace_release(void);
 
 /* -------------------------------------------------------------- convolution -- */
 
