@@ -48,12 +48,14 @@ typedef struct {
     fc_f32_wino_out out[2];
     fc_f32_wino_wt wt[2];
     fc_f32_wino_gy gy[2];
+    fc_f32_wino_gw gw[2];
 } fc_wino_desc_f32;
 typedef struct {
     fc_f64_wino_in in[2];
     fc_f64_wino_out out[2];
     fc_f64_wino_wt wt[2];
     fc_f64_wino_gy gy[2];
+    fc_f64_wino_gw gw[2];
 } fc_wino_desc_f64;
 #define FC_WINO_FILL(t, ISA)                                                                 \
     do {                                                                                     \
@@ -61,12 +63,14 @@ typedef struct {
                                            {fc_f32_wino_out_2__##ISA,                        \
                                             fc_f32_wino_out_4__##ISA},                       \
                                            {fc_f32_wino_wt_2__##ISA, fc_f32_wino_wt_4__##ISA},    \
-                                           {fc_f32_wino_gy_2__##ISA, fc_f32_wino_gy_4__##ISA}};   \
+                                           {fc_f32_wino_gy_2__##ISA, fc_f32_wino_gy_4__##ISA},    \
+                                           {fc_f32_wino_gw_2__##ISA, fc_f32_wino_gw_4__##ISA}};   \
         (t)->wino_f64 = (fc_wino_desc_f64){{fc_f64_wino_in_2__##ISA, fc_f64_wino_in_4__##ISA}, \
                                            {fc_f64_wino_out_2__##ISA,                        \
                                             fc_f64_wino_out_4__##ISA},                       \
                                            {fc_f64_wino_wt_2__##ISA, fc_f64_wino_wt_4__##ISA},    \
-                                           {fc_f64_wino_gy_2__##ISA, fc_f64_wino_gy_4__##ISA}};   \
+                                           {fc_f64_wino_gy_2__##ISA, fc_f64_wino_gy_4__##ISA},    \
+                                           {fc_f64_wino_gw_2__##ISA, fc_f64_wino_gw_4__##ISA}};   \
     } while (0)
 
 typedef struct fc_tier {

@@ -276,11 +276,43 @@ def test_independent_of_thread_count():
             assert np.array_equal(a, b)
 
 
+@pytest.mark.parametrize("shape", [
+    (4, 40, 30, 30, 48, 1),     # 900 tiles: four chunks, split by product at 3 threads only
+    (2, 16, 12, 12, 24, 2),     # 72 tiles, two groups: each one chunk, always split
+])
+def test_weight_gradient_independent_of_thread_count(isa, shape):
+    """The weight gradient's work split (chunks, or ranges of the A*A products when chunks
+    are few) changes with the thread count; its bits must not."""
+    N, C, H, W, Co, groups = shape
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    w = rng.standard_normal((Co, C // groups, 3, 3)).astype(np.float32)
+    gy = rng.standard_normal((N, Co, H, W)).astype(np.float32)
+    before = fastconv.get_num_threads()
+    try:
+        out = {}
+        for n in (1, 2, 3):
+            fastconv.set_num_threads(n)
+            out[n] = [fastconv.conv2d_backward(gy, x, w, padding=1, groups=groups, algorithm=a,
+                                               output_mask=(False, True, False))[1]
+                      for a in TILES]
+    finally:
+        fastconv.set_num_threads(before)
+    ref = reference.conv2d_backward(gy.astype(np.float64), x.astype(np.float64),
+                                    w.astype(np.float64), padding=1, groups=groups,
+                                    output_mask=(False, True, False))[1]
+    for a, got in zip(TILES, out[1]):
+        assert np.max(np.abs(got - ref)) <= 2e-5 * AMPLIFY[a] * np.max(np.abs(ref))
+    for n in (2, 3):
+        for a, b in zip(out[1], out[n]):
+            assert np.array_equal(a, b)
+
+
 def test_auto_uses_winograd_on_wide_3x3(isa):
     geom = (8, 128, 28, 28, 128, 3, 3, 28, 28, 1, 1, 1, 1, 1, 1, 1)
     assert _kernels.choose_conv_algo(geom, 0, 4) == "winograd"
     assert _kernels.choose_conv_algo(geom, 1, 4) == "winograd"
-    # the weight gradient: on the 32-register tiers from 1024 to 4096 tiles (1568 here), in
+    # the weight gradient: on the 32-register tiers from 128 to 4096 tiles (1568 here), in
     # float32 only (conv.c, wino_weight_pays); never past 4096 tiles, where its error passes
     # the contract's bound (resnet_64: 6272)
     wide = isa.startswith("avx512")
@@ -293,6 +325,8 @@ def test_auto_uses_winograd_on_wide_3x3(isa):
     assert _kernels.choose_conv_algo(r512, 0, 4) == "winograd"
     r512_4 = (4,) + r512[1:]
     assert (_kernels.choose_conv_algo(r512_4, 0, 4) == "winograd") == wide
+    assert (_kernels.choose_conv_algo(r512, 2, 4) == "winograd") == wide
+    assert _kernels.choose_conv_algo(r512_4, 2, 4) != "winograd"          # 64 tiles
     assert _kernels.choose_conv_algo((2,) + r512[1:], 0, 4) != "winograd"
     # not for strided, dilated or narrow layers
     for g in [(8, 128, 28, 28, 128, 3, 3, 14, 14, 2, 2, 1, 1, 1, 1, 1),

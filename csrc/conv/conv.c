@@ -140,11 +140,21 @@ static fc_conv_algo choose_direct_im2col_16reg(const fc_conv_geom *g, int pass, 
  *   8x512x7x7             128   39.2    21.2
  *   64x32x32x32 cifar_32 16384   19.0    16.1
  *
- * So the forward and backward-data take F(2x2) from 64 tiles, and the float32 weight
- * gradient from 1024 to 4096 tiles with 64 channels each side: its error grows with the
- * tiles it sums (tests/data/winograd_error.json: 2.0-3.4x direct's there, 4.2-5.3x past
- * 4096 tiles, over the contract's 4x), and with fewer tiles one chunk per group leaves a
- * thread idle.
+ * So the forward and backward-data take F(2x2) from 64 tiles.
+ *
+ * The weight gradient again after its few-chunk split (products shared among threads), its
+ * final transform on the tier's kernels and the workspace cache (csrc/workspace.c), same CPU,
+ * ms, Winograd / im2col / direct, C -> C channels:
+ *
+ *   C = 32   4x16x16 (256 tiles)   0.33 / 0.36 / 0.31     16x32x32 (4096)  2.31 / 2.67 / 1.81
+ *   C = 64   4x8x8 (64)            0.33 / 0.34 / 0.85     4x16x16 (256)    0.76 / 1.01 / 1.14
+ *            8x32x32 (2048)        3.24 / 4.50 / 3.85     64x16x16 (4096)  6.60 / 9.91 / 8.42
+ *   C = 128  4x8x8 (64)            0.77 / 0.64 / 3.38     8x16x16 (512)    3.44 / 4.06 / 5.97
+ *   C = 256  4x16x16 (256)         4.86 / 7.54 / 16.0     8x512x7x7 (128)  9.05 / 13.7
+ *
+ * So the float32 weight gradient takes F(2x2) from 128 to 4096 tiles with 64 channels each
+ * side: its error grows with the tiles it sums (tests/data/winograd_error.json: 2.0-3.4x
+ * direct's up to 4096 tiles, 4.2-5.3x past them, over the contract's 4x).
  */
 static int wino_weight_pays(const fc_conv_geom *g, int itemsize)
 {
@@ -152,7 +162,7 @@ static int wino_weight_pays(const fc_conv_geom *g, int itemsize)
     if (itemsize != 4 || !fc_wino_serves(g) || Cig < 64 || Cog < 64)
         return 0;
     const int64_t tiles = g->N * ((g->H_out + 1) / 2) * ((g->W_out + 1) / 2);
-    return tiles >= 1024 && tiles <= 4096;
+    return tiles >= 128 && tiles <= 4096;
 }
 
 fc_conv_algo fc_conv2d_choose_algo_32reg(const fc_conv_geom *g, int pass, int itemsize,

@@ -8,6 +8,7 @@
 #define FC_WIN_T FC_WT3(fc, FC_DT, wino_in)
 #define FC_WOUT_T FC_WT3(fc, FC_DT, wino_out)
 #define FC_WWT_T FC_WT3(fc, FC_DT, wino_wt)
+#define FC_WGW_T FC_WT3(fc, FC_DT, wino_gw)
 
 /* y (N, G*Cog, Ho, Wo) = conv3x3(x (N, G*Cig, Hi, Wi), U) + bias at stride 1 with top/left
  * padding pt, pl (negative: the window starts inside the image). */
@@ -277,6 +278,36 @@ fc_status FCN(fc_conv2d_bwd_data_winograd)(const fc_conv_geom *g, int tile, cons
     return FCN(wino_conv)(&p, gy, w, Cog * Cig * 9, 9, Cig * 9, 1, NULL, gx);
 }
 
+/* One channel's tiles t0 .. t0+tn of a chunk through the input (gy = 0) or grad_output
+ * (gy = 1) transform: dst[e * es + s] for tile t0 + s. */
+static void FCN(wino_chunk_channel)(const wino_plan *p, FC_WIN_T tf, int gy,
+                                    const FC_T *plane, int64_t t0, int64_t tn, FC_T *dst,
+                                    int64_t es)
+{
+    const int64_t tw = p->tw, tpi = p->th * p->tw;
+    const FC_T *rows[6];
+    for (int64_t s = 0; s < tn;) {
+        const int64_t t = t0 + s, n = t / tpi, tr = (t % tpi) / tw, tc = t % tw;
+        const int64_t len = fc_min64(fc_min64(tw - tc, FC_WINO_NT_MAX), tn - s);
+        if (gy) {
+            const FC_T *pl = plane + n * p->G * p->Cog * p->Ho * p->Wo;
+            for (int i = 0; i < p->M; i++) {
+                const int64_t oh = tr * p->M + i;
+                rows[i] = oh < p->Ho ? pl + oh * p->Wo : NULL;
+            }
+            tf(rows, tc * p->M, p->Wo, len, dst + s, es);
+        } else {
+            const FC_T *pl = plane + n * p->G * p->Cig * p->Hi * p->Wi;
+            for (int r = 0; r < p->A; r++) {
+                const int64_t ih = tr * p->M - p->pt + r;
+                rows[r] = ih >= 0 && ih < p->Hi ? pl + ih * p->Wi : NULL;
+            }
+            tf(rows, tc * p->M - p->pl, p->Wi, len, dst + s, es);
+        }
+        s += len;
+    }
+}
+
 /*
  * Backward-weight (gw only; the dispatcher takes grad_bias elsewhere).  With Y = A^T (U . V) A
  * the forward tile, <gy, Y> = <Gy . V, U> for Gy = A gy A^T, so
@@ -296,8 +327,13 @@ fc_status FCN(fc_conv2d_bwd_weight_winograd)(const fc_conv_geom *g, int tile, co
     const int M = p->M, A = p->A, vi = M == 2 ? 0 : 1;
     const FC_WIN_T win = tier->FCN(wino).in[vi];
     const FC_WIN_T wgy = tier->FCN(wino).gy[vi];
+    const FC_WGW_T wgw = tier->FCN(wino).gw[vi];
     const int64_t A2 = (int64_t)A * A, G = p->G, Cig = p->Cig, Cog = p->Cog, T = p->T;
-    const int64_t tw = p->tw, tpi = p->th * p->tw, per = A2 * Cog * Cig;
+    /* a chunk's partial sums P[co][e][ci], so that the final transform of an output channel
+     * reads one run of memory; rows (and below, transform planes) are offset by 64 bytes past
+     * their size: at 512 channels they would be a power of two apart, and the passes that
+     * touch all A*A of them at once would miss on one cache set */
+    const int64_t PE = Cig + 16, LD = A2 * PE, per = Cog * LD;
     if (T == 0) {
         memset(gw, 0, sizeof(FC_T) * (size_t)(G * Cog * Cig * 9));
         return FC_OK;
@@ -307,14 +343,22 @@ fc_status FCN(fc_conv2d_bwd_weight_winograd)(const fc_conv_geom *g, int tile, co
     while (Tc < T && fc_ceil_div(T, Tc) * G * per * (int64_t)sizeof(FC_T) > ((int64_t)64 << 20))
         Tc *= 2;
     Tc = fc_min64(Tc, T);
-    const int64_t nch = fc_ceil_div(T, Tc), items = G * nch;
+    const int64_t nch = fc_ceil_div(T, Tc), nck = G * nch;
     const int64_t RS = Tc + FC_WINO_NT_MAX;   /* a row of tiles and the kernels' spill */
-    const int64_t ws_len = A2 * (Cig + Cog) * RS;
+    const int64_t VE = Cig * RS + 16, GE = Cog * RS + 16;
+    const int64_t CS = A2 * (VE + GE);        /* one chunk's transforms: V, then Gy */
     const double flops = 2.0 * 9 * (double)G * Cig * Cog * p->N * p->Ho * p->Wo;
     int nt = fc_threads_for(flops, tier->par_min_im2col_flops);
-    nt = (int)fc_max64(1, fc_min64(nt, items));
-    FC_T *P = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(items * per));
-    FC_T *ws = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * ws_len));
+    /* With fewer chunks than two per thread (deep layers: 8x512x7x7 is one chunk) every
+     * chunk is transformed first, channel by channel, into one shared buffer, and the work
+     * items are then (chunk, range of the A*A products).  Each product is still computed
+     * whole by one item, so the bits do not depend on the split. */
+    const int64_t ne = nck >= 2 * nt ? 1 : fc_min64(A2, fc_ceil_div(2 * nt, nck));
+    const int shared = ne > 1;
+    const int64_t items = nck * ne;
+    nt = (int)fc_max64(1, fc_min64(nt, shared ? fc_max64(items, nck * (Cig + Cog)) : items));
+    FC_T *P = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nck * per));
+    FC_T *ws = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)((shared ? nck : nt) * CS));
     if (!P || !ws) {
         fc_free(P);
         fc_free(ws);
@@ -323,79 +367,70 @@ fc_status FCN(fc_conv2d_bwd_weight_winograd)(const fc_conv_geom *g, int tile, co
     int failed = 0;
 FC_OMP_PARALLEL(nt)
     {
-        FC_T *V = ws + (int64_t)fc_thread_id() * ws_len;
-        FC_T *Gy = V + A2 * Cig * RS;
-        const FC_T *rows[6];
+        if (shared) {
 FC_OMP_LOOP_DYNAMIC
-        for (int64_t it = 0; it < items; it++) {
+            for (int64_t r = 0; r < nck * (Cig + Cog); r++) {
+                const int64_t it = r / (Cig + Cog), ch = r % (Cig + Cog), gr = it / nch;
+                const int64_t t0 = (it % nch) * Tc, tn = fc_min64(Tc, T - t0);
+                FC_T *V = ws + it * CS;
+                if (ch < Cig)
+                    FCN(wino_chunk_channel)(p, win, 0, x + (gr * Cig + ch) * p->Hi * p->Wi,
+                                            t0, tn, V + ch * RS, VE);
+                else
+                    FCN(wino_chunk_channel)(p, wgy, 1,
+                                            gy + (gr * Cog + ch - Cig) * p->Ho * p->Wo, t0, tn,
+                                            V + A2 * VE + (ch - Cig) * RS, GE);
+            }
+        }
+FC_OMP_LOOP_DYNAMIC
+        for (int64_t item = 0; item < items; item++) {
+            const int64_t it = item / ne, er = item % ne;
+            const int64_t e0 = er * A2 / ne, e1 = (er + 1) * A2 / ne;
             const int64_t gr = it / nch, t0 = (it % nch) * Tc, tn = fc_min64(Tc, T - t0);
-            for (int64_t ci = 0; ci < Cig; ci++)
-                for (int64_t s = 0; s < tn;) {
-                    const int64_t t = t0 + s, n = t / tpi, tr = (t % tpi) / tw, tc = t % tw;
-                    const int64_t len = fc_min64(fc_min64(tw - tc, FC_WINO_NT_MAX), tn - s);
-                    const FC_T *plane = x + ((n * G + gr) * Cig + ci) * p->Hi * p->Wi;
-                    for (int r = 0; r < A; r++) {
-                        const int64_t ih = tr * M - p->pt + r;
-                        rows[r] = ih >= 0 && ih < p->Hi ? plane + ih * p->Wi : NULL;
-                    }
-                    win(rows, tc * M - p->pl, p->Wi, len, V + ci * RS + s, Cig * RS);
-                    s += len;
-                }
-            for (int64_t co = 0; co < Cog; co++)
-                for (int64_t s = 0; s < tn;) {
-                    const int64_t t = t0 + s, n = t / tpi, tr = (t % tpi) / tw, tc = t % tw;
-                    const int64_t len = fc_min64(fc_min64(tw - tc, FC_WINO_NT_MAX), tn - s);
-                    const FC_T *plane = gy + ((n * G + gr) * Cog + co) * p->Ho * p->Wo;
-                    for (int i = 0; i < M; i++) {
-                        const int64_t oh = tr * M + i;
-                        rows[i] = oh < p->Ho ? plane + oh * p->Wo : NULL;
-                    }
-                    wgy(rows, tc * M, p->Wo, len, Gy + co * RS + s, Cog * RS);
-                    s += len;
-                }
-            for (int64_t e = 0; e < A2; e++)
-                if (FCN(fc_gemm)(Cog, Cig, tn, Gy + e * Cog * RS, RS, 1, V + e * Cig * RS, 1, RS,
-                                 P + (it * A2 + e) * Cog * Cig, Cig, 0) != FC_OK)
+            FC_T *V = shared ? ws + it * CS : ws + (int64_t)fc_thread_id() * CS;
+            FC_T *Gy = V + A2 * VE;
+            if (!shared) {
+                for (int64_t ci = 0; ci < Cig; ci++)
+                    FCN(wino_chunk_channel)(p, win, 0, x + (gr * Cig + ci) * p->Hi * p->Wi,
+                                            t0, tn, V + ci * RS, VE);
+                for (int64_t co = 0; co < Cog; co++)
+                    FCN(wino_chunk_channel)(p, wgy, 1, gy + (gr * Cog + co) * p->Ho * p->Wo,
+                                            t0, tn, Gy + co * RS, GE);
+            }
+            for (int64_t e = e0; e < e1; e++)
+                if (FCN(fc_gemm)(Cog, Cig, tn, Gy + e * GE, RS, 1, V + e * VE, 1, RS,
+                                 P + it * per + e * PE, LD, 0) != FC_OK)
 FC_OMP_ATOMIC_WRITE
                     failed = 1;
         }
         /* (the loop's barrier) the chunks' partial sums into the first, in chunk order */
+        if (nch > 1) {
+            const int64_t nrb = fc_ceil_div(per, 1024);
 FC_OMP_LOOP
-        for (int64_t gr_r = 0; gr_r < G * fc_ceil_div(per, 1024); gr_r++) {
-            const int64_t nrb = fc_ceil_div(per, 1024), gr = gr_r / nrb;
-            const int64_t r0 = gr_r % nrb * 1024, r1 = fc_min64(per, r0 + 1024);
-            FC_T *dst = P + gr * nch * per;
-            for (int64_t c = 1; c < nch; c++) {
-                const FC_T *src = dst + c * per;
-                for (int64_t r = r0; r < r1; r++)
-                    dst[r] += src[r];
+            for (int64_t gr_r = 0; gr_r < G * nrb; gr_r++) {
+                const int64_t gr = gr_r / nrb, r0 = gr_r % nrb * 1024;
+                const int64_t r1 = fc_min64(per, r0 + 1024);
+                FC_T *dst = P + gr * nch * per;
+                for (int64_t c = 1; c < nch; c++) {
+                    const FC_T *src = dst + c * per;
+                    for (int64_t r = r0; r < r1; r++)
+                        dst[r] += src[r];
+                }
             }
         }
-        /* gw = G^T S G */
+        /* gw = G^T S G, FC_WINO_WT_NT input channels of one output channel per call */
+        const int64_t NW = FC_WINO_WT_NT, ncb = fc_ceil_div(Cig, NW);
 FC_OMP_LOOP
-        for (int64_t gc = 0; gc < G * Cog; gc++) {
-            const int64_t gr = gc / Cog, co = gc % Cog;
-            const FC_T *Sg = P + gr * nch * per + co * Cig;
-            for (int64_t ci = 0; ci < Cig; ci++) {
-                double S[6][6], t3[6][3];
-                for (int e = 0; e < A2; e++)
-                    S[e / A][e % A] = (double)Sg[e * Cog * Cig + ci];
-                for (int a = 0; a < A; a++)
-                    for (int kw = 0; kw < 3; kw++) {
-                        double acc = 0;
-                        for (int b = 0; b < A; b++)
-                            acc += S[a][b] * fc_wino_g(M, b, kw);
-                        t3[a][kw] = acc;
-                    }
-                FC_T *o = gw + (gc * Cig + ci) * 9;
-                for (int kh = 0; kh < 3; kh++)
-                    for (int kw = 0; kw < 3; kw++) {
-                        double acc = 0;
-                        for (int a = 0; a < A; a++)
-                            acc += fc_wino_g(M, a, kh) * t3[a][kw];
-                        o[kh * 3 + kw] = (FC_T)acc;
-                    }
-            }
+        for (int64_t b = 0; b < G * Cog * ncb; b++) {
+            const int64_t gc = b / ncb, gr = gc / Cog, co = gc % Cog, ci0 = b % ncb * NW;
+            const FC_T *S = P + gr * nch * per + co * LD + ci0;
+#ifdef __GNUC__
+            /* a later block's line of each of the A*A planes: the loop is bound by their
+             * latency otherwise (P is larger than L2 on deep layers) */
+            for (int64_t e = 0; e < A2; e++)
+                __builtin_prefetch(S + e * PE + 4 * NW);
+#endif
+            wgw(S, PE, fc_min64(NW, Cig - ci0), gw + (gc * Cig + ci0) * 9);
         }
     }
     fc_free(ws);
@@ -409,5 +444,6 @@ FC_OMP_LOOP
 #undef FC_WIN_T
 #undef FC_WOUT_T
 #undef FC_WWT_T
+#undef FC_WGW_T
 #undef FC_CAT
 #undef FC_CAT_

@@ -79,6 +79,12 @@ typedef void (*fc_f64_gemm_packt)(int64_t kc, const double *const *rows, double 
  *   180 degrees when flip), U = G f G^T computed in float64 and rounded once:
  *   u[e*us + i] = U[e / A][e % A].  Writes u[e*us + i] for every i < FC_WINO_WT_NT (zeros
  *   past n): the caller leaves that room.
+ *
+ * fc_<dtype>_wino_gw_<M>__<isa>(s, es, n, gw)
+ *   Backward-weight's last step, wino_wt's adjoint: for filters i < n (n <= FC_WINO_WT_NT),
+ *   with S[e / A][e % A] = s[e*es + i], gw[i*9 + kh*3 + kw] = (G^T S G)[kh][kw] computed in
+ *   float64 and rounded once.  Reads s[e*es + i] for every i < FC_WINO_WT_NT (values past n
+ *   unused): the caller leaves that room.
  */
 #define FC_WINO_NT_MAX 32
 /* G (A x 3) of F(2x2,3x3) (M = 2) and F(4x4,3x3) (M = 4): G[a][k]. */
@@ -105,6 +111,8 @@ typedef void (*fc_f32_wino_wt)(const float *w, int64_t sf, int64_t n, int flip, 
                                int64_t us);
 typedef void (*fc_f64_wino_wt)(const double *w, int64_t sf, int64_t n, int flip, double *u,
                                int64_t us);
+typedef void (*fc_f32_wino_gw)(const float *s, int64_t es, int64_t n, float *gw);
+typedef void (*fc_f64_wino_gw)(const double *s, int64_t es, int64_t n, double *gw);
 typedef void (*fc_f32_wino_out)(const float *m, int64_t ms, int64_t nt, float bias,
                                 float *const *rows, int64_t col0, int64_t W);
 typedef void (*fc_f64_wino_out)(const double *m, int64_t ms, int64_t nt, double bias,
@@ -118,7 +126,8 @@ typedef void (*fc_f64_wino_out)(const double *m, int64_t ms, int64_t nt, double 
     void fc_##DT##_wino_wt_##M##__##ISA(const T *w, int64_t sf, int64_t n, int flip, T *u,   \
                                         int64_t us);                                         \
     void fc_##DT##_wino_gy_##M##__##ISA(const T *const *rows, int64_t col0, int64_t W,       \
-                                        int64_t nt, T *v, int64_t vs);
+                                        int64_t nt, T *v, int64_t vs);                       \
+    void fc_##DT##_wino_gw_##M##__##ISA(const T *s, int64_t es, int64_t n, T *gw);
 /* Every tier's four dtype x tile instances, and its descriptor fields' filling. */
 #define FC_WINO_DECL_ALL(ISA)                                                                \
     FC_WINO_DECL(f32, float, 2, ISA) FC_WINO_DECL(f32, float, 4, ISA)                        \

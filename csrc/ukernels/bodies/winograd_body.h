@@ -220,11 +220,13 @@ static inline __attribute__((always_inline)) void FC_WNAME(wino_gy_w)(
     if (n > W - col0)
         n = W - col0;
     for (int i = 0; i < M; i++) {
-        for (int64_t x = 0; x < NW * M; x++)
-            buf[x] = 0;
+        /* whole vectors with masked loads, as in wino_in */
         if (rows[i])
-            for (int64_t x = 0; x < n; x++)
-                buf[x] = rows[i][col0 + x];
+            for (int64_t x = 0; x < NW * M; x++)
+                buf[x] = x < n ? rows[i][col0 + x] : 0;
+        else
+            for (int64_t x = 0; x < NW * M; x++)
+                buf[x] = 0;
         for (int j = 0; j < NW; j++)
             for (int c = 0; c < M; c++)
                 ph[i][c][j] = buf[j * M + c];
@@ -332,6 +334,54 @@ void FC_WNAME(wino_wt)(const FC_T *w, int64_t sf, int64_t n, int flip, FC_T *u, 
     }
 }
 
+/* o[k] = sum_a G[a][k] * s[a]: G's transpose, for the weight gradient, term by term */
+#if FC_WM == 2
+#define FC_W_GT(o, s)                                                                       \
+    do {                                                                                    \
+        o(0) = s(0) + 0.5 * s(1) + 0.5 * s(2);                                              \
+        o(1) = 0.5 * s(1) - 0.5 * s(2);                                                     \
+        o(2) = 0.5 * s(1) + 0.5 * s(2) + s(3);                                              \
+    } while (0)
+#else
+#define FC_W_GT(o, s)                                                                       \
+    do {                                                                                    \
+        o(0) = (1.0 / 4) * s(0) + (-1.0 / 6) * s(1) + (-1.0 / 6) * s(2) +                   \
+               (1.0 / 24) * s(3) + (1.0 / 24) * s(4);                                       \
+        o(1) = (-1.0 / 6) * s(1) + (1.0 / 6) * s(2) + (1.0 / 12) * s(3) +                   \
+               (-1.0 / 12) * s(4);                                                          \
+        o(2) = (-1.0 / 6) * s(1) + (-1.0 / 6) * s(2) + (1.0 / 6) * s(3) +                   \
+               (1.0 / 6) * s(4) + s(5);                                                     \
+    } while (0)
+#endif
+
+/* Weight-gradient transform gw = G^T S G of FC_WINO_WT_NT filters, in float64, across
+ * filters (the adjoint of wino_wt): whole vectors of lanes, the ones past n unused. */
+void FC_WNAME(wino_gw)(const FC_T *s, int64_t es, int64_t n, FC_T *gw)
+{
+    enum { A = FC_WA, NW = FC_WINO_WT_NT };
+    double t[A][3][NW], r[9][NW];
+    for (int a = 0; a < A; a++)
+        for (int i = 0; i < NW; i++) {
+#define FC_W_D(b) (double)s[(int64_t)(a * A + (b)) * es + i]
+#define FC_W_O(kw) t[a][kw][i]
+            FC_W_GT(FC_W_O, FC_W_D);
+#undef FC_W_D
+#undef FC_W_O
+        }
+    for (int kw = 0; kw < 3; kw++)
+        for (int i = 0; i < NW; i++) {
+#define FC_W_D(a) t[a][kw][i]
+#define FC_W_O(kh) r[(kh) * 3 + kw][i]
+            FC_W_GT(FC_W_O, FC_W_D);
+#undef FC_W_D
+#undef FC_W_O
+        }
+    for (int64_t i = 0; i < n; i++)
+        for (int k = 0; k < 9; k++)
+            gw[i * 9 + k] = (FC_T)r[k][i];
+}
+
+#undef FC_W_GT
 #undef FC_W_G
 #undef FC_W_BT
 #undef FC_W_AT
