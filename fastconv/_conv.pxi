@@ -9,6 +9,7 @@ cdef extern from "fastconv.h":
         FC_ALGO_WINOGRAD
         FC_ALGO_WINOGRAD_2
         FC_ALGO_WINOGRAD_4
+        FC_ALGO_WINOGRAD_PHASES
     ctypedef struct fc_conv_geom:
         int64_t N, C_in, H, W, C_out, kH, kW, H_out, W_out, sH, sW, pH, pW, dH, dW, groups
     fc_status fc_conv2d_forward_f32(const fc_conv_geom *g, fc_conv_algo algo, const float *x,
@@ -44,6 +45,9 @@ _ALGO_BY_NAME = {"auto": FC_ALGO_AUTO, "direct": FC_ALGO_DIRECT, "im2col": FC_AL
                  "winograd": FC_ALGO_WINOGRAD, "winograd_2x2": FC_ALGO_WINOGRAD_2,
                  "winograd_4x4": FC_ALGO_WINOGRAD_4}
 _ALGO_NAME = {v: k for k, v in _ALGO_BY_NAME.items()}
+# what 'auto' may resolve to but no call may ask for: a dilated layer as the Winograd
+# convolution of its phase images (csrc/conv/conv_phases.c)
+_ALGO_NAME[FC_ALGO_WINOGRAD_PHASES] = "winograd_phases"
 
 
 cdef fc_conv_geom _geom(tuple t) except *:

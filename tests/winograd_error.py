@@ -30,8 +30,31 @@ AUTO_BOUND = 4.0
 
 
 def layers():
-    """The suite's layers Winograd serves (3x3, stride 1, dilation 1), at batch 1."""
-    return [l for l in CONV_LAYERS if l.k == 3 and l.stride == 1 and l.dilation == 1]
+    """The suite's layers Winograd serves (3x3, stride 1, dilation 1), at batch 1, then its
+    dilated 3x3 stride-1 layers that 'auto' may run by phases (LayerPhases)."""
+    plain = [l for l in CONV_LAYERS if l.k == 3 and l.stride == 1 and l.dilation == 1]
+    return plain + [LayerPhases(l) for l in CONV_LAYERS if l.k == 3 and l.stride == 1 and
+                    l.dilation > 1 and l.padding % l.dilation == 0 and
+                    l.H % l.dilation == 0 and l.W % l.dilation == 0]
+
+
+class LayerPhases:
+    """A dilated 3x3 stride-1 suite layer that splits into phases (csrc/conv/conv_phases.c):
+    'auto' may run it as the undilated Winograd convolution of its dilation^2 phase images,
+    whose error is that of the undilated layer of the same channels and reduction (full-size
+    planes, padding / dilation), measured here against the oracle as the others, direct's
+    on that same problem too (dilation only re-indexes the taps: the dilated direct kernel
+    sums the same products).  'auto' decides on the dilated geometry at the suite's batch."""
+
+    def __init__(self, layer):
+        import dataclasses
+        self.name, self.suite = layer.name, layer
+        plain = dataclasses.replace(layer, dilation=1, padding=layer.padding // layer.dilation)
+        for f in ("C_in", "C_out", "H", "W", "padding", "groups"):
+            setattr(self, f, getattr(plain, f))
+
+    def picks(self, pass_, itemsize):
+        return _kernels.choose_conv_algo(self.suite.geom(), pass_, itemsize) == "winograd_phases"
 
 
 def _cols(x, pad, k=3):
@@ -141,6 +164,8 @@ def picks_winograd(layer, pass_, dtype="float32"):
     itemsize = np.dtype(dtype).itemsize
     if isinstance(layer, Layer3):
         return layer.picks_winograd(pass_, itemsize)
+    if isinstance(layer, LayerPhases):
+        return layer.picks(pass_, itemsize)
     return _kernels.choose_conv_algo(layer.geom(), pass_, itemsize) == "winograd"
 
 

@@ -197,7 +197,13 @@ fc_conv_algo fc_conv2d_choose_algo_32reg(const fc_conv_geom *g, int pass, int it
 
 fc_conv_algo fc_conv2d_choose_algo(const fc_conv_geom *g, int pass, int itemsize)
 {
-    return fc_tier_current()->choose_algo(g, pass, itemsize, 1);
+    const fc_tier *t = fc_tier_current();
+    fc_conv_geom ph;
+    /* a dilated layer whose phase images Winograd pays on runs as them (conv_phases.c);
+     * the weight gradient only when there is one to compute (its rule above) */
+    if (fc_conv2d_phases_geom(g, &ph) && t->choose_algo(&ph, pass, itemsize, 1) == FC_ALGO_WINOGRAD)
+        return FC_ALGO_WINOGRAD_PHASES;
+    return t->choose_algo(g, pass, itemsize, 1);
 }
 
 fc_conv_algo fc_conv2d_choose_algo_nowino(const fc_conv_geom *g, int pass, int itemsize)
@@ -229,6 +235,8 @@ fc_status fc_conv2d_forward_##SFX(const fc_conv_geom *g, fc_conv_algo algo, cons
                                   const T *w, const T *bias, T *y)                            \
 {                                                                                             \
     if (algo == FC_ALGO_AUTO) algo = fc_conv2d_choose_algo(g, 0, (int)sizeof(T));             \
+    if (algo == FC_ALGO_WINOGRAD_PHASES)                                                      \
+        return fc_conv2d_fwd_phases_##SFX(g, FC_ALGO_WINOGRAD, x, w, bias, y);                \
     if (is_wino(algo)) {                                                                      \
         if (!fc_wino_serves(g)) return FC_ERR_ARG;                                            \
         if (finite_weights_##SFX(g, w) &&                                                     \
@@ -244,6 +252,8 @@ fc_status fc_conv2d_backward_data_##SFX(const fc_conv_geom *g, fc_conv_algo algo
                                         const T *gy, const T *w, T *gx)                       \
 {                                                                                             \
     if (algo == FC_ALGO_AUTO) algo = fc_conv2d_choose_algo(g, 1, (int)sizeof(T));             \
+    if (algo == FC_ALGO_WINOGRAD_PHASES)                                                      \
+        return fc_conv2d_bwd_data_phases_##SFX(g, FC_ALGO_WINOGRAD, gy, w, gx);               \
     if (is_wino(algo)) {                                                                      \
         if (!fc_wino_serves(g)) return FC_ERR_ARG;                                            \
         if (finite_weights_##SFX(g, w) &&                                                     \
@@ -259,6 +269,9 @@ fc_status fc_conv2d_backward_weight_##SFX(const fc_conv_geom *g, fc_conv_algo al
                                           const T *gy, const T *x, T *gw, T *gb)              \
 {                                                                                             \
     if (algo == FC_ALGO_AUTO) algo = fc_conv2d_choose_algo(g, 2, (int)sizeof(T));             \
+    if (algo == FC_ALGO_WINOGRAD_PHASES)                                                      \
+        return gw ? fc_conv2d_bwd_weight_phases_##SFX(g, FC_ALGO_WINOGRAD, gy, x, gw, gb)     \
+                  : fc_conv2d_bwd_weight_im2col_##SFX(g, gy, x, NULL, gb);                    \
     if (is_wino(algo)) {                                                                      \
         if (!fc_wino_serves(g)) return FC_ERR_ARG;                                            \
         if (gw && fc_direct_all_finite_##SFX(gy, g->N * g->C_out * g->H_out * g->W_out) &&    \

@@ -40,6 +40,20 @@ FC_WINO_DECLARE(f64, double)
 /* 1 when Winograd serves the geometry. */
 int fc_wino_serves(const fc_conv_geom *g);
 
+/* Dilated convolution by phases (conv_phases.c): 1 when g (stride 1, some dilation > 1)
+ * splits into the undilated convolution of its phase images, whose geometry goes to *ph
+ * (if not NULL).  The passes run algo on that geometry through the dispatchers. */
+int fc_conv2d_phases_geom(const fc_conv_geom *g, fc_conv_geom *ph);
+#define FC_PHASES_DECLARE(SFX, T)                                                           \
+    fc_status fc_conv2d_fwd_phases_##SFX(const fc_conv_geom *g, fc_conv_algo algo,         \
+                                         const T *x, const T *w, const T *bias, T *y);      \
+    fc_status fc_conv2d_bwd_data_phases_##SFX(const fc_conv_geom *g, fc_conv_algo algo,    \
+                                              const T *gy, const T *w, T *gx);              \
+    fc_status fc_conv2d_bwd_weight_phases_##SFX(const fc_conv_geom *g, fc_conv_algo algo,  \
+                                                const T *gy, const T *x, T *gw, T *gb);
+FC_PHASES_DECLARE(f32, float)
+FC_PHASES_DECLARE(f64, double)
+
 /* 'auto' measured for 16-register tiers (the table in conv.c): the generic tier's rule,
  * inherited by every tier that has not measured its own. */
 fc_conv_algo fc_conv2d_choose_algo_16reg(const fc_conv_geom *g, int pass, int itemsize,

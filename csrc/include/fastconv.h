@@ -81,7 +81,10 @@ typedef enum {
     FC_ALGO_IM2COL = 2,
     FC_ALGO_WINOGRAD = 3,
     FC_ALGO_WINOGRAD_2 = 4,
-    FC_ALGO_WINOGRAD_4 = 5
+    FC_ALGO_WINOGRAD_4 = 5,
+    /* what 'auto' may resolve to, never an argument: a dilated layer at stride 1 run as the
+     * undilated Winograd F(2x2) convolution of its phase images (conv_phases.c) */
+    FC_ALGO_WINOGRAD_PHASES = 6
 } fc_conv_algo;
 /* Winograd's work schedule for forward and backward-data: 0 = chosen per shape (the
  * default), 1 = blocks of tiles, 2 = the deep-layer one (shared input transform, output
