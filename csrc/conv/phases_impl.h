@@ -46,8 +46,11 @@ static void FCP(phase_copy)(int64_t N, int64_t C, int64_t H, int64_t W, int64_t 
     }
 }
 
-fc_status FCP(fc_conv2d_fwd_phases)(const fc_conv_geom *g, fc_conv_algo algo, const FC_T *x,
-                                    const FC_T *w, const FC_T *bias, FC_T *y)
+/* One pass on the phase images: the inputs gathered, the pass run on the phase geometry,
+ * its image result (y, gx) scattered back; the weight gradient is the phase batch's. */
+static fc_status FCP(phases_pass)(const fc_conv_geom *g, int pass, fc_conv_algo algo,
+                                  const FC_T *x, const FC_T *w, const FC_T *bias,
+                                  const FC_T *gy, FC_T *y, FC_T *gx, FC_T *gw, FC_T *gb)
 {
     fc_conv_geom ph;
     if (!fc_conv2d_phases_geom(g, &ph))
@@ -57,30 +60,20 @@ fc_status FCP(fc_conv2d_fwd_phases)(const fc_conv_geom *g, fc_conv_algo algo, co
     FC_T *yp = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)ny);
     fc_status st = FC_ERR_NOMEM;
     if (xp && yp) {
-        FCP(phase_copy)(g->N, g->C_in, g->H, g->W, g->dH, g->dW, (FC_T *)x, xp, 1);
-        st = FCP(fc_conv2d_forward)(&ph, algo, xp, w, bias, yp);
-        if (st == FC_OK)
+        if (pass != 1)
+            FCP(phase_copy)(g->N, g->C_in, g->H, g->W, g->dH, g->dW, (FC_T *)x, xp, 1);
+        if (pass != 0)
+            FCP(phase_copy)(g->N, g->C_out, g->H_out, g->W_out, g->dH, g->dW, (FC_T *)gy, yp,
+                            1);
+        if (pass == 0)
+            st = FCP(fc_conv2d_forward)(&ph, algo, xp, w, bias, yp);
+        else if (pass == 1)
+            st = FCP(fc_conv2d_backward_data)(&ph, algo, yp, w, xp);
+        else
+            st = FCP(fc_conv2d_backward_weight)(&ph, algo, yp, xp, gw, gb);
+        if (st == FC_OK && pass == 0)
             FCP(phase_copy)(g->N, g->C_out, g->H_out, g->W_out, g->dH, g->dW, y, yp, 0);
-    }
-    fc_free(xp);
-    fc_free(yp);
-    return st;
-}
-
-fc_status FCP(fc_conv2d_bwd_data_phases)(const fc_conv_geom *g, fc_conv_algo algo,
-                                         const FC_T *gy, const FC_T *w, FC_T *gx)
-{
-    fc_conv_geom ph;
-    if (!fc_conv2d_phases_geom(g, &ph))
-        return FC_ERR_ARG;
-    const int64_t nx = g->N * g->C_in * g->H * g->W, ny = g->N * g->C_out * g->H_out * g->W_out;
-    FC_T *xp = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)nx);
-    FC_T *yp = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)ny);
-    fc_status st = FC_ERR_NOMEM;
-    if (xp && yp) {
-        FCP(phase_copy)(g->N, g->C_out, g->H_out, g->W_out, g->dH, g->dW, (FC_T *)gy, yp, 1);
-        st = FCP(fc_conv2d_backward_data)(&ph, algo, yp, w, xp);
-        if (st == FC_OK)
+        if (st == FC_OK && pass == 1)
             FCP(phase_copy)(g->N, g->C_in, g->H, g->W, g->dH, g->dW, gx, xp, 0);
     }
     fc_free(xp);
@@ -88,24 +81,22 @@ fc_status FCP(fc_conv2d_bwd_data_phases)(const fc_conv_geom *g, fc_conv_algo alg
     return st;
 }
 
+fc_status FCP(fc_conv2d_fwd_phases)(const fc_conv_geom *g, fc_conv_algo algo, const FC_T *x,
+                                    const FC_T *w, const FC_T *bias, FC_T *y)
+{
+    return FCP(phases_pass)(g, 0, algo, x, w, bias, NULL, y, NULL, NULL, NULL);
+}
+
+fc_status FCP(fc_conv2d_bwd_data_phases)(const fc_conv_geom *g, fc_conv_algo algo,
+                                         const FC_T *gy, const FC_T *w, FC_T *gx)
+{
+    return FCP(phases_pass)(g, 1, algo, NULL, w, NULL, gy, NULL, gx, NULL, NULL);
+}
+
 fc_status FCP(fc_conv2d_bwd_weight_phases)(const fc_conv_geom *g, fc_conv_algo algo,
                                            const FC_T *gy, const FC_T *x, FC_T *gw, FC_T *gb)
 {
-    fc_conv_geom ph;
-    if (!fc_conv2d_phases_geom(g, &ph))
-        return FC_ERR_ARG;
-    const int64_t nx = g->N * g->C_in * g->H * g->W, ny = g->N * g->C_out * g->H_out * g->W_out;
-    FC_T *xp = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)nx);
-    FC_T *yp = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)ny);
-    fc_status st = FC_ERR_NOMEM;
-    if (xp && yp) {
-        FCP(phase_copy)(g->N, g->C_in, g->H, g->W, g->dH, g->dW, (FC_T *)x, xp, 1);
-        FCP(phase_copy)(g->N, g->C_out, g->H_out, g->W_out, g->dH, g->dW, (FC_T *)gy, yp, 1);
-        st = FCP(fc_conv2d_backward_weight)(&ph, algo, yp, xp, gw, gb);
-    }
-    fc_free(xp);
-    fc_free(yp);
-    return st;
+    return FCP(phases_pass)(g, 2, algo, x, NULL, NULL, gy, NULL, NULL, gw, gb);
 }
 
 #undef FCP
