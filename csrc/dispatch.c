@@ -2,6 +2,7 @@
  * (detected as the widest supported, overridable by FASTCONV_ISA and the tests). */
 #define _GNU_SOURCE
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "tier.h"
 #include "tiers.h"
@@ -73,6 +74,30 @@ static int64_t cache_bytes(int name, int64_t fallback)
     return fallback;
 }
 
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A probe's float32 FMA rate on this thread: the best of seven ~0.1 ms runs (the first ones
+ * also wake the core's vector units). */
+static double probe_rate(const fc_probe_desc *p)
+{
+    enum { ITERS = 1 << 14 };
+    double best = 0;
+    volatile double sink = 0;   /* the runs' results are kept */
+    for (int r = 0; r < 7; r++) {
+        const double t0 = now_seconds();
+        sink += p->fn(ITERS);
+        const double dt = now_seconds() - t0;
+        if (dt > 0 && p->flops_per_iter * ITERS / dt > best)
+            best = p->flops_per_iter * ITERS / dt;
+    }
+    return best;
+}
+
 static int find_line(const char *name)
 {
     for (int i = 0; i < FC_NTIERS; i++)
@@ -119,6 +144,11 @@ static void init_tiers(void)
                 512 << 10);
         }
         k_lines[i].setup(&g_tiers[i]);
+        g_tiers[i].fma_full_rate = 0;
+        if (!root && g_tiers[i].vec_bytes > g_tiers[p].vec_bytes &&
+            g_tiers[i].probe_f32.fn != g_tiers[p].probe_f32.fn)
+            g_tiers[i].fma_full_rate =
+                probe_rate(&g_tiers[i].probe_f32) >= 1.5 * probe_rate(&g_tiers[p].probe_f32);
         if (!k_lines[i].test)
             g_best = i;
     }
@@ -161,6 +191,11 @@ int fc_tier_supported(int tier)
 int fc_tier_is_test(int tier)
 {
     return tier >= 0 && tier < FC_NTIERS && k_lines[tier].test;
+}
+
+int fc_tier_fma_full_rate(int tier)
+{
+    return fc_tier_supported(tier) ? g_tiers[tier].fma_full_rate : 0;
 }
 
 int fc_tier_best(void)

@@ -96,6 +96,10 @@ typedef struct fc_tier {
     fc_pool_uk_f32 pool_f32;
     fc_pool_uk_f64 pool_f64;
     fc_probe_desc probe_f32, probe_f64;
+    /* 1 when this tier's float32 FMA probe runs at least 1.5x its parent's on this CPU
+     * (measured once when the tiers are built): a 512-bit tier on a core with full-width
+     * 512-bit FMA units (Zen 5) rather than two 256-bit halves (Zen 4) */
+    int fma_full_rate;
     fc_conv_choose_fn choose_algo;
 } fc_tier;
 

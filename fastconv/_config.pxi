@@ -13,6 +13,7 @@ cdef extern from "fastconv.h":
     int fc_tier_best() nogil
     int fc_tier_is_test(int tier) nogil
     int fc_tier_in_use() nogil
+    int fc_tier_fma_full_rate(int tier) nogil
     fc_status fc_tier_select(int tier) nogil
     int64_t fc_tier_vector_bytes(int tier) nogil
     void fc_set_num_threads(int n) nogil
@@ -67,6 +68,13 @@ def detect_isa():
 def get_isa():
     """Instruction-set tier the kernels use now."""
     return fc_tier_name(fc_tier_in_use()).decode()
+
+
+def fma_full_rate(name=None):
+    """Whether the tier (default: the one in use) measured at least 1.5x its parent's FMA rate
+    on this CPU: full-width 512-bit units.  'auto' weighs the GEMM by it."""
+    cdef int i = fc_tier_in_use() if name is None else _tier_index(name)
+    return bool(fc_tier_fma_full_rate(i))
 
 
 def set_isa(name):

@@ -99,6 +99,7 @@ def config():
         "num_threads": get_num_threads(),
         "fork_safe": _kernels.fork_safe(),
         "workspace_limit": _kernels.workspace_limit(),
+        "fma_full_rate": _kernels.fma_full_rate(),
         "tiers": _kernels.available_isas(),
         "tier_peaks": tier_peaks(),
         "cpu": cpu,
@@ -145,6 +146,9 @@ def show_config(file=None):
             if t in _kernels.available_isas()) + "  [measured float32 FMA peak, one core]",
         f"  CPU             : {c['cpu']}",
         f"  vector ext.     : {' '.join(c['cpu_vector_extensions']) or 'none reported'}",
+        f"  wide FMA rate   : "
+        + ("full (512-bit units measured at twice the 256-bit rate)" if c["fma_full_rate"]
+           else "the 256-bit rate" if c["isa"].startswith("avx512") else "n/a"),
         f"  OpenMP runtime  : {c['openmp'] or 'none (built without OpenMP: serial)'}",
         f"  threads         : {c['num_threads']}",
         f"  fork-safe       : {'yes (pool released before fork, rebuilt after)' if c['fork_safe'] else 'no'}",

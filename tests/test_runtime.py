@@ -234,3 +234,34 @@ def test_workspace_release_and_reuse_give_the_same_bits():
     assert _kernels.workspace_cached() == 0
     fresh = fastconv.conv2d(x, w, padding=1, algorithm="im2col")
     assert np.array_equal(first, again) and np.array_equal(first, fresh)
+
+
+def test_fma_full_rate_matches_the_measured_peaks():
+    """The tiers' full-rate flag (measured once when they are built) against show_config's
+    longer measurement: clear cases only (a full-width unit doubles the rate)."""
+    peaks = fastconv._runtime.tier_peaks()
+    for tier in _kernels.available_isas():
+        parent = {"avx2": "generic", "avx512": "avx2"}.get(tier)
+        if parent is None:
+            assert not _kernels.fma_full_rate(tier)
+            continue
+        ratio = peaks[tier] / peaks[parent]
+        if ratio >= 1.7:
+            assert _kernels.fma_full_rate(tier), (tier, ratio)
+        elif ratio <= 1.25:
+            assert not _kernels.fma_full_rate(tier), (tier, ratio)
+
+
+def test_weight_gradient_rule_follows_the_fma_rate():
+    if "avx512" not in _kernels.available_isas():
+        pytest.skip("no avx512 tier on this CPU")
+    before = _kernels.get_isa()
+    _kernels.set_isa("avx512")
+    try:
+        r64 = (8, 64, 56, 56, 64, 3, 3, 56, 56, 1, 1, 1, 1, 1, 1, 1)
+        r128 = (8, 128, 28, 28, 128, 3, 3, 28, 28, 1, 1, 1, 1, 1, 1, 1)
+        full = _kernels.fma_full_rate()
+        assert _kernels.choose_conv_algo(r64, 2, 4) == ("im2col" if full else "direct")
+        assert _kernels.choose_conv_algo(r128, 2, 8) == "im2col"
+    finally:
+        _kernels.set_isa(before)

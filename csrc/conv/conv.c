@@ -176,7 +176,12 @@ fc_conv_algo fc_conv2d_choose_algo_32reg(const fc_conv_geom *g, int pass, int it
     const int64_t KK = g->kH * g->kW;
     if (!(g->groups > 1 && (Cig < 8 || Cog < 8))) {
         if (pass == 1 && KK == 1) return FC_ALGO_IM2COL;
-        if (pass == 2 && g->C_out * Cig * KK >= 20000) return FC_ALGO_IM2COL;
+        /* the weight gradient's GEMM gains the most from full-rate 512-bit FMAs (the table
+         * above, Zen 5); at half rate (Zen 4, 2026-12-02, ms, direct / im2col) direct's
+         * per-range sums keep 64 -> 64 channels: resnet_64 13.1 / 17.8, dilated 14.8 / 16.4,
+         * resnet_128 19.7 / 14.0 */
+        if (pass == 2 && g->C_out * Cig * KK >= (fc_tier_current()->fma_full_rate ? 20000 : 65536))
+            return FC_ALGO_IM2COL;
         /* 1-D problems (conv1d: H = 1): the direct kernel's bands of output rows hold one
          * row, and the GEMM wins from fewer channels than in 2-D (2026-12-02, Zen 5, ms,
          * direct / im2col, forward / backward-data): 64->64 k3 3.0/3.7, 3.3/3.8;

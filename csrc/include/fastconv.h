@@ -41,6 +41,9 @@ int fc_tier_in_use(void);                    /* the tier every dispatcher uses n
  * kernels running concurrently: called at import (FASTCONV_ISA) and by tests. */
 fc_status fc_tier_select(int tier);
 int64_t fc_tier_vector_bytes(int tier);      /* its widest vector (0 when unsupported) */
+/* 1 when the tier's FMAs measured at least 1.5x its parent's on this CPU (full-width
+ * 512-bit units); 'auto' weighs the GEMM by it.  0 when unsupported or not wider. */
+int fc_tier_fma_full_rate(int tier);
 
 /* Records the OpenMP default thread count; called once at import. */
 void fc_runtime_init(void);
