@@ -142,14 +142,20 @@ static fc_status FCN(wino_run_deep)(const wino_plan *p, const FC_T *x, const FC_
     const int64_t PS = NR * Cig + FC_WINO_NT_MAX, VS = (Tp / NR) * PS;   /* panel, plane */
     const int64_t npan = p->Cog_pad / MR, PA = MR * Cig + FC_WINO_WT_NT, UP = npan * PA;
     const int64_t pr = p->co_panels, nco = fc_ceil_div(npan, pr), items = G * nblk * nco;
+    /* With one block of tiles each filter panel serves one item: the item transforms it
+     * itself, a panel at a time into its own A*A x PA buffer, which stays in L2, instead of
+     * all filters going through a shared U first (at 512 channels U is 16 MiB, written and
+     * read back from beyond L2: a fifth of the layer's time) */
+    const int own_u = nblk == 1;
+    const int64_t u_len = own_u ? A2 * PA : 0;
     const int64_t m_len = A2 * pr * MR * Tb + FC_WINO_NT_MAX, sc_len = A2 * FC_WINO_NT_MAX;
     const int nt = (int)fc_min64(p->threads, fc_max64(items, G * npan));
     if (MR > FC_WINO_WT_NT)
         return FC_ERR_NOTIMPL;
-    FC_T *U = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(G * A2 * UP));
+    FC_T *U = own_u ? NULL : (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(G * A2 * UP));
     FC_T *V = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(G * A2 * VS));
-    FC_T *ws = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * (m_len + sc_len)));
-    if (!U || !V || !ws) {
+    FC_T *ws = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * (m_len + sc_len + u_len)));
+    if ((!U && !own_u) || !V || !ws) {
         fc_free(U);
         fc_free(V);
         fc_free(ws);
@@ -157,12 +163,13 @@ static fc_status FCN(wino_run_deep)(const wino_plan *p, const FC_T *x, const FC_
     }
 FC_OMP_PARALLEL(nt)
     {
-        FC_T *Mb = ws + (int64_t)fc_thread_id() * (m_len + sc_len), *sc = Mb + m_len;
+        FC_T *Mb = ws + (int64_t)fc_thread_id() * (m_len + sc_len + u_len), *sc = Mb + m_len;
+        FC_T *Ul = sc + sc_len;
         memset(Mb, 0, sizeof(FC_T) * (size_t)(m_len + sc_len));
         const FC_T *rows_in[6];
         FC_T *rows_out[4];
 FC_OMP_LOOP_NOWAIT
-        for (int64_t gp = 0; gp < G * npan; gp++) {
+        for (int64_t gp = 0; gp < (own_u ? 0 : G * npan); gp++) {
             const int64_t g = gp / npan, co0 = (gp % npan) * MR;
             const FC_T *wg = w + g * s_g + co0 * s_co;
             FC_T *Up = U + g * A2 * UP + (gp % npan) * PA;
@@ -207,8 +214,30 @@ FC_OMP_LOOP_DYNAMIC
             const int64_t q0 = it % nco * pr, q1 = fc_min64(npan, q0 + pr);
             const int64_t tn = fc_min64(Tb, T - t0), c0 = q0 * MR, c1 = fc_min64(Cog, q1 * MR);
             const int64_t cr = (q1 - q0) * MR;   /* rows of Mb per e */
-            const FC_T *Ug = U + g * A2 * UP, *Vg = V + g * A2 * VS + (t0 / NR) * PS;
-            for (int64_t e = 0; e < A2; e++) {
+            const FC_T *Vg = V + g * A2 * VS + (t0 / NR) * PS;
+            /* each output's products in the same order either way: per (e, panel, column
+             * block) the runs of channels pc in turn */
+            if (own_u) {
+                for (int64_t q = q0; q < q1; q++) {
+                    const FC_T *wg = w + g * s_g + q * MR * s_co;
+                    for (int64_t ci = 0; ci < Cig; ci++)
+                        wwt(wg + ci * s_ci, s_co, fc_min64(MR, Cog - q * MR), flip,
+                            Ul + ci * MR, PA);
+                    for (int64_t e = 0; e < A2; e++) {
+                        const FC_T *Ve = Vg + e * VS;
+                        FC_T *Me = Mb + e * cr * Tb + (q - q0) * MR * Tb;
+                        for (int64_t pc = 0; pc < Cig; pc += KC) {
+                            const int64_t kc = fc_min64(KC, Cig - pc);
+                            for (int64_t jr = 0; jr < tn; jr += NR)
+                                d->ukr(kc, Ul + e * PA + pc * MR, Ve + (jr / NR) * PS + pc * NR,
+                                       Me + jr, Tb, fc_min64(MR, Cog - q * MR),
+                                       fc_min64(NR, tn - jr), pc > 0);
+                        }
+                    }
+                }
+            }
+            const FC_T *Ug = own_u ? NULL : U + g * A2 * UP;
+            for (int64_t e = 0; e < (own_u ? 0 : A2); e++) {
                 const FC_T *Ue = Ug + e * UP, *Ve = Vg + e * VS;
                 FC_T *Me = Mb + e * cr * Tb;
                 for (int64_t pc = 0; pc < Cig; pc += KC) {
