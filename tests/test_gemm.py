@@ -33,6 +33,15 @@ def _shapes(dt):
 
 
 @pytest.mark.parametrize("dt", DTYPES)
+def test_blocking_is_whole_micro_tiles(isa, dt):
+    """The drivers step rows by MC and columns by NC over packed panels of MR / NR: a block
+    that is not a whole number of them misaddresses the panels (an MC of 128 with MR = 12
+    broke im2col's backward-data past row 128)."""
+    _, mr, nr, mc, kc, nc = _kernels.gemm_info(dt)
+    assert mc % mr == 0 and nc % nr == 0 and kc >= 1
+
+
+@pytest.mark.parametrize("dt", DTYPES)
 def test_gemm_matches_numpy(isa, dt, rng):
     for m, n, k in _shapes(dt):
         a = rng.standard_normal((m, k)).astype(dt)
