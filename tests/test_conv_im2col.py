@@ -202,6 +202,16 @@ BLOCKING_CASES = [
     make_geom(3, 33, 12, 12, 17, 1, 1, s=(2, 2)),
     make_geom(2, 20, 10, 10, 12, 1, 1, shrink=(1, 0)),
     make_geom(2, 20, 10, 10, 12, 1, 1, shrink=(0, 1)),
+    # rows that are runs of x (im2col_impl.h: col_span), packed without the gather: 1-D
+    # rows (one output row, zeros at both ends from the padding), (k, 1) kernels over whole
+    # rows with H padding and dilation (blocks spanning many rows, and rows of zeros), and
+    # the cases that must not take it (W padding, W stride, fewer output columns)
+    make_geom(3, 12, 1, 700, 20, 1, 5, p=(0, 3), d=(1, 2)),
+    make_geom(2, 10, 9, 37, 14, 3, 1, p=(2, 0), d=(2, 1)),
+    make_geom(2, 9, 5, 300, 13, 4, 1, p=(3, 0)),
+    make_geom(2, 9, 6, 30, 13, 3, 1, p=(1, 1)),
+    make_geom(2, 9, 6, 30, 13, 3, 1, s=(1, 2), p=(1, 0)),
+    make_geom(2, 9, 6, 30, 13, 3, 1, p=(1, 0), shrink=(0, 2)),
 ]
 
 

@@ -113,39 +113,99 @@ static void FCN(pack_w_fwd)(const DESC *d, const im2col_ctx *cx, const FC_T *w,
     }
 }
 
+/* When col row k over pixels [p0, p0 + len) is a run of consecutive input elements apart
+ * from zeros at its two ends (stride 1 along W, and the block either within one output row
+ * or a kernel pointwise in W over whole rows, e.g. 1-D, (k, 1) or temporal kernels): sets
+ * [*lo, *hi) to the pixels (relative to p0) whose tap is inside the image and returns the
+ * tap of pixel p0 + *lo (NULL when *lo == *hi); otherwise returns NULL with *lo > *hi. */
+static const FC_T *FCN(col_span)(const im2col_ctx *cx, const FC_T *xg, int64_t k, int64_t p0,
+                                 int64_t len, int64_t *lo, int64_t *hi)
+{
+    const fc_conv_geom *g = cx->g;
+    *lo = 1;
+    *hi = 0;
+    if (k >= cx->K || g->sW != 1 || len <= 0)
+        return NULL;
+    const int64_t c = k / cx->KK, r = k - c * cx->KK, kh = r / g->kW, kw = r - kh * g->kW;
+    const int64_t Wo = g->W_out, olo = cx->ow_lo[kw], ohi = cx->ow_hi[kw];
+    const int64_t hlo = cx->oh_lo[kh], hhi = cx->oh_hi[kh];
+    const int64_t iw_off = kw * g->dW - g->pW, ih_off = kh * g->dH - g->pH;
+    const int64_t oh = p0 / Wo, ow = p0 - oh * Wo;
+    const FC_T *xc = xg + c * cx->HW;
+    if (ow + len <= Wo) {   /* one output row */
+        int64_t a = 0, b = 0;
+        if (oh >= hlo && oh < hhi) {
+            a = fc_min64(fc_max64(olo - ow, 0), len);
+            b = fc_max64(fc_min64(ohi - ow, len), a);
+        }
+        *lo = a;
+        *hi = b;
+        return a < b ? xc + (oh * g->sH + ih_off) * g->W + iw_off + ow + a : NULL;
+    }
+    /* whole rows: pixel p's tap is x[p + ih_off * W] for rows oh in [hlo, hhi) */
+    if (g->sH != 1 || g->W != Wo || olo != 0 || ohi != Wo)
+        return NULL;
+    const int64_t a = fc_min64(fc_max64(hlo * Wo - p0, 0), len);
+    const int64_t b = fc_max64(fc_min64(hhi * Wo - p0, len), a);
+    *lo = a;
+    *hi = b;
+    return a < b ? xc + p0 + a + ih_off * g->W : NULL;
+}
+
+/* Cuts one B row of nc pixels into the NR-column panels at o (panel stride kc*NR): pixel j
+ * is src[j - lo] for j in [lo, hi), zero elsewhere (and beyond nc). */
+static void FCN(put_row)(int64_t NR, int64_t kc, const FC_T *src, int64_t lo, int64_t hi,
+                         int64_t nc, FC_T *o)
+{
+    for (int64_t j0 = 0; j0 < nc; j0 += NR, o += kc * NR) {
+        if (j0 >= lo && j0 + NR <= hi) {
+            const FC_T *s = src + (j0 - lo);
+            /* fixed-size copies the compiler turns into vector moves */
+            if (NR == 32)
+                for (int j = 0; j < 32; j++)
+                    o[j] = s[j];
+            else if (NR == 16)
+                for (int j = 0; j < 16; j++)
+                    o[j] = s[j];
+            else if (NR == 8)
+                for (int j = 0; j < 8; j++)
+                    o[j] = s[j];
+            else
+                memcpy(o, s, sizeof(FC_T) * (size_t)NR);
+        } else {
+            for (int64_t j = 0; j < NR; j++) {
+                const int64_t jj = j0 + j;
+                o[j] = jj >= lo && jj < hi ? src[jj - lo] : 0;
+            }
+        }
+    }
+}
+
 /* B block for forward: col rows [pc, pc+kc) x pixels [jc, jc+nc) as NR-column panels.
- * Each row is gathered once for all nc pixels (into tmp, nc values, unless it can be read
- * straight from x), then cut into the panels. */
+ * A row that is a run of x is cut into the panels straight from x; any other row is
+ * gathered once for all nc pixels into tmp (nc values) first. */
 static void FCN(pack_col)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, int64_t pc,
                           int64_t kc, int64_t jc, int64_t nc, FC_T *dst, FC_T *tmp)
 {
-    const int64_t NR = d->nr, nfull = nc / NR, rem = nc - nfull * NR;
+    const int64_t NR = d->nr;
     for (int64_t p = 0; p < kc; p++) {
         const int64_t k = pc + p;
-        const FC_T *row = tmp;
-        if (cx->identity && k < cx->K)
-            row = xg + k * cx->HW + jc;
-        else
-            FCN(im2col_row)(cx, xg, k, jc, nc, tmp, 1);
-        FC_T *o = dst + p * NR;
-        if (NR == 16)   /* fixed-size copies the compiler turns into vector moves */
-            for (int64_t q = 0; q < nfull; q++)
-                for (int j = 0; j < 16; j++)
-                    o[q * kc * 16 + j] = row[q * 16 + j];
-        else if (NR == 8)
-            for (int64_t q = 0; q < nfull; q++)
-                for (int j = 0; j < 8; j++)
-                    o[q * kc * 8 + j] = row[q * 8 + j];
-        else
-            for (int64_t q = 0; q < nfull; q++)
-                memcpy(o + q * kc * NR, row + q * NR, sizeof(FC_T) * (size_t)NR);
-        if (rem) {
-            FC_T *ol = o + nfull * kc * NR;
-            for (int64_t j = 0; j < rem; j++)
-                ol[j] = row[nfull * NR + j];
-            for (int64_t j = rem; j < NR; j++)
-                ol[j] = 0;
+        int64_t lo, hi;
+        const FC_T *src;
+        if (cx->identity && k < cx->K) {
+            src = xg + k * cx->HW + jc;
+            lo = 0;
+            hi = nc;
+        } else {
+            src = FCN(col_span)(cx, xg, k, jc, nc, &lo, &hi);
+            if (lo > hi) {
+                FCN(im2col_row)(cx, xg, k, jc, nc, tmp, 1);
+                src = tmp;
+                lo = 0;
+                hi = nc;
+            }
         }
+        FCN(put_row)(NR, kc, src, lo, hi, nc, dst + p * NR);
     }
 }
 
@@ -158,6 +218,8 @@ static void FCN(pack_colT)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, 
 {
     const int64_t NR = d->nr;
     FC_T *zero = tmp + NR * kc;
+    const FC_T *src;
+    int64_t lo, hi;
     for (int64_t j = 0; j < NR; j++) {
         const int64_t k = k0 + j;
         if (j >= nv) {
@@ -166,6 +228,8 @@ static void FCN(pack_colT)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, 
             rows[j] = zero;
         } else if (cx->identity && k < cx->K) {
             rows[j] = xg + k * cx->HW + pc;
+        } else if ((src = FCN(col_span)(cx, xg, k, pc, kc, &lo, &hi)) && lo == 0 && hi == kc) {
+            rows[j] = src;
         } else {
             FCN(im2col_row)(cx, xg, k, pc, kc, tmp + j * kc, 1);
             rows[j] = tmp + j * kc;
