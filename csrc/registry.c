@@ -55,7 +55,10 @@ static void build(void)
         snprintf(what, sizeof what, "gemm_%dx%d", (int)D.mr, (int)D.nr);                     \
         add((const void *)D.ukr, FC_UK_GEMM, SZ, i, (int)D.mr, (int)D.nr, 0, what);          \
         snprintf(what, sizeof what, "gemm_packt_%d", (int)D.nr);                             \
-        add((const void *)D.packt, FC_UK_PACKT, SZ, i, 0, (int)D.nr, 0, what);
+        add((const void *)D.packt, FC_UK_PACKT, SZ, i, 0, (int)D.nr, 0, what);              \
+        /* an A packer is a packt of MR rows: listed as one, nr = its row count */           \
+        snprintf(what, sizeof what, "gemm_packa_%d", (int)D.mr);                             \
+        add((const void *)D.packa, FC_UK_PACKT, SZ, i, 0, (int)D.mr, 0, what);
         FC_REG_GEMM(t->gemm_f32, 4)
         FC_REG_GEMM(t->gemm_f64, 8)
 #define FC_REG_DCONV(D, SZ)                                                                  \

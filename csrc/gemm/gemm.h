@@ -18,6 +18,8 @@
 
 /* Upper bound on NR over all kernels (sizes small on-stack arrays). */
 #define FC_GEMM_NR_MAX 32
+/* Upper bound on MR over all kernels. */
+#define FC_GEMM_MR_MAX 16
 
 /* A micro-kernel and the blocking that goes with it (all sizes in elements):
  * MC rows of A (a multiple of MR) x KC steps stay in L2, a KC x NR panel of B in L1,
@@ -28,6 +30,7 @@
         int64_t mr, nr, mc, kc, nc;                                                         \
         fc_##DT##_gemm_ukernel ukr;                                                         \
         fc_##DT##_gemm_packt packt;   /* transposing B packer for this NR */                \
+        fc_##DT##_gemm_packt packa;   /* transposing A packer for this MR (packt's type) */ \
     } fc_gemm_desc_##DT;                                                                    \
     /* Kernel + blocking of the tier in use (tier.h). */                                     \
     const fc_gemm_desc_##DT *fc_gemm_select_##DT(void);                                       \

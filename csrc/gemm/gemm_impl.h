@@ -10,7 +10,17 @@ void FCN(fc_gemm_pack_a)(const FCN(fc_gemm_desc) *d, int64_t m, int64_t kc, cons
     const int64_t MR = d->mr;
     for (int64_t i0 = 0; i0 < m; i0 += MR) {
         const int64_t mv = fc_min64(MR, m - i0);
-        if (cs == 1 && rs != 1) {
+        if (cs == 1 && rs != 1 && MR <= FC_GEMM_MR_MAX) {
+            /* rows of A are contiguous: the tier's register transposes (a last, partial
+             * panel transposes row 0 again in place of its missing rows, then zeros them) */
+            const FC_T *rows[FC_GEMM_MR_MAX];
+            for (int64_t i = 0; i < MR; i++)
+                rows[i] = a + (i0 + (i < mv ? i : 0)) * rs;
+            d->packa(kc, rows, dst);
+            for (int64_t p = 0; mv < MR && p < kc; p++)
+                for (int64_t i = mv; i < MR; i++)
+                    dst[p * MR + i] = 0;
+        } else if (cs == 1 && rs != 1) {
             /* rows of A are contiguous: read along them */
             for (int64_t i = 0; i < MR; i++) {
                 const FC_T *src = a + (i0 + i) * rs;

@@ -49,6 +49,18 @@ typedef void (*fc_f64_gemm_packt)(int64_t kc, const double *const *rows, double 
 #define FC_GEMM_PACKT_DECL(DT, T, NR, ISA)                                                   \
     void fc_##DT##_gemm_packt_##NR##__##ISA(int64_t kc, const T *const *rows, T *dst);
 
+/*
+ * fc_<dtype>_gemm_packa_<MR>__<isa>(kc, rows, dst)
+ *
+ *   dst[p*MR + i] = rows[i][p]   for 0 <= p < kc, 0 <= i < MR.
+ *
+ * The same transpose for one MR x k panel of A whose rows are contiguous (grad_output rows
+ * in the backward-weight GEMMs, transformed tiles in Winograd's), with the packt type and
+ * the same requirements on rows.
+ */
+#define FC_GEMM_PACKA_DECL(DT, T, MR, ISA)                                                   \
+    void fc_##DT##_gemm_packa_##MR##__##ISA(int64_t kc, const T *const *rows, T *dst);
+
 /* --------------------------------------------------------------- Winograd ---- */
 /*
  * F(MxM, 3x3) tile transforms, M = 2 (tiles of A = 4) or 4 (A = 6), Lavin & Gray's matrices

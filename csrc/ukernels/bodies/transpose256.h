@@ -56,4 +56,32 @@ void NAME(int64_t kc, const T *const *rows, T *dst)                             
             dst[p * NR + j] = rows[j][p];                                                     \
 }
 
+/* dst[p*MR + i] = rows[i][p] for p < kc, i < MR, any MR: the A-panel twin of
+ * FC_PACKT_BODY.  Whole groups of BLK rows transpose straight into the panel; a last, partial
+ * group (MR not a multiple of BLK: avx2's 6, avx512's 12 floats) transposes into a block on
+ * the stack (its missing rows read row 0 again) and only its MR % BLK columns are copied. */
+#define FC_PACKA_BODY(NAME, T, MR, BLK, TRANSPOSE)                                            \
+void NAME(int64_t kc, const T *const *rows, T *dst)                                          \
+{                                                                                             \
+    enum { FULL = MR / BLK * BLK, REST = MR - MR / BLK * BLK };                              \
+    const T *last[BLK];                                                                       \
+    T blk[BLK * BLK];                                                                         \
+    for (int j = 0; j < BLK; j++)                                                             \
+        last[j] = rows[FULL + j < MR ? FULL + j : 0];                                         \
+    int64_t p = 0;                                                                            \
+    for (; p + BLK <= kc; p += BLK) {                                                         \
+        for (int i = 0; i < FULL; i += BLK)                                                   \
+            TRANSPOSE(rows + i, p, dst + p * MR + i, MR);                                     \
+        if (REST) {                                                                           \
+            TRANSPOSE(last, p, blk, BLK);                                                     \
+            for (int q = 0; q < BLK; q++)                                                     \
+                for (int j = 0; j < REST; j++)                                                \
+                    dst[(p + q) * MR + FULL + j] = blk[q * BLK + j];                          \
+        }                                                                                     \
+    }                                                                                         \
+    for (; p < kc; p++)                                                                       \
+        for (int i = 0; i < MR; i++)                                                          \
+            dst[p * MR + i] = rows[i][p];                                                     \
+}
+
 #endif
