@@ -209,6 +209,24 @@ static void FCN(pack_col)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, i
     }
 }
 
+/* pack_col over a run [q0, q0 + nc) of the flat pixel index q = n*HWo + p of all images
+ * (columns crossing from one image into the next): each row is gathered into tmp per image
+ * segment, then cut into the panels. */
+static void FCN(pack_col_flat)(const DESC *d, const im2col_ctx *cx, const FC_T *xg0,
+                               int64_t xs, int64_t pc, int64_t kc, int64_t q0, int64_t nc,
+                               FC_T *dst, FC_T *tmp)
+{
+    const int64_t HWo = cx->HWo;
+    for (int64_t p = 0; p < kc; p++) {
+        for (int64_t q = q0; q < q0 + nc;) {
+            const int64_t n = q / HWo, pa = q - n * HWo, len = fc_min64(HWo - pa, q0 + nc - q);
+            FCN(im2col_row)(cx, xg0 + n * xs, pc + p, pa, len, tmp + (q - q0), 1);
+            q += len;
+        }
+        FCN(put_row)(d->nr, kc, tmp, 0, nc, nc, dst + p * d->nr);
+    }
+}
+
 /* B panel for backward-weight: col^T, pixels [pc, pc+kc) x col rows [k0, k0+nv), i.e.
  * nv col rows (zero rows beyond nv) transposed by the ISA's packt kernel.  tmp holds
  * NR + 1 rows of kc values (the last one zeros), rows NR pointers. */
@@ -254,17 +272,24 @@ fc_status FCN(fc_conv2d_fwd_im2col)(const fc_conv_geom *g, const FC_T *x, const 
     const int64_t nkb = fc_ceil_div(Kb, KC), kc_max = fc_min64(KC, Kb);
     const int nt = threads_for(2.0 * (double)N * (double)g->C_out * (double)K * (double)HWo);
 
+    /* Flat columns: when an image's pixels leave a last panel mostly empty (7x7 = 49 of 64
+     * columns, strided 14x14 = 196 of 224), the columns run over the pixels of all images
+     * (q = n*HWo + p), and each block's products go through a buffer into the images.  The
+     * same sums in the same order either way. */
+    const int flat = N > 1 && (fc_round_up(HWo, NR) - HWo) * 16 >= fc_round_up(HWo, NR);
+    const int64_t P = flat ? N * HWo : HWo, NI = flat ? 1 : N;
     /* Pixel block per work item: B block (kc x nc) about half of L2; smaller when needed to
      * give every thread several items (batch 1, small images).  Only the blocking over
      * pixels changes with the thread count, never the order of any sum. */
-    int64_t nc = fc_min64(fc_round_up(HWo, NR),
+    int64_t nc = fc_min64(fc_round_up(P, NR),
                           fc_max64(NR, (int64_t)(256 * 1024 / sizeof(FC_T)) / kc_max / NR * NR));
-    while (nc > NR && N * G * fc_ceil_div(HWo, nc) < 4 * nt)
+    while (nc > NR && NI * G * fc_ceil_div(P, nc) < 4 * nt)
         nc = fc_round_up(nc / 2, NR);
-    const int64_t nblk = fc_ceil_div(HWo, nc), items = N * G * nblk;
+    const int64_t nblk = fc_ceil_div(P, nc), items = NI * G * nblk;
+    const int64_t per_thread = (kc_max + 1) * nc + (flat ? M * nc : 0);
 
     FC_T *ap = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(G * Mp * Kb));
-    FC_T *bp = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * (kc_max + 1) * nc));
+    FC_T *bp = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * per_thread));
     if (!ap || !bp) {
         fc_free(ap);
         fc_free(bp);
@@ -274,7 +299,8 @@ fc_status FCN(fc_conv2d_fwd_im2col)(const fc_conv_geom *g, const FC_T *x, const 
 
 FC_OMP_PARALLEL(nt)
     {
-        FC_T *bbuf = bp + (int64_t)fc_thread_id() * (kc_max + 1) * nc, *tmp = bbuf + kc_max * nc;
+        FC_T *bbuf = bp + (int64_t)fc_thread_id() * per_thread, *tmp = bbuf + kc_max * nc;
+        FC_T *cbuf = tmp + nc;   /* flat: the block's M x nc products */
 FC_OMP_LOOP
         for (int64_t t = 0; t < G * nkb; t++) {
             const int64_t gi = t / nkb, pc = (t - gi * nkb) * KC;
@@ -283,20 +309,32 @@ FC_OMP_LOOP
 FC_OMP_LOOP_DYNAMIC
         for (int64_t it = 0; it < items; it++) {
             const int64_t n = it / (G * nblk), gi = (it / nblk) % G, jc = (it % nblk) * nc;
-            const int64_t ncur = fc_min64(nc, HWo - jc);
+            const int64_t ncur = fc_min64(nc, P - jc);
             const FC_T *xg = x + (n * g->C_in + gi * cx.Cgi) * cx.HW;
-            FC_T *yg = y + (n * g->C_out + gi * M) * HWo + jc;
+            FC_T *yg = flat ? cbuf : y + (n * g->C_out + gi * M) * HWo + jc;
+            const int64_t ldy = flat ? nc : HWo;
             for (int64_t pc = 0; pc < Kb; pc += KC) {
                 const int64_t kc = fc_min64(KC, Kb - pc);
                 const FC_T *ablk = ap + gi * Mp * Kb + Mp * pc;
-                FCN(pack_col)(d, &cx, xg, pc, kc, jc, ncur, bbuf, tmp);
+                if (flat)
+                    FCN(pack_col_flat)(d, &cx, x + gi * cx.Cgi * cx.HW, g->C_in * cx.HW, pc, kc,
+                                       jc, ncur, bbuf, tmp);
+                else
+                    FCN(pack_col)(d, &cx, xg, pc, kc, jc, ncur, bbuf, tmp);
                 for (int64_t ic = 0; ic < M; ic += MC) {
                     const int64_t iend = fc_min64(M, ic + MC);
                     for (int64_t jr = 0; jr < ncur; jr += NR)
                         for (int64_t ir = ic; ir < iend; ir += MR)
-                            d->ukr(kc, ablk + ir * kc, bbuf + jr * kc, yg + ir * HWo + jr, HWo,
+                            d->ukr(kc, ablk + ir * kc, bbuf + jr * kc, yg + ir * ldy + jr, ldy,
                                    fc_min64(MR, M - ir), fc_min64(NR, ncur - jr), pc > 0);
                 }
+            }
+            for (int64_t q = jc; flat && q < jc + ncur;) {   /* the products into the images */
+                const int64_t ni = q / HWo, pa = q - ni * HWo, len = fc_min64(HWo - pa, jc + ncur - q);
+                for (int64_t co = 0; co < M; co++)
+                    memcpy(y + (ni * g->C_out + gi * M + co) * HWo + pa, cbuf + co * nc + (q - jc),
+                           sizeof(FC_T) * (size_t)len);
+                q += len;
             }
         }
     }
