@@ -320,6 +320,12 @@ def test_auto_uses_winograd_on_wide_3x3(isa):
     assert _kernels.choose_conv_algo(geom, 2, 8) != "winograd"
     r64 = (8, 64, 56, 56, 64, 3, 3, 56, 56, 1, 1, 1, 1, 1, 1, 1)
     assert _kernels.choose_conv_algo(r64, 2, 4) != "winograd"
+    # from 64 input and 32 output channels (unet3d_32's unfolded 96 -> 32), not 32 -> 32
+    u = (4, 96, 64, 64, 32, 3, 3, 64, 64, 1, 1, 1, 1, 1, 1, 1)
+    assert (_kernels.choose_conv_algo(u, 2, 4) == "winograd") == wide
+    for c_in, c_out in [(32, 32), (96, 16)]:
+        n = (4, c_in) + u[2:4] + (c_out,) + u[5:]
+        assert _kernels.choose_conv_algo(n, 2, 4) != "winograd"
     # from 128 tiles on every tier (resnet_512), from 64 on the 32-register ones
     r512 = (8, 512, 7, 7, 512, 3, 3, 7, 7, 1, 1, 1, 1, 1, 1, 1)
     assert _kernels.choose_conv_algo(r512, 0, 4) == "winograd"

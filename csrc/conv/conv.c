@@ -152,14 +152,23 @@ static fc_conv_algo choose_direct_im2col_16reg(const fc_conv_geom *g, int pass, 
  *   C = 128  4x8x8 (64)            0.77 / 0.64 / 3.38     8x16x16 (512)    3.44 / 4.06 / 5.97
  *   C = 256  4x16x16 (256)         4.86 / 7.54 / 16.0     8x512x7x7 (128)  9.05 / 13.7
  *
- * So the float32 weight gradient takes F(2x2) from 128 to 4096 tiles with 64 channels each
- * side: its error grows with the tiles it sums (tests/data/winograd_error.json: 2.0-3.4x
- * direct's up to 4096 tiles, 4.2-5.3x past them, over the contract's 4x).
+ * With the A panels packed by register transposes (packa), 32 output channels from 64 input
+ * ones pay too (2026-12-02, Zen 4, ms, direct / Winograd / im2col; 96 -> 32 is unet3d_32's
+ * unfolded 3-D layer):
+ *
+ *   4x96x64x64 (4096)  7.92 / 6.89 / 8.73     4x64x64x64 (4096)   5.32 / 5.02 / 5.97
+ *   8x128x32x32 (2048) 6.34 / 5.61 / 6.42     16x64x32x32 (4096)  4.67 / 4.73 / 6.71
+ *   4x96x32x32 (1024)  2.36 / 1.63 / 2.67     8x64x28x28 (1568)   2.68 / 1.91 / 4.52
+ *
+ * So the float32 weight gradient takes F(2x2) from 128 to 4096 tiles with 64 input and 32
+ * output channels or more: its error grows with the tiles it sums
+ * (tests/data/winograd_error.json: 2.0-3.4x direct's up to 4096 tiles, unet3d_32 2.9x;
+ * 4.2-5.3x past them, over the contract's 4x).
  */
 static int wino_weight_pays(const fc_conv_geom *g, int itemsize)
 {
     const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;
-    if (itemsize != 4 || !fc_wino_serves(g) || Cig < 64 || Cog < 64)
+    if (itemsize != 4 || !fc_wino_serves(g) || Cig < 64 || Cog < 32)
         return 0;
     const int64_t tiles = g->N * ((g->H_out + 1) / 2) * ((g->W_out + 1) / 2);
     return tiles >= 128 && tiles <= 4096;
