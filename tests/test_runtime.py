@@ -263,5 +263,11 @@ def test_weight_gradient_rule_follows_the_fma_rate():
         full = _kernels.fma_full_rate()
         assert _kernels.choose_conv_algo(r64, 2, 4) == ("im2col" if full else "direct")
         assert _kernels.choose_conv_algo(r128, 2, 8) == "im2col"
+        # a (3, 1, 1) temporal kernel as the 2-D (3, 1) one over (D, H*W) images (conv3d.c):
+        # its backward-data goes to the GEMM at the full rate only; forward and weight always
+        t311 = (2, 64, 16, 3136, 64, 3, 1, 16, 3136, 1, 1, 1, 0, 1, 1, 1)
+        assert _kernels.choose_conv_algo(t311, 0, 4) == "im2col"
+        assert _kernels.choose_conv_algo(t311, 1, 4) == ("im2col" if full else "direct")
+        assert _kernels.choose_conv_algo(t311, 2, 4) == "im2col"
     finally:
         _kernels.set_isa(before)

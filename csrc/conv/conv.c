@@ -202,8 +202,11 @@ fc_conv_algo fc_conv2d_choose_algo_32reg(const fc_conv_geom *g, int pass, int it
          * convolution of the (D, H*W) image (conv3d.c).  Measured as the 1-D rule, ms,
          * direct / im2col, forward / backward-data / backward-weight, 2x16x56x56 volumes:
          * 16 ch 0.87/1.26, 0.98/1.72, 1.33/2.26; 32 ch 2.90/3.26, 3.05/3.75, 4.19/4.38;
-         * 64 ch 15.1/11.6, 16.6/13.2, 18.9/14.6. */
-        if (g->kW == 1 && g->kH > 1 && g->W >= 1024 && Cig * KK >= 192 && Cog >= 64)
+         * 64 ch 15.1/11.6, 16.6/13.2, 18.9/14.6.  At the 256-bit rate (Zen 4, 2026-12-02,
+         * temporal_311, 2x64x16x56x56, ms) the backward-data stays direct: 29.6 / 37.3
+         * (forward 28.4 / 21.1, backward-weight 28.5 / 28.2). */
+        if (g->kW == 1 && g->kH > 1 && g->W >= 1024 && Cig * KK >= 192 && Cog >= 64 &&
+            (pass != 1 || fc_tier_current()->fma_full_rate))
             return FC_ALGO_IM2COL;
     }
     return choose_direct_im2col_16reg(g, pass, itemsize);
