@@ -1,47 +1,58 @@
 /* ISA-neutral body of the GEMM micro-kernel (contract in fastconv_ukernel.h): an MR x (NV
  * vectors) tile, instantiated per (dtype, tile, tier) after the tier's vector vocabulary.
  * Per step p: NV loads of B, MR broadcasts of A, MR*NV FMAs.  Edge tiles (m < MR or n < NR)
- * are computed whole and copied out through a buffer, so that a given element's arithmetic
- * is the same wherever its tile sits. */
+ * are computed whole (a short last row panel: its rows only) and copied out through a buffer,
+ * so that a given element's arithmetic is the same wherever its tile sits. */
 #ifndef FC_GEMM_BODY_H
-#define FC_GEMM_BODY_H
-#include "fastconv_ukernel.h"
+/* One tile of R rows (R <= MR) of the MR-row packed A panel; returns from the kernel. */
+#define FC_GEMM_ROWS_(T, DT, R, NV)                                                          \
+    {                                                                                        \
+        V_##DT t[R][NV];                                                                     \
+        _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)                                 \
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) t[i][v] = ZERO_##DT();     \
+        const T *ap = a, *bp = b;                                                            \
+        for (int64_t p = 0; p < k; p++) {                                                    \
+            V_##DT bv[NV];                                                                   \
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                            \
+                bv[v] = LOAD_##DT(bp + v * L_##DT);                                          \
+            _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {                           \
+                const V_##DT ai = BCAST_##DT(ap + i);                                        \
+                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                        \
+                    t[i][v] = FMA_##DT(ai, bv[v], t[i][v]);                                  \
+            }                                                                                \
+            ap += PMR;                                                                       \
+            bp += NR;                                                                        \
+        }                                                                                    \
+        if (m == R && n == NR) {                                                             \
+            _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)                             \
+                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) {                      \
+                    T *ci = c + i * ldc + v * L_##DT;                                        \
+                    STORE_##DT(ci, acc ? ADD_##DT(LOAD_##DT(ci), t[i][v]) : t[i][v]);        \
+                }                                                                            \
+            return;                                                                          \
+        }                                                                                    \
+        T tile[R * NR];                                                                      \
+        _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)                                 \
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                            \
+                STORE_##DT(tile + i * NR + v * L_##DT, t[i][v]);                             \
+        for (int64_t i = 0; i < m; i++)                                                      \
+            for (int64_t j = 0; j < n; j++)                                                  \
+                c[i * ldc + j] = acc ? c[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j]; \
+        return;                                                                              \
+    }
 
+/* A last row panel of at most 4 (or 8) rows -- 64 channels are 5 x 12 + 4 -- computes only
+ * those rows; each element still gets the same FMAs in the same order. */
 #define FC_GEMM_BODY(T, DT, MR, NV, NRNAME, ISA)                                             \
 void fc_##DT##_gemm_##MR##x##NRNAME##__##ISA(int64_t k, const T *a, const T *b, T *c,        \
                                              int64_t ldc, int64_t m, int64_t n, int acc)     \
 {                                                                                            \
-    enum { NR = NV * L_##DT };                                                               \
-    V_##DT t[MR][NV];                                                                        \
-    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                    \
-        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) t[i][v] = ZERO_##DT();         \
-    for (int64_t p = 0; p < k; p++) {                                                        \
-        V_##DT bv[NV];                                                                       \
-        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                                \
-            bv[v] = LOAD_##DT(b + v * L_##DT);                                               \
-        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                              \
-            const V_##DT ai = BCAST_##DT(a + i);                                             \
-            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                            \
-                t[i][v] = FMA_##DT(ai, bv[v], t[i][v]);                                      \
-        }                                                                                    \
-        a += MR;                                                                             \
-        b += NR;                                                                             \
-    }                                                                                        \
-    if (m == MR && n == NR) {                                                                \
-        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                \
-            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) {                          \
-                T *ci = c + i * ldc + v * L_##DT;                                            \
-                STORE_##DT(ci, acc ? ADD_##DT(LOAD_##DT(ci), t[i][v]) : t[i][v]);            \
-            }                                                                                \
-        return;                                                                              \
-    }                                                                                        \
-    T tile[MR * NR];                                                                         \
-    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                    \
-        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                                \
-            STORE_##DT(tile + i * NR + v * L_##DT, t[i][v]);                                 \
-    for (int64_t i = 0; i < m; i++)                                                          \
-        for (int64_t j = 0; j < n; j++)                                                      \
-            c[i * ldc + j] = acc ? c[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];     \
+    enum { NR = NV * L_##DT, PMR = MR };   /* PMR: the A panel's row stride */         \
+    if (MR > 4 && m <= 4)                                                                    \
+        FC_GEMM_ROWS_(T, DT, (MR > 4 ? 4 : MR), NV)                                          \
+    if (MR > 8 && m <= 8)                                                                    \
+        FC_GEMM_ROWS_(T, DT, (MR > 8 ? 8 : MR), NV)                                          \
+    FC_GEMM_ROWS_(T, DT, MR, NV)                                                             \
 }
 
 #endif
