@@ -20,17 +20,6 @@ void FCN(fc_gemm_pack_a)(const FCN(fc_gemm_desc) *d, int64_t m, int64_t kc, cons
             for (int64_t p = 0; mv < MR && p < kc; p++)
                 for (int64_t i = mv; i < MR; i++)
                     dst[p * MR + i] = 0;
-        } else if (cs == 1 && rs != 1) {
-            /* rows of A are contiguous: read along them */
-            for (int64_t i = 0; i < MR; i++) {
-                const FC_T *src = a + (i0 + i) * rs;
-                if (i < mv)
-                    for (int64_t p = 0; p < kc; p++)
-                        dst[p * MR + i] = src[p];
-                else
-                    for (int64_t p = 0; p < kc; p++)
-                        dst[p * MR + i] = 0;
-            }
         } else {
             for (int64_t p = 0; p < kc; p++) {
                 const FC_T *src = a + i0 * rs + p * cs;

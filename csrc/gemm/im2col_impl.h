@@ -115,7 +115,8 @@ static void FCN(pack_w_fwd)(const DESC *d, const im2col_ctx *cx, const FC_T *w,
 
 /* When col row k over pixels [p0, p0 + len) is a run of consecutive input elements apart
  * from zeros at its two ends (stride 1 along W, and the block either within one output row
- * or a kernel pointwise in W over whole rows, e.g. 1-D, (k, 1) or temporal kernels): sets
+ * or a kernel pointwise in W over whole rows: 1x1 at stride 1, 1-D, (k, 1) and temporal
+ * kernels): sets
  * [*lo, *hi) to the pixels (relative to p0) whose tap is inside the image and returns the
  * tap of pixel p0 + *lo (NULL when *lo == *hi); otherwise returns NULL with *lo > *hi. */
 static const FC_T *FCN(col_span)(const im2col_ctx *cx, const FC_T *xg, int64_t k, int64_t p0,
@@ -182,7 +183,7 @@ static void FCN(put_row)(int64_t NR, int64_t kc, const FC_T *src, int64_t lo, in
 }
 
 /* B block for forward: col rows [pc, pc+kc) x pixels [jc, jc+nc) as NR-column panels.
- * A row that is a run of x is cut into the panels straight from x; any other row is
+ * A row that is a run of x (col_span) is cut into the panels straight from x; any other row is
  * gathered once for all nc pixels into tmp (nc values) first. */
 static void FCN(pack_col)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, int64_t pc,
                           int64_t kc, int64_t jc, int64_t nc, FC_T *dst, FC_T *tmp)
@@ -191,19 +192,12 @@ static void FCN(pack_col)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, i
     for (int64_t p = 0; p < kc; p++) {
         const int64_t k = pc + p;
         int64_t lo, hi;
-        const FC_T *src;
-        if (cx->identity && k < cx->K) {
-            src = xg + k * cx->HW + jc;
+        const FC_T *src = FCN(col_span)(cx, xg, k, jc, nc, &lo, &hi);
+        if (lo > hi) {
+            FCN(im2col_row)(cx, xg, k, jc, nc, tmp, 1);
+            src = tmp;
             lo = 0;
             hi = nc;
-        } else {
-            src = FCN(col_span)(cx, xg, k, jc, nc, &lo, &hi);
-            if (lo > hi) {
-                FCN(im2col_row)(cx, xg, k, jc, nc, tmp, 1);
-                src = tmp;
-                lo = 0;
-                hi = nc;
-            }
         }
         FCN(put_row)(NR, kc, src, lo, hi, nc, dst + p * NR);
     }
@@ -244,8 +238,6 @@ static void FCN(pack_colT)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, 
             for (int64_t p = 0; p < kc; p++)
                 zero[p] = 0;
             rows[j] = zero;
-        } else if (cx->identity && k < cx->K) {
-            rows[j] = xg + k * cx->HW + pc;
         } else if ((src = FCN(col_span)(cx, xg, k, pc, kc, &lo, &hi)) && lo == 0 && hi == kc) {
             rows[j] = src;
         } else {
