@@ -212,6 +212,14 @@ BLOCKING_CASES = [
     make_geom(2, 9, 6, 30, 13, 3, 1, p=(1, 1)),
     make_geom(2, 9, 6, 30, 13, 3, 1, s=(1, 2), p=(1, 0)),
     make_geom(2, 9, 6, 30, 13, 3, 1, p=(1, 0), shrink=(0, 2)),
+    # forward with one B shared by the threads (few pixel blocks, 64+ output channels):
+    # columns across images with several row blocks of MC, one image, groups, several
+    # images one after another, and an image cut into two super-blocks
+    make_geom(8, 40, 7, 7, 300, 3, 3, p=(1, 1)),
+    make_geom(1, 20, 14, 14, 72, 3, 3, p=(1, 1), shrink=(1, 0)),
+    make_geom(4, 32, 10, 10, 140, 3, 3, p=(1, 1), G=2),
+    make_geom(2, 64, 30, 30, 64, 3, 3, p=(1, 1)),
+    make_geom(1, 256, 32, 32, 64, 3, 3, p=(1, 1)),
 ]
 
 
@@ -236,8 +244,9 @@ def test_im2col_empty_batch(isa, dt):
 
 @pytest.mark.parametrize("geom", [make_geom(1, 32, 20, 20, 48, 3, 3, p=(1, 1)),
                                   make_geom(4, 16, 12, 12, 24, 3, 3, s=(2, 2), p=(1, 1)),
-                                  make_geom(2, 3, 64, 64, 8, 3, 3, p=(1, 1))],
-                         ids=["batch1", "batch4", "long-reduction"])
+                                  make_geom(2, 3, 64, 64, 8, 3, 3, p=(1, 1)),
+                                  make_geom(8, 40, 7, 7, 72, 3, 3, p=(1, 1))],
+                         ids=["batch1", "batch4", "long-reduction", "shared-b"])
 def test_im2col_thread_count_invariance(isa, geom, rng):
     N, C, H, W, Co, kH, kW, Ho, Wo = geom[:9]
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)

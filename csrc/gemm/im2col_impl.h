@@ -99,17 +99,17 @@ static void FCN(col2im_row)(const im2col_ctx *cx, FC_T *gxg, int64_t k, int64_t 
 static void FCN(pack_w_fwd)(const DESC *d, const im2col_ctx *cx, const FC_T *w,
                             const FC_T *bias, int64_t gi, int64_t pc, int64_t kc, FC_T *dst)
 {
-    const int64_t MR = d->mr, M = cx->Cgo, K = cx->K;
-    for (int64_t i0 = 0; i0 < M; i0 += MR, dst += MR * kc) {
+    const int64_t MR = d->mr, M = cx->Cgo, K = cx->K, kw = fc_min64(kc, K - pc);
+    const FC_T *wg = w + gi * M * K + pc;
+    if (kw == kc) {   /* the rows of W are contiguous: the tier's transposing packer */
+        FCN(fc_gemm_pack_a)(d, M, kc, wg, K, 1, dst);
+        return;
+    }
+    for (int64_t i0 = 0; i0 < M; i0 += MR, dst += MR * kc) {   /* the block with the bias */
         const int64_t mv = fc_min64(MR, M - i0);
-        for (int64_t p = 0; p < kc; p++) {
-            FC_T *o = dst + p * MR;
-            const int64_t kk = pc + p;
-            for (int64_t i = 0; i < MR; i++) {
-                const int64_t row = gi * M + i0 + i;
-                o[i] = i >= mv ? 0 : kk < K ? w[row * K + kk] : bias[row];
-            }
-        }
+        FCN(fc_gemm_pack_a)(d, mv, kw, wg + i0 * K, K, 1, dst);
+        for (int64_t i = 0; i < MR; i++)
+            dst[kw * MR + i] = i < mv ? bias[gi * M + i0 + i] : 0;
     }
 }
 
@@ -185,11 +185,13 @@ static void FCN(put_row)(int64_t NR, int64_t kc, const FC_T *src, int64_t lo, in
 /* B block for forward: col rows [pc, pc+kc) x pixels [jc, jc+nc) as NR-column panels.
  * A row that is a run of x (col_span) is cut into the panels straight from x; any other row is
  * gathered once for all nc pixels into tmp (nc values) first. */
-static void FCN(pack_col)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, int64_t pc,
-                          int64_t kc, int64_t jc, int64_t nc, FC_T *dst, FC_T *tmp)
+/* Rows [r0, r1) of that block only (the panels keep the block's stride kc*NR). */
+static void FCN(pack_col_rows)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, int64_t pc,
+                               int64_t kc, int64_t r0, int64_t r1, int64_t jc, int64_t nc,
+                               FC_T *dst, FC_T *tmp)
 {
     const int64_t NR = d->nr;
-    for (int64_t p = 0; p < kc; p++) {
+    for (int64_t p = r0; p < r1; p++) {
         const int64_t k = pc + p;
         int64_t lo, hi;
         const FC_T *src = FCN(col_span)(cx, xg, k, jc, nc, &lo, &hi);
@@ -203,15 +205,21 @@ static void FCN(pack_col)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, i
     }
 }
 
+static void FCN(pack_col)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, int64_t pc,
+                          int64_t kc, int64_t jc, int64_t nc, FC_T *dst, FC_T *tmp)
+{
+    FCN(pack_col_rows)(d, cx, xg, pc, kc, 0, kc, jc, nc, dst, tmp);
+}
+
 /* pack_col over a run [q0, q0 + nc) of the flat pixel index q = n*HWo + p of all images
  * (columns crossing from one image into the next): each row is gathered into tmp per image
  * segment, then cut into the panels. */
 static void FCN(pack_col_flat)(const DESC *d, const im2col_ctx *cx, const FC_T *xg0,
-                               int64_t xs, int64_t pc, int64_t kc, int64_t q0, int64_t nc,
-                               FC_T *dst, FC_T *tmp)
+                               int64_t xs, int64_t pc, int64_t kc, int64_t r0, int64_t r1,
+                               int64_t q0, int64_t nc, FC_T *dst, FC_T *tmp)
 {
     const int64_t HWo = cx->HWo;
-    for (int64_t p = 0; p < kc; p++) {
+    for (int64_t p = r0; p < r1; p++) {
         for (int64_t q = q0; q < q0 + nc;) {
             const int64_t n = q / HWo, pa = q - n * HWo, len = fc_min64(HWo - pa, q0 + nc - q);
             FCN(im2col_row)(cx, xg0 + n * xs, pc + p, pa, len, tmp + (q - q0), 1);
@@ -248,6 +256,106 @@ static void FCN(pack_colT)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, 
     d->packt(kc, rows, dst);
 }
 
+/* Forward for few, large GEMMs (deep layers on small images, strided layers): blocks of
+ * pixels per thread would leave each block only a few NR panels to reuse every A panel on,
+ * so all of A would stream from L3 once per block.  Here the threads pack one B (all K+1
+ * rows x up to ncs pixels) together, then split the GEMM over row blocks of MC output
+ * channels and runs of panels, so A is read once per super-block.  The same products and
+ * sums, in the same order, as the per-thread path. */
+static fc_status FCN(fwd_im2col_shared)(const fc_conv_geom *g, const FC_T *x, const FC_T *w,
+                                        const FC_T *bias, FC_T *y, int nt, int flat)
+{
+    const DESC *d = FCN(fc_gemm_select)();
+    const int64_t MR = d->mr, NR = d->nr, MC = d->mc;
+    im2col_ctx cx;
+    if (ctx_init(&cx, g))
+        return FC_ERR_NOMEM;
+    const int64_t G = g->groups, M = cx.Cgo, K = cx.K, HWo = cx.HWo, N = g->N;
+    const int64_t Kb = K + (bias != NULL), Mp = fc_round_up(M, MR);
+    const int64_t KC = fc_balanced_block(Kb, d->kc), nkb = fc_ceil_div(Kb, KC);
+    const int64_t P = flat ? N * HWo : HWo, NI = flat ? 1 : N;
+    /* super-blocks of pixels: the shared B at most 2M values (8 MiB in float32) */
+    const int64_t npan_all = fc_ceil_div(P, NR);
+    const int64_t spb = fc_balanced_block(npan_all, fc_max64(1, ((int64_t)2 << 20) / Kb / NR));
+    const int64_t ncs = spb * NR, nsup = fc_ceil_div(P, ncs);
+    /* GEMM tasks: MC-row blocks x panel runs, at least 2 per thread */
+    const int64_t nmb = fc_ceil_div(Mp, MC);
+    const int64_t mb = fc_round_up(fc_ceil_div(Mp, nmb), MR);
+    const int64_t runs_want = fc_min64(spb, fc_ceil_div(2 * nt, nmb));
+    const int64_t rpan = fc_balanced_block(spb, fc_ceil_div(spb, runs_want));
+    const int64_t nrun = fc_ceil_div(spb, rpan);
+    /* packing tasks: kc blocks x row chunks, at least 4 per thread */
+    const int64_t rch = fc_max64(1, fc_ceil_div(4 * nt, nkb));
+
+    FC_T *ap = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(G * Mp * Kb));
+    FC_T *bs = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(Kb * ncs + (flat ? Mp * ncs : 0)));
+    FC_T *tb = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * ncs));
+    if (!ap || !bs || !tb) {
+        fc_free(ap);
+        fc_free(bs);
+        fc_free(tb);
+        ctx_free(&cx);
+        return FC_ERR_NOMEM;
+    }
+    FC_T *cbuf = bs + Kb * ncs;   /* flat: the super-block's M x ncs products */
+
+FC_OMP_PARALLEL(nt)
+    {
+        FC_T *tmp = tb + (int64_t)fc_thread_id() * ncs;
+FC_OMP_LOOP
+        for (int64_t t = 0; t < G * nkb; t++) {
+            const int64_t gi = t / nkb, pc = (t - gi * nkb) * KC;
+            FCN(pack_w_fwd)(d, &cx, w, bias, gi, pc, fc_min64(KC, Kb - pc), ap + gi * Mp * Kb + Mp * pc);
+        }
+        for (int64_t sb = 0; sb < NI * G * nsup; sb++) {
+            const int64_t n = sb / (G * nsup), gi = (sb / nsup) % G, jc = (sb % nsup) * ncs;
+            const int64_t ncur = fc_min64(ncs, P - jc);
+            const FC_T *xg = x + (n * g->C_in + gi * cx.Cgi) * cx.HW;
+FC_OMP_LOOP
+            for (int64_t t = 0; t < nkb * rch; t++) {
+                const int64_t pc = (t / rch) * KC, kc = fc_min64(KC, Kb - pc);
+                const int64_t r0 = kc * (t % rch) / rch, r1 = kc * (t % rch + 1) / rch;
+                if (flat)
+                    FCN(pack_col_flat)(d, &cx, x + gi * cx.Cgi * cx.HW, g->C_in * cx.HW, pc,
+                                       kc, r0, r1, jc, ncur, bs + pc * ncs, tmp);
+                else
+                    FCN(pack_col_rows)(d, &cx, xg, pc, kc, r0, r1, jc, ncur, bs + pc * ncs, tmp);
+            }
+            FC_T *yg = flat ? cbuf : y + (n * g->C_out + gi * M) * HWo + jc;
+            const int64_t ldy = flat ? ncs : HWo;
+FC_OMP_LOOP_DYNAMIC
+            for (int64_t t = 0; t < nmb * nrun; t++) {
+                const int64_t m0 = (t / nrun) * mb, m1 = fc_min64(M, m0 + mb);
+                const int64_t j0 = (t % nrun) * rpan * NR, j1 = fc_min64(ncur, j0 + rpan * NR);
+                for (int64_t pc = 0; pc < Kb; pc += KC) {
+                    const int64_t kc = fc_min64(KC, Kb - pc);
+                    const FC_T *ablk = ap + gi * Mp * Kb + Mp * pc, *bblk = bs + pc * ncs;
+                    for (int64_t jr = j0; jr < j1; jr += NR)
+                        for (int64_t ir = m0; ir < m1; ir += MR)
+                            d->ukr(kc, ablk + ir * kc, bblk + jr * kc, yg + ir * ldy + jr, ldy,
+                                   fc_min64(MR, M - ir), fc_min64(NR, ncur - jr), pc > 0);
+                }
+            }
+            if (flat) {
+FC_OMP_LOOP
+                for (int64_t co = 0; co < M; co++)
+                    for (int64_t q = jc; q < jc + ncur;) {
+                        const int64_t ni = q / HWo, pa = q - ni * HWo;
+                        const int64_t len = fc_min64(HWo - pa, jc + ncur - q);
+                        memcpy(y + (ni * g->C_out + gi * M + co) * HWo + pa,
+                               cbuf + co * ncs + (q - jc), sizeof(FC_T) * (size_t)len);
+                        q += len;
+                    }
+            }
+        }
+    }
+    fc_free(ap);
+    fc_free(bs);
+    fc_free(tb);
+    ctx_free(&cx);
+    return FC_OK;
+}
+
 fc_status FCN(fc_conv2d_fwd_im2col)(const fc_conv_geom *g, const FC_T *x, const FC_T *w,
                                     const FC_T *bias, FC_T *y)
 {
@@ -275,6 +383,10 @@ fc_status FCN(fc_conv2d_fwd_im2col)(const fc_conv_geom *g, const FC_T *x, const 
      * pixels changes with the thread count, never the order of any sum. */
     int64_t nc = fc_min64(fc_round_up(P, NR),
                           fc_max64(NR, (int64_t)(256 * 1024 / sizeof(FC_T)) / kc_max / NR * NR));
+    if (NI * G * fc_ceil_div(P, nc) < 4 * nt && M >= 64 && nt > 1) {
+        ctx_free(&cx);
+        return FCN(fwd_im2col_shared)(g, x, w, bias, y, nt, flat);
+    }
     while (nc > NR && NI * G * fc_ceil_div(P, nc) < 4 * nt)
         nc = fc_round_up(nc / 2, NR);
     const int64_t nblk = fc_ceil_div(P, nc), items = NI * G * nblk;
@@ -310,7 +422,7 @@ FC_OMP_LOOP_DYNAMIC
                 const FC_T *ablk = ap + gi * Mp * Kb + Mp * pc;
                 if (flat)
                     FCN(pack_col_flat)(d, &cx, x + gi * cx.Cgi * cx.HW, g->C_in * cx.HW, pc, kc,
-                                       jc, ncur, bbuf, tmp);
+                                       0, kc, jc, ncur, bbuf, tmp);
                 else
                     FCN(pack_col)(d, &cx, xg, pc, kc, jc, ncur, bbuf, tmp);
                 for (int64_t ic = 0; ic < M; ic += MC) {
