@@ -1,5 +1,6 @@
 /* GEMM layer: the tier's kernel and blocking, packers, plain driver. */
 #include <stdlib.h>
+#include <string.h>
 #include "gemm.h"
 #include "tier.h"
 

@@ -20,6 +20,12 @@ void FCN(fc_gemm_pack_a)(const FCN(fc_gemm_desc) *d, int64_t m, int64_t kc, cons
             for (int64_t p = 0; mv < MR && p < kc; p++)
                 for (int64_t i = mv; i < MR; i++)
                     dst[p * MR + i] = 0;
+        } else if (rs == 1) {   /* columns of A are contiguous (W^T): MR-value copies */
+            for (int64_t p = 0; p < kc; p++) {
+                memcpy(dst + p * MR, a + i0 + p * cs, sizeof(FC_T) * (size_t)mv);
+                for (int64_t i = mv; i < MR; i++)
+                    dst[p * MR + i] = 0;
+            }
         } else {
             for (int64_t p = 0; p < kc; p++) {
                 const FC_T *src = a + i0 * rs + p * cs;

@@ -10,6 +10,11 @@
         V_##DT t[R][NV];                                                                     \
         _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)                                 \
             _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) t[i][v] = ZERO_##DT();     \
+        /* C's rows come from L2 or further: their lines are fetched under the k loop */     \
+        for (int64_t i = 0; i < m; i++) {                                                    \
+            __builtin_prefetch(c + i * ldc, 1);                                              \
+            __builtin_prefetch(c + i * ldc + NR - 1, 1);                                     \
+        }                                                                                    \
         const T *ap = a, *bp = b;                                                            \
         for (int64_t p = 0; p < k; p++) {                                                    \
             V_##DT bv[NV];                                                                   \
