@@ -17,6 +17,9 @@
         }                                                                                    \
         const T *ap = a, *bp = b;                                                            \
         for (int64_t p = 0; p < k; p++) {                                                    \
+            /* A panels stream from L2/L3 (a B panel is reused across them): fetch 32 steps   \
+             * ahead, into the next panel at the end (measured 32 > 16 > 8 on a Xeon) */       \
+            __builtin_prefetch(ap + 32 * PMR);                                               \
             V_##DT bv[NV];                                                                   \
             _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                            \
                 bv[v] = LOAD_##DT(bp + v * L_##DT);                                          \
