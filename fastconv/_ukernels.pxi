@@ -19,6 +19,10 @@ ctypedef void (*_gemm_f32_t)(int64_t, const float *, const float *, float *, int
                              int64_t, int) nogil
 ctypedef void (*_gemm_f64_t)(int64_t, const double *, const double *, double *, int64_t,
                              int64_t, int64_t, int) nogil
+ctypedef void (*_gemmx_f32_t)(int64_t, const int64_t *, const float *, const float *, float *,
+                              int64_t, int64_t, int64_t, int) nogil
+ctypedef void (*_gemmx_f64_t)(int64_t, const int64_t *, const double *, const double *,
+                              double *, int64_t, int64_t, int64_t, int) nogil
 ctypedef void (*_packt_f32_t)(int64_t, const float *const *, float *) nogil
 ctypedef void (*_packt_f64_t)(int64_t, const double *const *, double *) nogil
 ctypedef void (*_dconv_f32_t)(int64_t, const int64_t *, const float *, const float *,
@@ -33,7 +37,7 @@ ctypedef void (*_dconvgw_f64_t)(int64_t, int64_t, const double *, int64_t, int64
                                 int64_t, int64_t) nogil
 ctypedef double (*_probe_t)(int64_t) nogil
 
-UKERNEL_KINDS = ("gemm", "packt", "dconv", "dconvgw", "probe", "pool")
+UKERNEL_KINDS = ("gemm", "packt", "dconv", "dconvgw", "probe", "pool", "gemmx")
 POOL_OPS = ("vmax", "vsum", "hmax", "hsum", "hargmax", "bwd2x2", "bwd2x2i", "vdiv", "copyz",
             "fence", "scatter", "rmax", "rsum", "rsums")   # FC_POOL_OP_NAMES
 POOL_SLACK = 16   # FC_POOL_SLACK: h* kernels may read this far past their last tap
@@ -92,6 +96,33 @@ def ukernel_gemm(int i, int64_t k, cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, 
         with nogil:
             (<_gemm_f64_t>u.fn)(k, <const double *>p_a, <const double *>p_b,
                                 <double *>p_c, ldc, m, n, acc)
+    return c
+
+
+def ukernel_gemmx(int i, int64_t k, cnp.ndarray off, cnp.ndarray x, cnp.ndarray b,
+                  cnp.ndarray c, int64_t ldc, int64_t m, int64_t n, bint acc):
+    """C (m x n, row stride ldc) = (acc ? C : 0) + A x packed B panel, A[i][p] = x[off[p] + i]."""
+    cdef const fc_ukernel_info *u = _uk(i, "gemmx", x)
+    if not (1 <= m <= u.mr and 1 <= n <= u.nr and k >= 0 and ldc >= n):
+        raise ValueError("gemmx: need 1 <= m <= MR, 1 <= n <= NR, k >= 0, ldc >= n")
+    _flat(off, np.int64, k, "off")
+    if k and (off[:k].min() < 0 or off[:k].max() + u.mr > x.size):
+        raise ValueError("gemmx: x[off[p] + i] must lie inside x for every p < k, i < MR")
+    _flat(x, x.dtype, 1, "x")
+    _flat(b, x.dtype, k * u.nr, "b")
+    _flat(c, x.dtype, (m - 1) * ldc + n, "c", True)
+    cdef void *p_o = _ptr(off)
+    cdef void *p_x = _ptr(x)
+    cdef void *p_b = _ptr(b)
+    cdef void *p_c = _ptr(c)
+    if u.itemsize == 4:
+        with nogil:
+            (<_gemmx_f32_t>u.fn)(k, <const int64_t *>p_o, <const float *>p_x,
+                                 <const float *>p_b, <float *>p_c, ldc, m, n, acc)
+    else:
+        with nogil:
+            (<_gemmx_f64_t>u.fn)(k, <const int64_t *>p_o, <const double *>p_x,
+                                 <const double *>p_b, <double *>p_c, ldc, m, n, acc)
     return c
 
 
@@ -232,6 +263,25 @@ def ukernel_time(int i, int64_t reps):
                 else:
                     (<_gemm_f64_t>u.fn)(k, <const double *>pa, <const double *>pb,
                                         <double *>pc, u.nr, u.mr, u.nr, 0)
+        return time.perf_counter() - t0, 2.0 * u.mr * u.nr * k, "flop"
+    if u.kind == 6:            # gemmx: a 3x3-like tap table over an L1-resident plane
+        k = 144
+        off = np.array([(t // 9) * 96 + ((t % 9) // 3) * 32 + t % 3 for t in range(k)],
+                       np.int64)
+        a = rng.standard_normal(int(off.max()) + u.mr + 1).astype(dt)
+        b = rng.standard_normal(k * u.nr).astype(dt)
+        c = np.zeros(u.mr * u.nr, dt)
+        pa, pb, pc, po = _ptr(a), _ptr(b), _ptr(c), _ptr(off)
+        t0 = time.perf_counter()
+        with nogil:
+            for r in range(reps):
+                if u.itemsize == 4:
+                    (<_gemmx_f32_t>u.fn)(k, <const int64_t *>po, <const float *>pa,
+                                         <const float *>pb, <float *>pc, u.nr, u.mr, u.nr, 0)
+                else:
+                    (<_gemmx_f64_t>u.fn)(k, <const int64_t *>po, <const double *>pa,
+                                         <const double *>pb, <double *>pc, u.nr, u.mr, u.nr,
+                                         0)
         return time.perf_counter() - t0, 2.0 * u.mr * u.nr * k, "flop"
     if u.kind == 1:            # packt: NR rows of kc values -> one panel
         k = 128

@@ -76,6 +76,52 @@ def test_gemm_ukernel(u, rng):
                                                    atol=float(np.max(2 * tol, initial=0)))
 
 
+@pytest.mark.parametrize("u", _ids("gemmx"))
+def test_gemmx_ukernel(u, rng):
+    """A gathered from a plane by a tap table (overlapping rows, taps out of order, repeats):
+    the oracle builds A[i][p] = x[off[p] + i] itself."""
+    dt = np.dtype(u["dtype"])
+    MR, NR = u["mr"], u["nr"]
+    twin = _twin(u)
+    for k in (0, 1, 9, 40):
+        off = rng.integers(0, 50, size=max(k, 1)).astype(np.int64)
+        x = rng.standard_normal(50 + MR).astype(dt)
+        A = np.array([[x[off[p] + i] for p in range(k)] for i in range(MR)],
+                     np.float64).reshape(MR, k)
+        for m in sorted({1, max(1, MR - 1), MR}):
+            for n in sorted({1, max(1, NR - 1), NR}):
+                for acc in (False, True):
+                    b = rng.standard_normal(k * NR).astype(dt)
+                    ldc = n + 2
+                    c0 = rng.standard_normal((m, ldc)).astype(dt)
+                    if not acc:
+                        c0[:, :n] = np.nan   # never read without acc
+                    c = c0.copy().ravel()
+                    _kernels.ukernel_gemmx(u["index"], k, off, x, b, c, ldc, m, n, acc)
+                    c = c.reshape(m, ldc)
+                    B = b.astype(np.float64).reshape(k, NR)[:, :n]
+                    want = A[:m] @ B + (c0[:, :n].astype(np.float64) if acc else 0)
+                    tol = _bound(dt, k, np.abs(A[:m]) @ np.abs(B)) + \
+                        (np.abs(c0[:, :n]) * np.finfo(dt).eps if acc else 0)
+                    assert np.all(np.abs(c[:, :n] - want) <= tol), (k, m, n, acc)
+                    np.testing.assert_array_equal(c[:, n:], c0[:, n:])  # untouched
+                    if twin is not None:
+                        c2 = c0.copy().ravel()
+                        _kernels.ukernel_gemmx(twin["index"], k, off, x, b, c2, ldc, m, n, acc)
+                        np.testing.assert_allclose(c2.reshape(m, ldc), c, rtol=0,
+                                                   atol=float(np.max(2 * tol, initial=0)))
+
+
+def test_gemmx_refuses_taps_outside_x():
+    u = next(v for v in UK if v["kind"] == "gemmx" and v["dtype"] == "float32")
+    x = np.zeros(10, np.float32)
+    b = np.zeros(u["nr"], np.float32)
+    c = np.zeros(u["nr"], np.float32)
+    with pytest.raises(ValueError, match="inside x"):
+        _kernels.ukernel_gemmx(u["index"], 1, np.array([10 - u["mr"] + 1], np.int64), x, b, c,
+                               u["nr"], 1, u["nr"], False)
+
+
 @pytest.mark.parametrize("u", _ids("packt"))
 def test_packt_ukernel(u, rng):
     dt = np.dtype(u["dtype"])

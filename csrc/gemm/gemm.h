@@ -31,6 +31,7 @@
         fc_##DT##_gemm_ukernel ukr;                                                         \
         fc_##DT##_gemm_packt packt;   /* transposing B packer for this NR */                \
         fc_##DT##_gemm_packt packa;   /* transposing A packer for this MR (packt's type) */ \
+        fc_##DT##_gemmx_ukernel gemmx;   /* the kernel with A gathered by offsets */       \
     } fc_gemm_desc_##DT;                                                                    \
     /* Kernel + blocking of the tier in use (tier.h). */                                     \
     const fc_gemm_desc_##DT *fc_gemm_select_##DT(void);                                       \

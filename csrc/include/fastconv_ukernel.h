@@ -35,6 +35,30 @@ typedef void (*fc_f64_gemm_ukernel)(int64_t k, const double *a, const double *b,
                                         int64_t ldc, int64_t m, int64_t n, int acc);
 
 /*
+ * fc_<dtype>_gemmx_<MR>x<NR>__<isa>(k, off, x, b, c, ldc, m, n, acc)
+ *
+ *   C[i][j] = (acc ? C[i][j] : 0) + sum_{p=0}^{k-1} x[off[p] + i] * b[p*NR + j]
+ *   for 0 <= i < m, 0 <= j < n, where C[i][j] is c[i*ldc + j].
+ *
+ * The GEMM kernel with A gathered, not packed: row i of A is MR consecutive points of an
+ * input plane and column p a tap at offset off[p] (the direct convolution vectorised along
+ * output channels: C is points x channels).  x[off[p] + i] must be readable for every
+ * p < k and i < MR (the kernel may compute the whole tile); b, the sizes, ldc, acc, the
+ * order of the sum and what is written are as for gemm.
+ */
+typedef void (*fc_f32_gemmx_ukernel)(int64_t k, const int64_t *off, const float *x,
+                                     const float *b, float *c, int64_t ldc, int64_t m,
+                                     int64_t n, int acc);
+typedef void (*fc_f64_gemmx_ukernel)(int64_t k, const int64_t *off, const double *x,
+                                     const double *b, double *c, int64_t ldc, int64_t m,
+                                     int64_t n, int acc);
+
+#define FC_GEMMX_UKERNEL_DECL(DT, T, TILE, ISA)                                              \
+    void fc_##DT##_gemmx_##TILE##__##ISA(int64_t k, const int64_t *off, const T *x,          \
+                                         const T *b, T *c, int64_t ldc, int64_t m,           \
+                                         int64_t n, int acc);
+
+/*
  * fc_<dtype>_gemm_packt_<NR>__<isa>(kc, rows, dst)
  *
  *   dst[p*NR + j] = rows[j][p]   for 0 <= p < kc, 0 <= j < NR.

@@ -6,3 +6,5 @@
 
 FC_GEMM_BODY(float, f32, 6, 2, 16, avx2)
 FC_GEMM_BODY(double, f64, 6, 2, 8, avx2)
+FC_GEMMX_BODY(float, f32, 6, 2, 16, avx2)
+FC_GEMMX_BODY(double, f64, 6, 2, 8, avx2)

@@ -7,3 +7,6 @@
 #define FC_GEMM_X(T, DT, MR, NV, NRNAME, ISA) FC_GEMM_BODY(T, DT, MR, NV, NRNAME, ISA)
 FC_GEMM_X(float, f32, 12, 2, 32, FC_512)
 FC_GEMM_X(double, f64, 12, 2, 16, FC_512)
+#define FC_GEMMX_X(T, DT, MR, NV, NRNAME, ISA) FC_GEMMX_BODY(T, DT, MR, NV, NRNAME, ISA)
+FC_GEMMX_X(float, f32, 12, 2, 32, FC_512)
+FC_GEMMX_X(double, f64, 12, 2, 16, FC_512)

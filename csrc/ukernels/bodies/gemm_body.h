@@ -31,6 +31,12 @@
             ap += PMR;                                                                       \
             bp += NR;                                                                        \
         }                                                                                    \
+        FC_GEMM_STORE_(T, DT, R, NV)                                                         \
+    }
+
+/* C's m x n corner from the R x NV accumulators t (a full tile straight, an edge tile
+ * through a buffer); returns from the kernel. */
+#define FC_GEMM_STORE_(T, DT, R, NV)                                                         \
         if (m == R && n == NR) {                                                             \
             _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)                             \
                 _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) {                      \
@@ -46,8 +52,7 @@
         for (int64_t i = 0; i < m; i++)                                                      \
             for (int64_t j = 0; j < n; j++)                                                  \
                 c[i * ldc + j] = acc ? c[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j]; \
-        return;                                                                              \
-    }
+        return;
 
 /* A last row panel of at most 4 (or 8) rows -- 64 channels are 5 x 12 + 4 -- computes only
  * those rows; each element still gets the same FMAs in the same order. */
@@ -61,6 +66,37 @@ void fc_##DT##_gemm_##MR##x##NRNAME##__##ISA(int64_t k, const T *a, const T *b, 
     if (MR > 8 && m <= 8)                                                                    \
         FC_GEMM_ROWS_(T, DT, (MR > 8 ? 8 : MR), NV)                                          \
     FC_GEMM_ROWS_(T, DT, MR, NV)                                                             \
+}
+
+/* The gathered-A kernel (contract in fastconv_ukernel.h): per step NV loads of B, MR
+ * broadcasts of consecutive points at x + off[p], MR*NV FMAs; the whole tile always. */
+#define FC_GEMMX_BODY(T, DT, MR, NV, NRNAME, ISA)                                            \
+void fc_##DT##_gemmx_##MR##x##NRNAME##__##ISA(int64_t k, const int64_t *off, const T *x,     \
+                                              const T *b, T *c, int64_t ldc, int64_t m,      \
+                                              int64_t n, int acc)                            \
+{                                                                                            \
+    enum { NR = NV * L_##DT };                                                               \
+    V_##DT t[MR][NV];                                                                        \
+    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                    \
+        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) t[i][v] = ZERO_##DT();         \
+    for (int64_t i = 0; i < m; i++) {                                                        \
+        __builtin_prefetch(c + i * ldc, 1);                                                  \
+        __builtin_prefetch(c + i * ldc + NR - 1, 1);                                         \
+    }                                                                                        \
+    const T *bp = b;                                                                         \
+    for (int64_t p = 0; p < k; p++) {                                                        \
+        const T *xp = x + off[p];                                                            \
+        V_##DT bv[NV];                                                                       \
+        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                                \
+            bv[v] = LOAD_##DT(bp + v * L_##DT);                                              \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                              \
+            const V_##DT ai = BCAST_##DT(xp + i);                                            \
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                            \
+                t[i][v] = FMA_##DT(ai, bv[v], t[i][v]);                                      \
+        }                                                                                    \
+        bp += NR;                                                                            \
+    }                                                                                        \
+    FC_GEMM_STORE_(T, DT, MR, NV)                                                            \
 }
 
 #endif
