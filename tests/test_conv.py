@@ -574,3 +574,51 @@ def test_non_finite_values_reach_exactly_the_outputs_they_touch(dtype, algorithm
         assert t.any() and not t.all(), what   # the case exercises both kinds of element
         np.testing.assert_array_equal(~np.isfinite(g), t, err_msg=what)
         assert_within(np.where(t, 0, g).astype(dtype), np.where(t, 0, e), m, L, dtype, what)
+
+
+# ------------------------------------------- direct forward vectorised along channels --
+# The 32-register tiers' direct forward runs layers with an NR panel of output channels and
+# 256+ taps per output on the gathered-A GEMM tile (direct_impl.h: fwd_chanvec); these
+# shapes take it there (and the grid kernels elsewhere): channels off the panel width, two
+# KC blocks of taps, stride phases, dilation, groups, 1-D, batch 1 cut into bands, uneven
+# padding.
+def _fwd_oracle(x, w, b, kw):
+    from fastconv import reference
+    return reference.conv2d(_f64(x), _f64(w), _f64(b), **kw)
+
+
+CHANVEC_CASES = [
+    ((2, 32, 9, 11), (40, 32, 3, 3), dict(padding=1)),
+    ((1, 30, 13, 13), (33, 30, 3, 3), dict(stride=2, padding=1)),
+    ((1, 16, 17, 15), (32, 16, 5, 5), dict(padding=3, dilation=2)),
+    ((2, 64, 8, 8), (64, 32, 3, 3), dict(padding=1, groups=2)),
+    ((2, 64, 1, 50), (32, 64, 1, 5), dict(padding=(0, 2))),
+    ((1, 16, 12, 10), (32, 16, 4, 4), dict(padding="same")),
+    ((3, 40, 7, 7), (72, 40, 3, 3), dict(stride=(1, 2), padding=(1, 0))),
+]
+
+
+@pytest.mark.parametrize("xs, ws, kw", CHANVEC_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_direct_channel_vectorised_forward(xs, ws, kw, dtype, isa, rng):
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    for b in (rng.standard_normal(ws[0]).astype(dtype), None):
+        y = fastconv.conv2d(x, w, b, algorithm="direct", **kw)
+        ey = _fwd_oracle(x, w, b, kw)
+        my = _fwd_oracle(_abs(x), _abs(w), _abs(b), kw)
+        assert_within(y, ey, my, ws[1] * ws[2] * ws[3] + 1, dtype, "output")
+
+
+def test_direct_channel_vectorised_non_finite_input(isa, rng):
+    """An Inf in x reaches exactly the outputs whose taps read it (the dropped columns of
+    the flattened grid read it too, and must not leak)."""
+    x = rng.standard_normal((1, 32, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+    x[0, 5, 4, 8] = np.inf
+    x[0, 7, 0, 0] = np.nan
+    y = fastconv.conv2d(x, w, padding=1, algorithm="direct")
+    ey = _fwd_oracle(x, w, None, dict(padding=1))
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ey))
+    fin = np.isfinite(ey)
+    np.testing.assert_allclose(y[fin], ey[fin], rtol=1e-4, atol=1e-3)

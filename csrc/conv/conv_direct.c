@@ -20,6 +20,7 @@
 #include "direct_ukernels.h"
 #include "direct_exact.h"
 #include "tier.h"
+#include "gemm/gemm.h"
 
 /* Input rows are copied one band (of output rows) at a time, about the tier's
  * direct_band_bytes, so that the copy is still in L2 when the micro-kernels read it; packed
@@ -174,6 +175,20 @@ static double tile_eff(int mr, int nv)
     const double lat = acc >= 8 ? 1.0 : acc / 8.0;
     const double ld = acc >= mr + nv ? 1.0 : acc / (double)(mr + nv);
     return lat < ld ? lat : ld;
+}
+
+/* The forward pass vectorised along output channels (direct_impl.h: fwd_chanvec). */
+static int fc_direct_chanvec_pays(const fc_conv_geom *g)
+{
+    const char *e = getenv("FC_CHANVEC");
+    if (e) return atoi(e);
+    /* 32-register tiers, at least one full NR panel of channels and 256 taps (Xeon,
+     * 2026-12-03, ms, grid kernels / this: resnet_64 9.4 / 7.1, resnet_512 19.1 / 10.4,
+     * strided 7.2 / 3.8, dilated 10.5 / 7.0, cifar_32 6.6 / 5.5; 3-channel stem 7.5 / 13.2).
+     * At 16 registers the grid kernels keep the 16x16 64-channel case (6.6 / 7.2). */
+    const fc_tier *t = fc_tier_current();
+    const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;
+    return t->nregs >= 32 && Cog >= t->gemm_f32.nr && Cig * g->kH * g->kW >= 256;
 }
 
 /* ---- float32 ---- */
