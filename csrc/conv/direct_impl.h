@@ -211,10 +211,11 @@ static void F(pack_bias)(const T *bias, int64_t groups, int64_t cg, int MR, int6
 }
 
 /* Per-thread band buffers: nt buffers of n elements, each followed by NR + 64 zeroed slack
- * elements that tiles running past the last plane may read. */
+ * elements that tiles running past the last plane may read.  From the cached workspace, as
+ * every buffer here: a fresh mapping page-faults its way in on every call. */
 static T *F(alloc_bands)(int nt, int64_t n, int64_t slack)
 {
-    T *buf = (T *)malloc((size_t)(nt * (n + slack)) * sizeof(T));
+    T *buf = (T *)fc_malloc((size_t)(nt * (n + slack)) * sizeof(T));
     if (buf)
         for (int i = 0; i < nt; i++) memset(buf + i * (n + slack) + n, 0, (size_t)slack * sizeof(T));
     return buf;
@@ -383,12 +384,12 @@ fc_status F(fc_conv2d_fwd_direct_strided)(const fc_conv_geom *g, const T *x, con
     F(pick_grid_kernel)(MR, g->H_out, g->W_out, P.Wq, &Gd.K);
 
     const int64_t band_n = nplanes * P.plane, slack = NR + 64;
-    int64_t *off = (int64_t *)malloc((size_t)(ntaps > 0 ? ntaps : 1) * sizeof(int64_t));
-    T *wpk = (T *)malloc((size_t)(G * nblk * ntaps * MR) * sizeof(T));
-    T *bpk = bias ? (T *)malloc((size_t)(G * nblk * MR) * sizeof(T)) : NULL;
+    int64_t *off = (int64_t *)fc_malloc((size_t)(ntaps > 0 ? ntaps : 1) * sizeof(int64_t));
+    T *wpk = (T *)fc_malloc((size_t)(G * nblk * ntaps * MR) * sizeof(T));
+    T *bpk = bias ? (T *)fc_malloc((size_t)(G * nblk * MR) * sizeof(T)) : NULL;
     T *bands = F(alloc_bands)(nt, band_n, slack);
     if (!off || !wpk || (bias && !bpk) || !bands) {
-        free(off); free(wpk); free(bpk); free(bands);
+        fc_free(off); fc_free(wpk); fc_free(bpk); fc_free(bands);
         return FC_ERR_NOMEM;
     }
     fwd_offsets(g, &P, off);
@@ -420,7 +421,7 @@ FC_OMP_FOR_DYNAMIC(nt)
                     wpk + gi * nblk * ntaps * MR, bpk ? bpk + gi * nblk * MR : NULL, b0, b1,
                     i0, i0 + R, P.Wq);
     }
-    free(off); free(wpk); free(bpk); free(bands);
+    fc_free(off); fc_free(wpk); fc_free(bpk); fc_free(bands);
     return FC_OK;
 }
 
@@ -454,14 +455,14 @@ fc_status F(fc_conv2d_bwd_data_direct)(const fc_conv_geom *g, const T *gy, const
     P->plane = (R + P->halo) * P->Wq;
 
     const int64_t band_n = Cog * P->plane, slack = NR + 64;
-    F(grid_t) *grids = (F(grid_t) *)malloc((size_t)nphase * sizeof(F(grid_t)));
-    int64_t *off = (int64_t *)malloc((size_t)(taps_all > 0 ? taps_all : 1) * sizeof(int64_t));
-    T *wpk = (T *)malloc((size_t)(G * nblk * taps_all * MR + 1) * sizeof(T));
-    int64_t *khs = (int64_t *)malloc((size_t)(2 * g->kH) * sizeof(int64_t));
-    int64_t *kws = (int64_t *)malloc((size_t)(2 * g->kW) * sizeof(int64_t));
+    F(grid_t) *grids = (F(grid_t) *)fc_malloc((size_t)nphase * sizeof(F(grid_t)));
+    int64_t *off = (int64_t *)fc_malloc((size_t)(taps_all > 0 ? taps_all : 1) * sizeof(int64_t));
+    T *wpk = (T *)fc_malloc((size_t)(G * nblk * taps_all * MR + 1) * sizeof(T));
+    int64_t *khs = (int64_t *)fc_malloc((size_t)(2 * g->kH) * sizeof(int64_t));
+    int64_t *kws = (int64_t *)fc_malloc((size_t)(2 * g->kW) * sizeof(int64_t));
     T *bands = F(alloc_bands)(nt, band_n, slack);
     if (!grids || !off || !wpk || !khs || !kws || !bands) {
-        free(grids); free(off); free(wpk); free(khs); free(kws); free(bands);
+        fc_free(grids); fc_free(off); fc_free(wpk); fc_free(khs); fc_free(kws); fc_free(bands);
         return FC_ERR_NOMEM;
     }
 
@@ -518,7 +519,7 @@ FC_OMP_FOR_DYNAMIC(nt)
                         Gd->wpk + gi * nblk * Gd->ntaps * MR, NULL, b0, b1, i0, i0 + R, P->Wq);
         }
     }
-    free(grids); free(off); free(wpk); free(khs); free(kws); free(bands);
+    fc_free(grids); fc_free(off); fc_free(wpk); fc_free(khs); fc_free(kws); fc_free(bands);
     return FC_OK;
 }
 
@@ -577,11 +578,11 @@ fc_status F(fc_conv2d_bwd_weight_direct)(const fc_conv_geom *g, const T *gy, con
     nbc = (nblk + bpc - 1) / bpc;
 
     const int64_t band_n = Cig * P.nph_h * P.nph_w * P.plane;
-    int64_t *off = (int64_t *)malloc((size_t)(ntaps > 0 ? ntaps : 1) * sizeof(int64_t));
-    T *part = (T *)malloc((size_t)(nchunk * part_n) * sizeof(T));
+    int64_t *off = (int64_t *)fc_malloc((size_t)(ntaps > 0 ? ntaps : 1) * sizeof(int64_t));
+    T *part = (T *)fc_malloc((size_t)(nchunk * part_n) * sizeof(T));
     T *tbuf = gw ? F(alloc_bands)(nt, band_n, 0) : NULL;
     if (!off || !part || (gw && !tbuf)) {
-        free(off); free(part); free(tbuf);
+        fc_free(off); fc_free(part); fc_free(tbuf);
         return FC_ERR_NOMEM;
     }
     fwd_offsets(g, &P, off);
@@ -644,7 +645,7 @@ FC_OMP_LOOP
             }
         }
     }
-    free(off); free(part); free(tbuf);
+    fc_free(off); fc_free(part); fc_free(tbuf);
     return FC_OK;
 }
 
