@@ -60,7 +60,9 @@ static void build(void)
         snprintf(what, sizeof what, "gemm_packa_%d", (int)D.mr);                             \
         add((const void *)D.packa, FC_UK_PACKT, SZ, i, 0, (int)D.mr, 0, what);              \
         snprintf(what, sizeof what, "gemmx_%dx%d", (int)D.mr, (int)D.nr);                    \
-        add((const void *)D.gemmx, FC_UK_GEMMX, SZ, i, (int)D.mr, (int)D.nr, 0, what);
+        add((const void *)D.gemmx, FC_UK_GEMMX, SZ, i, (int)D.mr, (int)D.nr, 0, what);      \
+        snprintf(what, sizeof what, "gemmr_%dx%d", (int)D.mr, (int)D.nr);                    \
+        add((const void *)D.gemmr, FC_UK_GEMMR, SZ, i, (int)D.mr, (int)D.nr, 0, what);
         FC_REG_GEMM(t->gemm_f32, 4)
         FC_REG_GEMM(t->gemm_f64, 8)
 #define FC_REG_DCONV(D, SZ)                                                                  \

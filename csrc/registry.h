@@ -4,7 +4,7 @@
 #include <stdint.h>
 
 enum { FC_UK_GEMM = 0, FC_UK_PACKT = 1, FC_UK_DCONV = 2, FC_UK_DCONVGW = 3, FC_UK_PROBE = 4,
-       FC_UK_POOL = 5, FC_UK_GEMMX = 6 };
+       FC_UK_POOL = 5, FC_UK_GEMMX = 6, FC_UK_GEMMR = 7 };
 
 /* The pooling row kernels (contracts in csrc/pool/pool_internal.h), in the order of
  * FC_POOL_OP_NAMES. */

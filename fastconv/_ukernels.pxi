@@ -23,6 +23,10 @@ ctypedef void (*_gemmx_f32_t)(int64_t, const int64_t *, const float *, const flo
                               int64_t, int64_t, int64_t, int) nogil
 ctypedef void (*_gemmx_f64_t)(int64_t, const int64_t *, const double *, const double *,
                               double *, int64_t, int64_t, int64_t, int) nogil
+ctypedef void (*_gemmr_f32_t)(int64_t, const float *const *, const float *, float *, int64_t,
+                              int64_t, int64_t, int) nogil
+ctypedef void (*_gemmr_f64_t)(int64_t, const double *const *, const double *, double *,
+                              int64_t, int64_t, int64_t, int) nogil
 ctypedef void (*_packt_f32_t)(int64_t, const float *const *, float *) nogil
 ctypedef void (*_packt_f64_t)(int64_t, const double *const *, double *) nogil
 ctypedef void (*_dconv_f32_t)(int64_t, const int64_t *, const float *, const float *,
@@ -37,7 +41,7 @@ ctypedef void (*_dconvgw_f64_t)(int64_t, int64_t, const double *, int64_t, int64
                                 int64_t, int64_t) nogil
 ctypedef double (*_probe_t)(int64_t) nogil
 
-UKERNEL_KINDS = ("gemm", "packt", "dconv", "dconvgw", "probe", "pool", "gemmx")
+UKERNEL_KINDS = ("gemm", "packt", "dconv", "dconvgw", "probe", "pool", "gemmx", "gemmr")
 POOL_OPS = ("vmax", "vsum", "hmax", "hsum", "hargmax", "bwd2x2", "bwd2x2i", "vdiv", "copyz",
             "fence", "scatter", "rmax", "rsum", "rsums")   # FC_POOL_OP_NAMES
 POOL_SLACK = 16   # FC_POOL_SLACK: h* kernels may read this far past their last tap
@@ -123,6 +127,33 @@ def ukernel_gemmx(int i, int64_t k, cnp.ndarray off, cnp.ndarray x, cnp.ndarray 
         with nogil:
             (<_gemmx_f64_t>u.fn)(k, <const int64_t *>p_o, <const double *>p_x,
                                  <const double *>p_b, <double *>p_c, ldc, m, n, acc)
+    return c
+
+
+def ukernel_gemmr(int i, cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, int64_t ldc, int64_t m,
+                  int64_t n, bint acc):
+    """C (m x n, row stride ldc) = (acc ? C : 0) + A x packed B panel, A's MR rows the rows
+    of a (MR, k), passed by pointer."""
+    cdef const fc_ukernel_info *u = _uk(i, "gemmr", a)
+    if a.ndim != 2 or a.shape[0] != u.mr or not a.flags.c_contiguous:
+        raise ValueError(f"gemmr: a must be a C-contiguous ({u.mr}, k) array")
+    cdef int64_t k = a.shape[1]
+    if not (1 <= m <= u.mr and 1 <= n <= u.nr and ldc >= n):
+        raise ValueError("gemmr: need 1 <= m <= MR, 1 <= n <= NR, ldc >= n")
+    _flat(b, a.dtype, k * u.nr, "b")
+    _flat(c, a.dtype, (m - 1) * ldc + n, "c", True)
+    ptrs = np.array([a.ctypes.data + r * a.strides[0] for r in range(u.mr)], np.uintp)
+    cdef void *p_r = _ptr(ptrs)
+    cdef void *p_b = _ptr(b)
+    cdef void *p_c = _ptr(c)
+    if u.itemsize == 4:
+        with nogil:
+            (<_gemmr_f32_t>u.fn)(k, <const float *const *>p_r, <const float *>p_b,
+                                 <float *>p_c, ldc, m, n, acc)
+    else:
+        with nogil:
+            (<_gemmr_f64_t>u.fn)(k, <const double *const *>p_r, <const double *>p_b,
+                                 <double *>p_c, ldc, m, n, acc)
     return c
 
 
@@ -282,6 +313,23 @@ def ukernel_time(int i, int64_t reps):
                     (<_gemmx_f64_t>u.fn)(k, <const int64_t *>po, <const double *>pa,
                                          <const double *>pb, <double *>pc, u.nr, u.mr, u.nr,
                                          0)
+        return time.perf_counter() - t0, 2.0 * u.mr * u.nr * k, "flop"
+    if u.kind == 7:            # gemmr: MR rows of an L1-resident array by pointer
+        k = 128
+        a = rng.standard_normal((u.mr, k)).astype(dt)
+        b = rng.standard_normal(k * u.nr).astype(dt)
+        c = np.zeros(u.mr * u.nr, dt)
+        ptrs = np.array([a.ctypes.data + j * a.strides[0] for j in range(u.mr)], np.uintp)
+        pa, pb, pc = _ptr(ptrs), _ptr(b), _ptr(c)
+        t0 = time.perf_counter()
+        with nogil:
+            for r in range(reps):
+                if u.itemsize == 4:
+                    (<_gemmr_f32_t>u.fn)(k, <const float *const *>pa, <const float *>pb,
+                                         <float *>pc, u.nr, u.mr, u.nr, 0)
+                else:
+                    (<_gemmr_f64_t>u.fn)(k, <const double *const *>pa, <const double *>pb,
+                                         <double *>pc, u.nr, u.mr, u.nr, 0)
         return time.perf_counter() - t0, 2.0 * u.mr * u.nr * k, "flop"
     if u.kind == 1:            # packt: NR rows of kc values -> one panel
         k = 128

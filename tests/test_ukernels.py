@@ -112,6 +112,38 @@ def test_gemmx_ukernel(u, rng):
                                                    atol=float(np.max(2 * tol, initial=0)))
 
 
+@pytest.mark.parametrize("u", _ids("gemmr"))
+def test_gemmr_ukernel(u, rng):
+    dt = np.dtype(u["dtype"])
+    MR, NR = u["mr"], u["nr"]
+    twin = _twin(u)
+    for k in (0, 1, 9, 40):
+        a = rng.standard_normal((MR, k)).astype(dt)
+        A = a.astype(np.float64)
+        for m in sorted({1, max(1, MR - 1), MR}):
+            for n in sorted({1, max(1, NR - 1), NR}):
+                for acc in (False, True):
+                    b = rng.standard_normal(k * NR).astype(dt)
+                    ldc = n + 2
+                    c0 = rng.standard_normal((m, ldc)).astype(dt)
+                    if not acc:
+                        c0[:, :n] = np.nan   # never read without acc
+                    c = c0.copy().ravel()
+                    _kernels.ukernel_gemmr(u["index"], a, b, c, ldc, m, n, acc)
+                    c = c.reshape(m, ldc)
+                    B = b.astype(np.float64).reshape(k, NR)[:, :n]
+                    want = A[:m] @ B + (c0[:, :n].astype(np.float64) if acc else 0)
+                    tol = _bound(dt, k, np.abs(A[:m]) @ np.abs(B)) + \
+                        (np.abs(c0[:, :n]) * np.finfo(dt).eps if acc else 0)
+                    assert np.all(np.abs(c[:, :n] - want) <= tol), (k, m, n, acc)
+                    np.testing.assert_array_equal(c[:, n:], c0[:, n:])  # untouched
+                    if twin is not None:
+                        c2 = c0.copy().ravel()
+                        _kernels.ukernel_gemmr(twin["index"], a, b, c2, ldc, m, n, acc)
+                        np.testing.assert_allclose(c2.reshape(m, ldc), c, rtol=0,
+                                                   atol=float(np.max(2 * tol, initial=0)))
+
+
 def test_gemmx_refuses_taps_outside_x():
     u = next(v for v in UK if v["kind"] == "gemmx" and v["dtype"] == "float32")
     x = np.zeros(10, np.float32)

@@ -191,6 +191,16 @@ static int fc_direct_chanvec_pays(const fc_conv_geom *g)
     return t->nregs >= 32 && Cog >= t->gemm_f32.nr && Cig * g->kH * g->kW >= 256;
 }
 
+/* Its weight gradient also wants long runs per band (the grid's points are the sum's
+ * length per kernel call): from 256 output points per image (Xeon, 2026-12-03, ms, grid
+ * kernels / this: resnet_64 12.4 / 7.8, dilated 12.5 / 8.0, cifar_64 (16x16) 8.4 / 5.5;
+ * resnet_512 (7x7) 42 / 86).  Not 1x1, whose columns im2col reads as x itself (pointwise
+ * 256 -> 64: 6.8 against im2col's 4.8). */
+int fc_direct_chanvec_weight_pays(const fc_conv_geom *g)
+{
+    return fc_direct_chanvec_pays(g) && g->H_out * g->W_out >= 256 && g->kH * g->kW > 1;
+}
+
 /* ---- float32 ---- */
 #define T float
 #define SFX f32

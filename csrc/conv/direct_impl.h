@@ -535,6 +535,131 @@ static T F(sum_run)(const T *p, int64_t n)
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
+/* The weight gradient vectorised along output channels (the 32-register tiers' wide
+ * layers, as fwd_chanvec): gW_g^T (taps x channels) = sum over the batch's bands of the
+ * band copy's tap rows (gemmr reads tap t's run of its phase plane in place) times gY^T
+ * packed as NR-channel panels over the band's flattened grid, zero in the dropped columns.
+ * The bands (N * nband, fixed by the geometry) are cut into at most 16 fixed chunks, each
+ * summed into its own partial, the partials added in chunk order; work items split a
+ * chunk's taps further only for parallelism.  Finite x only: a dropped column's zero times
+ * an Inf would be NaN (the caller checks). */
+static fc_status F(bwd_weight_chanvec)(const fc_conv_geom *g, const T *gy, const T *x, T *gw,
+                                       T *gb)
+{
+    const CAT(fc_gemm_desc, SFX) *d = CAT(fc_gemm_select, SFX)();
+    const int64_t G = g->groups, Cig = g->C_in / G, Cog = g->C_out / G;
+    const int64_t ntaps = Cig * g->kH * g->kW, MR = d->mr, NR = d->nr;
+    const int64_t HWo = g->H_out * g->W_out, Ho = g->H_out, Wo = g->W_out;
+    const int nt = threads_for(g);
+    planes_t P;
+    fwd_planes(g, &P);
+    const int64_t nplanes = Cig * P.nph_h * P.nph_w, Wq = P.Wq;
+    /* bands from the geometry alone (they fix the order of the sums) */
+    const int64_t row_bytes = nplanes * Wq * (int64_t)sizeof(T);
+    int64_t R = Ho;
+    for (int64_t want = 2; R > 1 && (R + P.halo) * row_bytes > 4 * fc_tier_current()->direct_band_bytes; want++)
+        R = fc_ceil_div(Ho, want);
+    const int64_t nband = fc_ceil_div(Ho, R), NB = g->N * nband;
+    P.plane = (R + P.halo) * Wq;
+    const int64_t Q = R * Wq, KC = fc_balanced_block(Q, d->kc);
+    const int64_t Cogp = fc_round_up(Cog, NR), npan = Cogp / NR, ntp = fc_ceil_div(ntaps, MR);
+    const int64_t nchunk = fc_min64(16, NB), part_n = ntaps * Cogp;
+    /* tap-panel blocks per item: only for parallelism, no effect on any sum */
+    int64_t tpb = ntp;
+    while (tpb > 1 && nchunk * G * fc_ceil_div(ntp, tpb) < 4 * nt)
+        tpb = fc_ceil_div(tpb, 2);
+    const int64_t ntb = fc_ceil_div(ntp, tpb), items = nchunk * G * ntb;
+    const int64_t band_n = nplanes * P.plane, slack = (g->kW - 1) * g->dW + 64;
+    const int64_t per_thread = band_n + slack + Q * Cogp + fc_max64(Wo, 1);
+
+    int64_t *off = (int64_t *)fc_malloc((size_t)ntaps * sizeof(int64_t));
+    T *part = (T *)fc_malloc((size_t)(nchunk * G * part_n) * sizeof(T));
+    T *tb = (T *)fc_malloc((size_t)(nt * per_thread) * sizeof(T));
+    if (!off || !part || !tb) {
+        fc_free(off); fc_free(part); fc_free(tb);
+        return FC_ERR_NOMEM;
+    }
+    fwd_offsets(g, &P, off);
+    int64_t k;
+FC_OMP_PARALLEL(nt)
+    {
+        T *xb = tb + (int64_t)fc_thread_id() * per_thread;
+        T *bpk = xb + band_n + slack, *zrow = bpk + Q * Cogp;
+        const T *rows[FC_GEMM_NR_MAX > FC_GEMM_MR_MAX ? FC_GEMM_NR_MAX : FC_GEMM_MR_MAX];
+        memset(xb + band_n, 0, (size_t)slack * sizeof(T));
+        memset(zrow, 0, (size_t)fc_max64(Wo, 1) * sizeof(T));
+FC_OMP_LOOP_DYNAMIC
+        for (k = 0; k < items; k++) {
+            const int64_t tbk = k % ntb, gi = (k / ntb) % G, c = k / (ntb * G);
+            const int64_t t0 = tbk * tpb, t1 = fc_min64(ntp, t0 + tpb);
+            T *pc_out = part + (c * G + gi) * part_n;
+            for (int64_t bi = c * NB / nchunk; bi < (c + 1) * NB / nchunk; bi++) {
+                const int64_t n = bi / nband, i0 = bi % nband * R, rv = fc_min64(R, Ho - i0);
+                const int first = bi == c * NB / nchunk;
+                for (int64_t icg = 0; icg < Cig; icg++)
+                    F(repack)(x + (n * g->C_in + gi * Cig + icg) * g->H * g->W,
+                              xb + icg * P.nph_h * P.nph_w * P.plane, &P, i0, i0 + R + P.halo);
+                /* gY^T over the band's grid: panel jp holds Q rows of NR channels */
+                for (int64_t jp = 0; jp < npan; jp++) {
+                    T *dst = bpk + jp * Q * NR;
+                    for (int64_t r = 0; r < R; r++) {
+                        if (r < rv) {
+                            for (int64_t j = 0; j < NR; j++) {
+                                const int64_t co = jp * NR + j;
+                                rows[j] = co < Cog ? gy + (n * g->C_out + gi * Cog + co) * HWo +
+                                                         (i0 + r) * Wo
+                                                   : zrow;
+                            }
+                            d->packt(Wo, rows, dst + r * Wq * NR);
+                            memset(dst + (r * Wq + Wo) * NR, 0, (size_t)((Wq - Wo) * NR) * sizeof(T));
+                        } else {
+                            memset(dst + r * Wq * NR, 0, (size_t)(Wq * NR) * sizeof(T));
+                        }
+                    }
+                }
+                for (int64_t pc = 0; pc < Q; pc += KC) {
+                    const int64_t kc = fc_min64(KC, Q - pc);
+                    for (int64_t tp = t0; tp < t1; tp++) {
+                        const int64_t ta = tp * MR, mv = fc_min64(MR, ntaps - ta);
+                        for (int64_t i = 0; i < MR; i++)
+                            rows[i] = xb + off[ta + (i < mv ? i : 0)] + pc;
+                        for (int64_t jp = 0; jp < npan; jp++)
+                            d->gemmr(kc, rows, bpk + jp * Q * NR + pc * NR,
+                                     pc_out + ta * Cogp + jp * NR, Cogp, mv,
+                                     fc_min64(NR, Cog - jp * NR), !(first && pc == 0));
+                    }
+                }
+            }
+        }
+        T *acc = bpk;   /* Cog sums of one tap */
+FC_OMP_LOOP
+        for (k = 0; k < G * ntaps; k++) {   /* the partials in chunk order, a tap's row at once */
+            const int64_t gi = k / ntaps, t = k % ntaps;
+            const T *p0 = part + gi * part_n + t * Cogp;
+            for (int64_t co = 0; co < Cog; co++)
+                acc[co] = p0[co];
+            for (int64_t c = 1; c < nchunk; c++) {
+                const T *pc_ = part + (c * G + gi) * part_n + t * Cogp;
+                for (int64_t co = 0; co < Cog; co++)
+                    acc[co] += pc_[co];
+            }
+            for (int64_t co = 0; co < Cog; co++)
+                gw[(gi * Cog + co) * ntaps + t] = acc[co];
+        }
+FC_OMP_LOOP
+        for (k = 0; k < g->C_out; k++) {   /* the bias gradient */
+            if (gb) {
+                T s = 0;
+                for (int64_t n = 0; n < g->N; n++)
+                    s += F(sum_run)(gy + (n * g->C_out + k) * HWo, HWo);
+                gb[k] = s;
+            }
+        }
+    }
+    fc_free(off); fc_free(part); fc_free(tb);
+    return FC_OK;
+}
+
 /* gw[oc][t] = sum over (n, oh, ow) of gy[n][oc][oh][ow] * x[n][ic(t)][tap t of (oh, ow)].
  * The rows of the batch, N*H_out, are cut into nchunk fixed ranges (independent of the
  * thread count); each range accumulates into its own partial gw/gb, and the partials are
@@ -553,6 +678,9 @@ fc_status F(fc_conv2d_bwd_weight_direct)(const fc_conv_geom *g, const T *gy, con
     }
     if (!F(fc_direct_all_finite)(gy, g->N * g->C_out * g->H_out * g->W_out))
         return F(fc_direct_exact_bwd_weight)(g, gy, x, gw, gb);
+    if (gw && fc_direct_chanvec_weight_pays(g) &&
+        F(fc_direct_all_finite)(x, g->N * g->C_in * g->H * g->W))
+        return F(bwd_weight_chanvec)(g, gy, x, gw, gb);
     planes_t P;
     fwd_planes(g, &P);
     const F(fc_dconv_desc) *D = &fc_tier_current()->F(dconv);

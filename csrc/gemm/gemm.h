@@ -32,6 +32,7 @@
         fc_##DT##_gemm_packt packt;   /* transposing B packer for this NR */                \
         fc_##DT##_gemm_packt packa;   /* transposing A packer for this MR (packt's type) */ \
         fc_##DT##_gemmx_ukernel gemmx;   /* the kernel with A gathered by offsets */       \
+        fc_##DT##_gemmr_ukernel gemmr;   /* the kernel with A's rows read in place */      \
     } fc_gemm_desc_##DT;                                                                    \
     /* Kernel + blocking of the tier in use (tier.h). */                                     \
     const fc_gemm_desc_##DT *fc_gemm_select_##DT(void);                                       \

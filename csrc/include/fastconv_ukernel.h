@@ -59,6 +59,25 @@ typedef void (*fc_f64_gemmx_ukernel)(int64_t k, const int64_t *off, const double
                                          int64_t n, int acc);
 
 /*
+ * fc_<dtype>_gemmr_<MR>x<NR>__<isa>(k, rows, b, c, ldc, m, n, acc)
+ *
+ *   C[i][j] = (acc ? C[i][j] : 0) + sum_{p=0}^{k-1} rows[i][p] * b[p*NR + j]
+ *
+ * The GEMM kernel with A's MR rows read in place through pointers (each to k values), not
+ * packed: the direct weight gradient's input rows (a tap's run of a stride-phase plane)
+ * against packed grad_output columns.  rows[i] must point to k readable values for every
+ * i < MR (rows past m may repeat a valid one); the rest as for gemm.
+ */
+typedef void (*fc_f32_gemmr_ukernel)(int64_t k, const float *const *rows, const float *b,
+                                     float *c, int64_t ldc, int64_t m, int64_t n, int acc);
+typedef void (*fc_f64_gemmr_ukernel)(int64_t k, const double *const *rows, const double *b,
+                                     double *c, int64_t ldc, int64_t m, int64_t n, int acc);
+
+#define FC_GEMMR_UKERNEL_DECL(DT, T, TILE, ISA)                                              \
+    void fc_##DT##_gemmr_##TILE##__##ISA(int64_t k, const T *const *rows, const T *b, T *c,  \
+                                         int64_t ldc, int64_t m, int64_t n, int acc);
+
+/*
  * fc_<dtype>_gemm_packt_<NR>__<isa>(kc, rows, dst)
  *
  *   dst[p*NR + j] = rows[j][p]   for 0 <= p < kc, 0 <= j < NR.

@@ -9,6 +9,8 @@ FC_GEMM_PACKA_DECL(f32, float, 6, avx2)
 FC_GEMM_PACKA_DECL(f64, double, 6, avx2)
 FC_GEMMX_UKERNEL_DECL(f32, float, 6x16, avx2)
 FC_GEMMX_UKERNEL_DECL(f64, double, 6x8, avx2)
+FC_GEMMR_UKERNEL_DECL(f32, float, 6x16, avx2)
+FC_GEMMR_UKERNEL_DECL(f64, double, 6x8, avx2)
 FC_WINO_DECL_ALL(avx2)
 #define FC_DCONV_ISA avx2
 FC_DCONV_SHAPES(FC_DCONV_TAP_DECL_BOTH)
@@ -25,10 +27,12 @@ void fc_tier_setup__avx2(fc_tier *t)
     t->nregs = 16;
     t->gemm_f32 = (fc_gemm_desc_f32){"f32_gemm_6x16__avx2", 6, 16, 144, 256, 512,
                                      fc_f32_gemm_6x16__avx2, fc_f32_gemm_packt_16__avx2,
-                                     fc_f32_gemm_packa_6__avx2, fc_f32_gemmx_6x16__avx2};
+                                     fc_f32_gemm_packa_6__avx2, fc_f32_gemmx_6x16__avx2,
+                                     fc_f32_gemmr_6x16__avx2};
     t->gemm_f64 = (fc_gemm_desc_f64){"f64_gemm_6x8__avx2", 6, 8, 72, 256, 256,
                                      fc_f64_gemm_6x8__avx2, fc_f64_gemm_packt_8__avx2,
-                                     fc_f64_gemm_packa_6__avx2, fc_f64_gemmx_6x8__avx2};
+                                     fc_f64_gemm_packa_6__avx2, fc_f64_gemmx_6x8__avx2,
+                                     fc_f64_gemmr_6x8__avx2};
     t->dconv_f32.lanes = 8;
     t->dconv_f64.lanes = 4;
     fc_tier *const fc_setup_tier = t;

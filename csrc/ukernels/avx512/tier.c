@@ -16,6 +16,8 @@ FC_X(FC_GEMM_PACKA_DECL, f32, float, 12, FC_512)
 FC_X(FC_GEMM_PACKA_DECL, f64, double, 12, FC_512)
 FC_X(FC_GEMMX_UKERNEL_DECL, f32, float, 12x32, FC_512)
 FC_X(FC_GEMMX_UKERNEL_DECL, f64, double, 12x16, FC_512)
+FC_X(FC_GEMMR_UKERNEL_DECL, f32, float, 12x32, FC_512)
+FC_X(FC_GEMMR_UKERNEL_DECL, f64, double, 12x16, FC_512)
 #define FC_DCONV_ISA FC_512
 FC_DCONV_SHAPES_32(FC_DCONV_TAP_DECL_BOTH)
 FC_X(FC_DCONV_GW, f64, double, 4, 3, FC_512) FC_X(FC_DCONV_GW, f64, double, 1, 9, FC_512)
@@ -37,12 +39,14 @@ void FC_512_NAME(fc_tier_setup__)(fc_tier *t)
                                      256, 512, FC_512_NAME(fc_f32_gemm_12x32__),
                                      FC_512_NAME(fc_f32_gemm_packt_32__),
                                      FC_512_NAME(fc_f32_gemm_packa_12__),
-                                     FC_512_NAME(fc_f32_gemmx_12x32__)};
+                                     FC_512_NAME(fc_f32_gemmx_12x32__),
+                                     FC_512_NAME(fc_f32_gemmr_12x32__)};
     t->gemm_f64 = (fc_gemm_desc_f64){FC_512_STR(FC_512_NAME(f64_gemm_12x16__)), 12, 16, 84,
                                      256, 256, FC_512_NAME(fc_f64_gemm_12x16__),
                                      FC_512_NAME(fc_f64_gemm_packt_16__),
                                      FC_512_NAME(fc_f64_gemm_packa_12__),
-                                     FC_512_NAME(fc_f64_gemmx_12x16__)};
+                                     FC_512_NAME(fc_f64_gemmx_12x16__),
+                                     FC_512_NAME(fc_f64_gemmr_12x16__)};
     /* the tap tables are the tier's own; f32's weight-gradient kernels stay avx2's, whose 12
      * accumulators do more per horizontal sum at 8 lanes (bench --ukernels: 70 vs 62 GFLOP/s) */
     memset(t->dconv_f32.tap, 0, sizeof t->dconv_f32.tap);

@@ -99,4 +99,37 @@ void fc_##DT##_gemmx_##MR##x##NRNAME##__##ISA(int64_t k, const int64_t *off, con
     FC_GEMM_STORE_(T, DT, MR, NV)                                                            \
 }
 
+/* The rows-in-place kernel (contract in fastconv_ukernel.h): per step NV loads of B, MR
+ * broadcasts, one from each row, MR*NV FMAs. */
+#define FC_GEMMR_BODY(T, DT, MR, NV, NRNAME, ISA)                                            \
+void fc_##DT##_gemmr_##MR##x##NRNAME##__##ISA(int64_t k, const T *const *rows, const T *b,   \
+                                              T *c, int64_t ldc, int64_t m, int64_t n,       \
+                                              int acc)                                       \
+{                                                                                            \
+    enum { NR = NV * L_##DT };                                                               \
+    V_##DT t[MR][NV];                                                                        \
+    const T *ar[MR];                                                                         \
+    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                                  \
+        ar[i] = rows[i];                                                                     \
+        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) t[i][v] = ZERO_##DT();         \
+    }                                                                                        \
+    for (int64_t i = 0; i < m; i++) {                                                        \
+        __builtin_prefetch(c + i * ldc, 1);                                                  \
+        __builtin_prefetch(c + i * ldc + NR - 1, 1);                                         \
+    }                                                                                        \
+    const T *bp = b;                                                                         \
+    for (int64_t p = 0; p < k; p++) {                                                        \
+        V_##DT bv[NV];                                                                       \
+        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                                \
+            bv[v] = LOAD_##DT(bp + v * L_##DT);                                              \
+        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                              \
+            const V_##DT ai = BCAST_##DT(ar[i] + p);                                         \
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                            \
+                t[i][v] = FMA_##DT(ai, bv[v], t[i][v]);                                      \
+        }                                                                                    \
+        bp += NR;                                                                            \
+    }                                                                                        \
+    FC_GEMM_STORE_(T, DT, MR, NV)                                                            \
+}
+
 #endif

@@ -11,6 +11,8 @@ FC_GEMM_PACKA_DECL(f32, float, 4, generic)
 FC_GEMM_PACKA_DECL(f64, double, 4, generic)
 FC_GEMMX_UKERNEL_DECL(f32, float, 4x16, generic)
 FC_GEMMX_UKERNEL_DECL(f64, double, 4x8, generic)
+FC_GEMMR_UKERNEL_DECL(f32, float, 4x16, generic)
+FC_GEMMR_UKERNEL_DECL(f64, double, 4x8, generic)
 FC_WINO_DECL_ALL(generic)
 #define FC_DCONV_ISA generic
 FC_DCONV_SHAPES(FC_DCONV_TAP_DECL_BOTH)
@@ -32,10 +34,12 @@ void fc_tier_setup__generic(fc_tier *t)
      * next to it (for conv, B is the im2col panel, packed per thread). */
     t->gemm_f32 = (fc_gemm_desc_f32){"f32_gemm_4x16__generic", 4, 16, 128, 256, 512,
                                      fc_f32_gemm_4x16__generic, fc_f32_gemm_packt_16__generic,
-                                     fc_f32_gemm_packa_4__generic, fc_f32_gemmx_4x16__generic};
+                                     fc_f32_gemm_packa_4__generic, fc_f32_gemmx_4x16__generic,
+                                     fc_f32_gemmr_4x16__generic};
     t->gemm_f64 = (fc_gemm_desc_f64){"f64_gemm_4x8__generic", 4, 8, 64, 256, 256,
                                      fc_f64_gemm_4x8__generic, fc_f64_gemm_packt_8__generic,
-                                     fc_f64_gemm_packa_4__generic, fc_f64_gemmx_4x8__generic};
+                                     fc_f64_gemm_packa_4__generic, fc_f64_gemmx_4x8__generic,
+                                     fc_f64_gemmr_4x8__generic};
     /* the portable tap kernels count their tiles in 8 (f32) / 4 (f64) lanes */
     t->dconv_f32.lanes = 8;
     t->dconv_f64.lanes = 4;
