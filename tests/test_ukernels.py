@@ -43,37 +43,50 @@ def test_registry_covers_every_supported_tier():
     assert {u["kind"] for u in UK if u["tier"] == "generic"} == set(_kernels.UKERNEL_KINDS)
 
 
+def _check_tile(u, rng, k, A, call, ms, ns, ldc_extra):
+    """One GEMM-shaped kernel u over (m, n, acc): C = (acc ? C : 0) + A[:m] @ B against the
+    float64 product, the columns past n untouched, and its generic twin (same call) close.
+    A: the (MR, k) float64 matrix the kernel's A operand stands for; call(index, b, c, ldc,
+    m, n, acc) runs a kernel of u's kind on the caller's A operand."""
+    dt = np.dtype(u["dtype"])
+    NR = u["nr"]
+    twin = _twin(u)
+    for m in ms:
+        for n in ns:
+            for acc in (False, True):
+                b = rng.standard_normal(k * NR).astype(dt)
+                ldc = n + ldc_extra
+                c0 = rng.standard_normal((m, ldc)).astype(dt)
+                if not acc:
+                    c0[:, :n] = np.nan   # never read without acc
+                c = c0.copy().ravel()
+                call(u["index"], b, c, ldc, m, n, acc)
+                c = c.reshape(m, ldc)
+                B = b.astype(np.float64).reshape(k, NR)[:, :n]
+                want = A[:m] @ B + (c0[:, :n].astype(np.float64) if acc else 0)
+                tol = _bound(dt, k, np.abs(A[:m]) @ np.abs(B)) + \
+                    (np.abs(c0[:, :n]) * np.finfo(dt).eps if acc else 0)
+                assert np.all(np.abs(c[:, :n] - want) <= tol), (k, m, n, acc)
+                np.testing.assert_array_equal(c[:, n:], c0[:, n:])  # untouched
+                if twin is not None:
+                    c2 = c0.copy().ravel()
+                    call(twin["index"], b, c2, ldc, m, n, acc)
+                    np.testing.assert_allclose(c2.reshape(m, ldc), c, rtol=0,
+                                               atol=float(np.max(2 * tol, initial=0)))
+
+
 @pytest.mark.parametrize("u", _ids("gemm"))
 def test_gemm_ukernel(u, rng):
     dt = np.dtype(u["dtype"])
     MR, NR = u["mr"], u["nr"]
-    twin = _twin(u)
     for k in (0, 1, 7, 33):
+        a = rng.standard_normal(k * MR).astype(dt)
+        A = a.astype(np.float64).reshape(k, MR).T
         # short last row panels take their own paths (bodies/gemm_body.h: 4 and 8 rows)
-        for m in sorted({1, max(1, MR - 1), MR} | {r for r in (4, 5, 8, 9) if r <= MR}):
-            for n in sorted({1, max(1, NR - 1), NR, max(1, NR // 2 + 1)}):
-                for acc in (False, True):
-                    a = rng.standard_normal(k * MR).astype(dt)
-                    b = rng.standard_normal(k * NR).astype(dt)
-                    ldc = n + 3
-                    c0 = rng.standard_normal((m, ldc)).astype(dt)
-                    if not acc:
-                        c0[:, :n] = np.nan   # never read without acc
-                    c = c0.copy().ravel()
-                    _kernels.ukernel_gemm(u["index"], k, a, b, c, ldc, m, n, acc)
-                    c = c.reshape(m, ldc)
-                    A = a.astype(np.float64).reshape(k, MR)[:, :m]
-                    B = b.astype(np.float64).reshape(k, NR)[:, :n]
-                    want = A.T @ B + (c0[:, :n].astype(np.float64) if acc else 0)
-                    tol = _bound(dt, k, np.abs(A).T @ np.abs(B)) + \
-                        (np.abs(c0[:, :n]) * np.finfo(dt).eps if acc else 0)
-                    assert np.all(np.abs(c[:, :n] - want) <= tol), (k, m, n, acc)
-                    np.testing.assert_array_equal(c[:, n:], c0[:, n:])  # untouched
-                    if twin is not None:
-                        c2 = c0.copy().ravel()
-                        _kernels.ukernel_gemm(twin["index"], k, a, b, c2, ldc, m, n, acc)
-                        np.testing.assert_allclose(c2.reshape(m, ldc), c, rtol=0,
-                                                   atol=float(np.max(2 * tol, initial=0)))
+        ms = sorted({1, max(1, MR - 1), MR} | {r for r in (4, 5, 8, 9) if r <= MR})
+        ns = sorted({1, max(1, NR - 1), NR, max(1, NR // 2 + 1)})
+        _check_tile(u, rng, k, A, lambda i, b, c, ldc, m, n, acc, k=k, a=a:
+                    _kernels.ukernel_gemm(i, k, a, b, c, ldc, m, n, acc), ms, ns, 3)
 
 
 @pytest.mark.parametrize("u", _ids("gemmx"))
@@ -82,66 +95,25 @@ def test_gemmx_ukernel(u, rng):
     the oracle builds A[i][p] = x[off[p] + i] itself."""
     dt = np.dtype(u["dtype"])
     MR, NR = u["mr"], u["nr"]
-    twin = _twin(u)
     for k in (0, 1, 9, 40):
         off = rng.integers(0, 50, size=max(k, 1)).astype(np.int64)
         x = rng.standard_normal(50 + MR).astype(dt)
         A = np.array([[x[off[p] + i] for p in range(k)] for i in range(MR)],
                      np.float64).reshape(MR, k)
-        for m in sorted({1, max(1, MR - 1), MR}):
-            for n in sorted({1, max(1, NR - 1), NR}):
-                for acc in (False, True):
-                    b = rng.standard_normal(k * NR).astype(dt)
-                    ldc = n + 2
-                    c0 = rng.standard_normal((m, ldc)).astype(dt)
-                    if not acc:
-                        c0[:, :n] = np.nan   # never read without acc
-                    c = c0.copy().ravel()
-                    _kernels.ukernel_gemmx(u["index"], k, off, x, b, c, ldc, m, n, acc)
-                    c = c.reshape(m, ldc)
-                    B = b.astype(np.float64).reshape(k, NR)[:, :n]
-                    want = A[:m] @ B + (c0[:, :n].astype(np.float64) if acc else 0)
-                    tol = _bound(dt, k, np.abs(A[:m]) @ np.abs(B)) + \
-                        (np.abs(c0[:, :n]) * np.finfo(dt).eps if acc else 0)
-                    assert np.all(np.abs(c[:, :n] - want) <= tol), (k, m, n, acc)
-                    np.testing.assert_array_equal(c[:, n:], c0[:, n:])  # untouched
-                    if twin is not None:
-                        c2 = c0.copy().ravel()
-                        _kernels.ukernel_gemmx(twin["index"], k, off, x, b, c2, ldc, m, n, acc)
-                        np.testing.assert_allclose(c2.reshape(m, ldc), c, rtol=0,
-                                                   atol=float(np.max(2 * tol, initial=0)))
+        _check_tile(u, rng, k, A, lambda i, b, c, ldc, m, n, acc, k=k, off=off, x=x:
+                    _kernels.ukernel_gemmx(i, k, off, x, b, c, ldc, m, n, acc),
+                    sorted({1, max(1, MR - 1), MR}), sorted({1, max(1, NR - 1), NR}), 2)
 
 
 @pytest.mark.parametrize("u", _ids("gemmr"))
 def test_gemmr_ukernel(u, rng):
     dt = np.dtype(u["dtype"])
     MR, NR = u["mr"], u["nr"]
-    twin = _twin(u)
     for k in (0, 1, 9, 40):
         a = rng.standard_normal((MR, k)).astype(dt)
-        A = a.astype(np.float64)
-        for m in sorted({1, max(1, MR - 1), MR}):
-            for n in sorted({1, max(1, NR - 1), NR}):
-                for acc in (False, True):
-                    b = rng.standard_normal(k * NR).astype(dt)
-                    ldc = n + 2
-                    c0 = rng.standard_normal((m, ldc)).astype(dt)
-                    if not acc:
-                        c0[:, :n] = np.nan   # never read without acc
-                    c = c0.copy().ravel()
-                    _kernels.ukernel_gemmr(u["index"], a, b, c, ldc, m, n, acc)
-                    c = c.reshape(m, ldc)
-                    B = b.astype(np.float64).reshape(k, NR)[:, :n]
-                    want = A[:m] @ B + (c0[:, :n].astype(np.float64) if acc else 0)
-                    tol = _bound(dt, k, np.abs(A[:m]) @ np.abs(B)) + \
-                        (np.abs(c0[:, :n]) * np.finfo(dt).eps if acc else 0)
-                    assert np.all(np.abs(c[:, :n] - want) <= tol), (k, m, n, acc)
-                    np.testing.assert_array_equal(c[:, n:], c0[:, n:])  # untouched
-                    if twin is not None:
-                        c2 = c0.copy().ravel()
-                        _kernels.ukernel_gemmr(twin["index"], a, b, c2, ldc, m, n, acc)
-                        np.testing.assert_allclose(c2.reshape(m, ldc), c, rtol=0,
-                                                   atol=float(np.max(2 * tol, initial=0)))
+        _check_tile(u, rng, k, a.astype(np.float64), lambda i, b, c, ldc, m, n, acc, a=a:
+                    _kernels.ukernel_gemmr(i, a, b, c, ldc, m, n, acc),
+                    sorted({1, max(1, MR - 1), MR}), sorted({1, max(1, NR - 1), NR}), 2)
 
 
 def test_gemmx_refuses_taps_outside_x():

@@ -4,30 +4,41 @@
  * are computed whole (a short last row panel: its rows only) and copied out through a buffer,
  * so that a given element's arithmetic is the same wherever its tile sits. */
 #ifndef FC_GEMM_BODY_H
-/* One tile of R rows (R <= MR) of the MR-row packed A panel; returns from the kernel. */
-#define FC_GEMM_ROWS_(T, DT, R, NV)                                                          \
-    {                                                                                        \
+/* R x NV zeroed accumulators t, and C's m rows fetched under the k loop (they come from L2
+ * or further). */
+#define FC_GEMM_OPEN_(DT, R, NV)                                                             \
         V_##DT t[R][NV];                                                                     \
         _Pragma("GCC unroll 16") for (int i = 0; i < R; i++)                                 \
             _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) t[i][v] = ZERO_##DT();     \
-        /* C's rows come from L2 or further: their lines are fetched under the k loop */     \
         for (int64_t i = 0; i < m; i++) {                                                    \
             __builtin_prefetch(c + i * ldc, 1);                                              \
             __builtin_prefetch(c + i * ldc + NR - 1, 1);                                     \
-        }                                                                                    \
+        }
+
+/* The step of every kernel here: NV loads of B at bp, one broadcast per row i from the
+ * address A_I (an expression in i), MR*NV FMAs. */
+#define FC_GEMM_STEP_(DT, R, NV, A_I)                                                        \
+        {                                                                                    \
+            V_##DT bv[NV];                                                                   \
+            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                            \
+                bv[v] = LOAD_##DT(bp + v * L_##DT);                                          \
+            _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {                           \
+                const V_##DT ai = BCAST_##DT(A_I);                                           \
+                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                        \
+                    t[i][v] = FMA_##DT(ai, bv[v], t[i][v]);                                  \
+            }                                                                                \
+        }
+
+/* One tile of R rows (R <= MR) of the MR-row packed A panel; returns from the kernel. */
+#define FC_GEMM_ROWS_(T, DT, R, NV)                                                          \
+    {                                                                                        \
+        FC_GEMM_OPEN_(DT, R, NV)                                                             \
         const T *ap = a, *bp = b;                                                            \
         for (int64_t p = 0; p < k; p++) {                                                    \
             /* A panels stream from L2/L3 (a B panel is reused across them): fetch 32 steps   \
              * ahead, into the next panel at the end (measured 32 > 16 > 8 on a Xeon) */       \
             __builtin_prefetch(ap + 32 * PMR);                                               \
-            V_##DT bv[NV];                                                                   \
-            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                            \
-                bv[v] = LOAD_##DT(bp + v * L_##DT);                                          \
-            _Pragma("GCC unroll 16") for (int i = 0; i < R; i++) {                           \
-                const V_##DT ai = BCAST_##DT(ap + i);                                        \
-                _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                        \
-                    t[i][v] = FMA_##DT(ai, bv[v], t[i][v]);                                  \
-            }                                                                                \
+            FC_GEMM_STEP_(DT, R, NV, ap + i)                                                 \
             ap += PMR;                                                                       \
             bp += NR;                                                                        \
         }                                                                                    \
@@ -76,24 +87,11 @@ void fc_##DT##_gemmx_##MR##x##NRNAME##__##ISA(int64_t k, const int64_t *off, con
                                               int64_t n, int acc)                            \
 {                                                                                            \
     enum { NR = NV * L_##DT };                                                               \
-    V_##DT t[MR][NV];                                                                        \
-    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                                    \
-        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) t[i][v] = ZERO_##DT();         \
-    for (int64_t i = 0; i < m; i++) {                                                        \
-        __builtin_prefetch(c + i * ldc, 1);                                                  \
-        __builtin_prefetch(c + i * ldc + NR - 1, 1);                                         \
-    }                                                                                        \
+    FC_GEMM_OPEN_(DT, MR, NV)                                                                \
     const T *bp = b;                                                                         \
     for (int64_t p = 0; p < k; p++) {                                                        \
         const T *xp = x + off[p];                                                            \
-        V_##DT bv[NV];                                                                       \
-        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                                \
-            bv[v] = LOAD_##DT(bp + v * L_##DT);                                              \
-        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                              \
-            const V_##DT ai = BCAST_##DT(xp + i);                                            \
-            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                            \
-                t[i][v] = FMA_##DT(ai, bv[v], t[i][v]);                                      \
-        }                                                                                    \
+        FC_GEMM_STEP_(DT, MR, NV, xp + i)                                                    \
         bp += NR;                                                                            \
     }                                                                                        \
     FC_GEMM_STORE_(T, DT, MR, NV)                                                            \
@@ -107,26 +105,12 @@ void fc_##DT##_gemmr_##MR##x##NRNAME##__##ISA(int64_t k, const T *const *rows, c
                                               int acc)                                       \
 {                                                                                            \
     enum { NR = NV * L_##DT };                                                               \
-    V_##DT t[MR][NV];                                                                        \
+    FC_GEMM_OPEN_(DT, MR, NV)                                                                \
     const T *ar[MR];                                                                         \
-    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                                  \
-        ar[i] = rows[i];                                                                     \
-        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) t[i][v] = ZERO_##DT();         \
-    }                                                                                        \
-    for (int64_t i = 0; i < m; i++) {                                                        \
-        __builtin_prefetch(c + i * ldc, 1);                                                  \
-        __builtin_prefetch(c + i * ldc + NR - 1, 1);                                         \
-    }                                                                                        \
+    _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) ar[i] = rows[i];                   \
     const T *bp = b;                                                                         \
     for (int64_t p = 0; p < k; p++) {                                                        \
-        V_##DT bv[NV];                                                                       \
-        _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                                \
-            bv[v] = LOAD_##DT(bp + v * L_##DT);                                              \
-        _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {                              \
-            const V_##DT ai = BCAST_##DT(ar[i] + p);                                         \
-            _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++)                            \
-                t[i][v] = FMA_##DT(ai, bv[v], t[i][v]);                                      \
-        }                                                                                    \
+        FC_GEMM_STEP_(DT, MR, NV, ar[i] + p)                                                 \
         bp += NR;                                                                            \
     }                                                                                        \
     FC_GEMM_STORE_(T, DT, MR, NV)                                                            \
