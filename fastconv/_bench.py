@@ -467,6 +467,24 @@ def measure(fns, repeats, slow=(), slow_repeats=1, min_sample=0.01, warmup=1, bu
     return results
 
 
+def _steady_heap():
+    """glibc's mmap threshold adapts to the frees it sees, so whether a call's buffers (an
+    output of tens of MiB) came from fresh, page-faulting mappings or from reused heap
+    depended on what the implementation timed before it had freed: the same algorithm
+    measured up to 1.45x apart in two columns of one run (stem: 11.2 vs 7.7 ms), torch
+    likewise (13.1 vs 8.0 ms).  Fixed high for the timing, every implementation reuses its
+    memory as in a steady training loop; the peak-memory pass sets its own threshold."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+        libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)
+        libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
+    except (OSError, AttributeError):
+        pass
+
+
 class PeakMemory:
     """Peak resident-memory growth of one call (Linux: reset VmHWM via clear_refs).
 
@@ -567,6 +585,7 @@ def run(cases, passes=PASSES, dtype="float32", threads=None, repeats=5, impls=No
         meta = _machine_meta(dtype, threads, repeats, torch)
         probes = _Probes(dtype, threads, probe_time, any(c.kind == "pool" for c in cases))
         probes.measure()
+        _steady_heap()
         rows = []
         # Per kind (flops or bytes): the work beyond which the reference is skipped.
         ref_too_slow_above = {"conv": math.inf, "pool": math.inf}

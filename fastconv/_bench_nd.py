@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._bench import _load_torch, cases_named, measure
+from ._bench import _load_torch, _steady_heap, cases_named, measure
 
 # name  dims,N,C_in,size,C_out,kernel,stride,padding,dilation,groups  (sizes DxHxW in 3-D)
 ND_CONV_SPEC = """
@@ -233,6 +233,7 @@ def main(args):
     every = {c.name: c for c in ND_CONV + ND_POOL}
     cases = cases_named(args.layers, every, "1-D/3-D case(s)") if args.layers else None
     passes = tuple(p.strip() for p in args.passes.split(",") if p.strip())
+    _steady_heap()
     rows = run(cases, passes, args.threads, args.repeats,
                args.budget if args.budget > 0 else None)
     os.makedirs(args.out, exist_ok=True)

@@ -271,6 +271,9 @@ def test_weight_gradient_rule_follows_the_fma_rate():
         assert _kernels.choose_conv_algo(pw, 2, 4) == "im2col"
         r512 = (8, 512, 7, 7, 512, 3, 3, 7, 7, 1, 1, 1, 1, 1, 1, 1)
         assert _kernels.choose_conv_algo(r512, 2, 8) == "im2col"
+        # the strided forward on the channel-vectorised direct at full rate
+        s2 = (8, 128, 28, 28, 256, 3, 3, 14, 14, 2, 2, 1, 1, 1, 1, 1)
+        assert _kernels.choose_conv_algo(s2, 0, 4) == ("direct" if full else "im2col")
         # a (3, 1, 1) temporal kernel as the 2-D (3, 1) one over (D, H*W) images (conv3d.c):
         # its backward-data goes to the GEMM at the full rate only; forward and weight always
         t311 = (2, 64, 16, 3136, 64, 3, 1, 16, 3136, 1, 1, 1, 0, 1, 1, 1)

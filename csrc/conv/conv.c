@@ -194,6 +194,12 @@ fc_conv_algo fc_conv2d_choose_algo_32reg(const fc_conv_geom *g, int pass, int it
          * 9.9, dilated 8.0 / 10.0, cifar_64 5.5 / 7.2, resnet_128 8.0 / 9.4) */
         if (pass == 2 && fc_tier_current()->fma_full_rate && fc_direct_chanvec_weight_pays(g))
             return FC_ALGO_DIRECT;
+        /* and its forward the GEMM's for strided layers, which im2col gathers element by
+         * element (Xeon, strided 128 -> 256 s2 14x14, ms, direct / im2col: 3.76 / 3.95 alone,
+         * 4.0 / 4.9 in the bench's alternation) */
+        if (pass == 0 && fc_tier_current()->fma_full_rate && (g->sH > 1 || g->sW > 1) &&
+            fc_direct_chanvec_fwd_pays(g))
+            return FC_ALGO_DIRECT;
         if (pass == 2 && g->C_out * Cig * KK >= (fc_tier_current()->fma_full_rate ? 20000 : 65536))
             return FC_ALGO_IM2COL;
         /* 1-D problems (conv1d: H = 1): the direct kernel's bands of output rows hold one

@@ -196,6 +196,11 @@ static int fc_direct_chanvec_pays(const fc_conv_geom *g)
  * kernels / this: resnet_64 12.4 / 7.8, dilated 12.5 / 8.0, cifar_64 (16x16) 8.4 / 5.5;
  * resnet_512 (7x7) 42 / 86).  Not 1x1, whose columns im2col reads as x itself (pointwise
  * 256 -> 64: 6.8 against im2col's 4.8). */
+int fc_direct_chanvec_fwd_pays(const fc_conv_geom *g)
+{
+    return fc_direct_chanvec_pays(g);
+}
+
 int fc_direct_chanvec_weight_pays(const fc_conv_geom *g)
 {
     return fc_direct_chanvec_pays(g) && g->H_out * g->W_out >= 256 && g->kH * g->kW > 1;
