@@ -185,10 +185,6 @@ fc_conv_algo fc_conv2d_choose_algo_32reg(const fc_conv_geom *g, int pass, int it
     const int64_t KK = g->kH * g->kW;
     if (!(g->groups > 1 && (Cig < 8 || Cog < 8))) {
         if (pass == 1 && KK == 1) return FC_ALGO_IM2COL;
-        /* the weight gradient's GEMM gains the most from full-rate 512-bit FMAs (the table
-         * above, Zen 5); at half rate (Zen 4, 2026-12-02, ms, direct / im2col) direct's
-         * per-range sums keep 64 -> 64 channels: resnet_64 13.1 / 17.8, dilated 14.8 / 16.4,
-         * resnet_128 19.7 / 14.0 */
         /* at full rate the direct weight gradient vectorised along output channels beats
          * the GEMM where it runs (Xeon, 2026-12-03, ms, direct / im2col: resnet_64 7.8 /
          * 9.9, dilated 8.0 / 10.0, cifar_64 5.5 / 7.2, resnet_128 8.0 / 9.4) */
@@ -198,8 +194,12 @@ fc_conv_algo fc_conv2d_choose_algo_32reg(const fc_conv_geom *g, int pass, int it
          * element (Xeon, strided 128 -> 256 s2 14x14, ms, direct / im2col: 3.76 / 3.95 alone,
          * 4.0 / 4.9 in the bench's alternation) */
         if (pass == 0 && fc_tier_current()->fma_full_rate && (g->sH > 1 || g->sW > 1) &&
-            fc_direct_chanvec_fwd_pays(g))
+            fc_direct_chanvec_pays(g))
             return FC_ALGO_DIRECT;
+        /* the weight gradient's GEMM gains the most from full-rate 512-bit FMAs (the table
+         * above, Zen 5); at half rate (Zen 4, 2026-12-02, ms, direct / im2col) direct's
+         * per-range sums keep 64 -> 64 channels: resnet_64 13.1 / 17.8, dilated 14.8 / 16.4,
+         * resnet_128 19.7 / 14.0 */
         if (pass == 2 && g->C_out * Cig * KK >= (fc_tier_current()->fma_full_rate ? 20000 : 65536))
             return FC_ALGO_IM2COL;
         /* 1-D problems (conv1d: H = 1): the direct kernel's bands of output rows hold one

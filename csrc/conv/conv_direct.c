@@ -178,10 +178,8 @@ static double tile_eff(int mr, int nv)
 }
 
 /* The forward pass vectorised along output channels (direct_impl.h: fwd_chanvec). */
-static int fc_direct_chanvec_pays(const fc_conv_geom *g)
+int fc_direct_chanvec_pays(const fc_conv_geom *g)
 {
-    const char *e = getenv("FC_CHANVEC");
-    if (e) return atoi(e);
     /* 32-register tiers, at least one full NR panel of channels and 256 taps (Xeon,
      * 2026-12-03, ms, grid kernels / this: resnet_64 9.4 / 7.1, resnet_512 19.1 / 10.4,
      * strided 7.2 / 3.8, dilated 10.5 / 7.0, cifar_32 6.6 / 5.5; 3-channel stem 7.5 / 13.2).
@@ -195,13 +193,7 @@ static int fc_direct_chanvec_pays(const fc_conv_geom *g)
  * length per kernel call): from 256 output points per image (Xeon, 2026-12-03, ms, grid
  * kernels / this: resnet_64 12.4 / 7.8, dilated 12.5 / 8.0, cifar_64 (16x16) 8.4 / 5.5;
  * resnet_512 (7x7) 42 / 86).  Not 1x1, whose columns im2col reads as x itself (pointwise
- * 256 -> 64: 6.8 against im2col's 4.8). */
-int fc_direct_chanvec_fwd_pays(const fc_conv_geom *g)
-{
-    return fc_direct_chanvec_pays(g);
-}
-
-int fc_direct_chanvec_weight_pays(const fc_conv_geom *g)
+ * 256 -> 64: 6.8 against im2col's 4.8). */int fc_direct_chanvec_weight_pays(const fc_conv_geom *g)
 {
     return fc_direct_chanvec_pays(g) && g->H_out * g->W_out >= 256 && g->kH * g->kW > 1;
 }

@@ -59,9 +59,10 @@ FC_PHASES_DECLARE(f64, double)
 fc_conv_algo fc_conv2d_choose_algo_16reg(const fc_conv_geom *g, int pass, int itemsize,
                                          int allow_wino);
 /* The rule measured for 32-register, 16-lane tiers (conv.c). */
-/* Whether the direct weight gradient runs vectorised along output channels (conv_direct.c). */
+/* Whether the direct forward / weight gradient run vectorised along output channels
+ * (conv_direct.c). */
+int fc_direct_chanvec_pays(const fc_conv_geom *g);
 int fc_direct_chanvec_weight_pays(const fc_conv_geom *g);
-int fc_direct_chanvec_fwd_pays(const fc_conv_geom *g);
 fc_conv_algo fc_conv2d_choose_algo_32reg(const fc_conv_geom *g, int pass, int itemsize,
                                          int allow_wino);
 /* 'auto' without Winograd: the 3-D convolutions (conv3d.c), whose shapes the error table

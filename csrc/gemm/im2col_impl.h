@@ -256,6 +256,18 @@ static void FCN(pack_colT)(const DESC *d, const im2col_ctx *cx, const FC_T *xg, 
     d->packt(kc, rows, dst);
 }
 
+/* Output channel co's products over the flat pixels [q0, q0 + n) (q = image*HWo + pixel)
+ * into the images of y. */
+static void FCN(put_flat_row)(const fc_conv_geom *g, int64_t HWo, int64_t co, int64_t q0,
+                              int64_t n, const FC_T *src, FC_T *y)
+{
+    for (int64_t q = q0; q < q0 + n;) {
+        const int64_t ni = q / HWo, pa = q - ni * HWo, len = fc_min64(HWo - pa, q0 + n - q);
+        memcpy(y + (ni * g->C_out + co) * HWo + pa, src + (q - q0), sizeof(FC_T) * (size_t)len);
+        q += len;
+    }
+}
+
 /* Forward for few, large GEMMs (deep layers on small images, strided layers): blocks of
  * pixels per thread would leave each block only a few NR panels to reuse every A panel on,
  * so all of A would stream from L3 once per block.  Here the threads pack one B (all K+1
@@ -339,13 +351,7 @@ FC_OMP_LOOP_DYNAMIC
             if (flat) {
 FC_OMP_LOOP
                 for (int64_t co = 0; co < M; co++)
-                    for (int64_t q = jc; q < jc + ncur;) {
-                        const int64_t ni = q / HWo, pa = q - ni * HWo;
-                        const int64_t len = fc_min64(HWo - pa, jc + ncur - q);
-                        memcpy(y + (ni * g->C_out + gi * M + co) * HWo + pa,
-                               cbuf + co * ncs + (q - jc), sizeof(FC_T) * (size_t)len);
-                        q += len;
-                    }
+                    FCN(put_flat_row)(g, HWo, gi * M + co, jc, ncur, cbuf + co * ncs, y);
             }
         }
     }
@@ -433,13 +439,8 @@ FC_OMP_LOOP_DYNAMIC
                                    fc_min64(MR, M - ir), fc_min64(NR, ncur - jr), pc > 0);
                 }
             }
-            for (int64_t q = jc; flat && q < jc + ncur;) {   /* the products into the images */
-                const int64_t ni = q / HWo, pa = q - ni * HWo, len = fc_min64(HWo - pa, jc + ncur - q);
-                for (int64_t co = 0; co < M; co++)
-                    memcpy(y + (ni * g->C_out + gi * M + co) * HWo + pa, cbuf + co * nc + (q - jc),
-                           sizeof(FC_T) * (size_t)len);
-                q += len;
-            }
+            for (int64_t co = 0; flat && co < M; co++)   /* the products into the images */
+                FCN(put_flat_row)(g, HWo, gi * M + co, jc, ncur, cbuf + co * nc, y);
         }
     }
     fc_free(ap);
