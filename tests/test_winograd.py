@@ -133,6 +133,9 @@ SCHEDULE_CASES = [
     (1, 12, 30, 9, 70, 1, 3, "reflect"),    # groups; rows of 35 tiles, past one run
     (2, 5, 3, 6, 11, ((0, 2), (1, 0)), 1, "circular"),
     (1, 33, 40, 3, 3, 2, 1, "zeros"),       # a handful of tiles, mostly padding
+    (1, 20, 200, 8, 8, 1, 1, "zeros"),      # one tile block: each item transforms its filter
+                                            # panels itself, several groups of up to 4 and
+                                            # a short last one
 ]
 
 

@@ -31,6 +31,7 @@ typedef struct {
     int64_t mr, nr, Tb;             /* GEMM tile, tiles per block */
     int deep;                       /* 1: wino_run_deep's schedule, else wino_run's */
     int64_t co_panels;              /* deep: output-channel panels (of mr) per work item */
+    int64_t u_panels;               /* deep, one tile block: panels of filters transformed at once */
     int threads;
 } wino_plan;
 
@@ -97,6 +98,10 @@ static void wino_plan_finish(wino_plan *p, int64_t mr, int64_t nr, int64_t items
         const int64_t nblk = fc_ceil_div(p->T, p->Tb);
         const int64_t nco = fc_min64(npan, fc_ceil_div(2 * (int64_t)p->threads, p->G * nblk));
         p->co_panels = fc_ceil_div(npan, fc_max64(1, nco));
+        /* the transformed filters of up to 4 panels in L2 (Xeon, 8x512x7x7 F(2x2), ms at
+         * 1 / 2 / 3 / 4 / 6 / 8 panels: 8.1 / 7.7 / 7.4 / 7.3 / 7.2 / 7.3) */
+        const int64_t panel_bytes = (int64_t)p->A * p->A * (mr * p->Cig + FC_WINO_WT_NT) * itemsize;
+        p->u_panels = fc_max64(1, fc_min64(4, l2 / panel_bytes));
         return;
     }
     /* V and the products of one block in half of L2 (the other half for U[e] and y) */

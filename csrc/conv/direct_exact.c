@@ -26,7 +26,7 @@ static int tap_span(const fc_conv_geom *g, int64_t oh, int64_t kh, int64_t kw, i
 }
 
 #define FC_DIRECT_EXACT(SFX, T)                                                              \
-int fc_direct_all_finite_##SFX(const T *p, int64_t n)                                         \
+static int finite_run_##SFX(const T *p, int64_t n)                                           \
 {                                                                                             \
     T z[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                        \
     int64_t i = 0;                                                                            \
@@ -37,6 +37,23 @@ int fc_direct_all_finite_##SFX(const T *p, int64_t n)                           
     int ok = 1;                                                                               \
     for (int l = 0; l < 8; l++) ok &= z[l] == (T)0;                                           \
     return ok;                                                                                \
+}                                                                                             \
+                                                                                              \
+/* Shared among the threads from a few MiB: it runs before the convolution's parallel        \
+ * region, the other threads idle otherwise (4% of a 512-channel 7x7 Winograd layer) */      \
+int fc_direct_all_finite_##SFX(const T *p, int64_t n)                                         \
+{                                                                                             \
+    const int64_t CH = (int64_t)1 << 16, nch = (n + CH - 1) / CH;                             \
+    const int nt = fc_threads_for((double)n, (double)(1 << 19));                              \
+    int bad = 0;                                                                              \
+    int64_t c;                                                                                \
+    FC_OMP_FOR(nt, nt > 1)                                                                    \
+    for (c = 0; c < nch; c++)                                                                 \
+        if (!finite_run_##SFX(p + c * CH, n - c * CH < CH ? n - c * CH : CH)) {               \
+            FC_OMP_ATOMIC_WRITE                                                               \
+            bad = 1;                                                                          \
+        }                                                                                     \
+    return !bad;                                                                              \
 }                                                                                             \
                                                                                               \
 fc_status fc_direct_exact_fwd_##SFX(const fc_conv_geom *g, const T *x, const T *w,           \

@@ -147,7 +147,8 @@ static fc_status FCN(wino_run_deep)(const wino_plan *p, const FC_T *x, const FC_
      * all filters going through a shared U first (at 512 channels U is 16 MiB, written and
      * read back from beyond L2: a fifth of the layer's time) */
     const int own_u = nblk == 1;
-    const int64_t u_len = own_u ? A2 * PA : 0;
+    const int64_t QB = fc_max64(1, fc_min64(pr, p->u_panels));
+    const int64_t u_len = own_u ? QB * A2 * PA : 0;
     const int64_t m_len = A2 * pr * MR * Tb + FC_WINO_NT_MAX, sc_len = A2 * FC_WINO_NT_MAX;
     const int nt = (int)fc_min64(p->threads, fc_max64(items, G * npan));
     if (MR > FC_WINO_WT_NT)
@@ -218,20 +219,29 @@ FC_OMP_LOOP_DYNAMIC
             /* each output's products in the same order either way: per (e, panel, column
              * block) the runs of channels pc in turn */
             if (own_u) {
-                for (int64_t q = q0; q < q1; q++) {
-                    const FC_T *wg = w + g * s_g + q * MR * s_co;
-                    for (int64_t ci = 0; ci < Cig; ci++)
-                        wwt(wg + ci * s_ci, s_co, fc_min64(MR, Cog - q * MR), flip,
-                            Ul + ci * MR, PA);
+                /* QB panels' filters at a time, so that each V panel fetched into L1 serves
+                 * QB of them (V is read from L3 once per group of panels) */
+                for (int64_t qb = q0; qb < q1; qb += QB) {
+                    const int64_t qe = fc_min64(q1, qb + QB);
+                    for (int64_t q = qb; q < qe; q++) {
+                        const FC_T *wg = w + g * s_g + q * MR * s_co;
+                        FC_T *Uq = Ul + (q - qb) * A2 * PA;
+                        for (int64_t ci = 0; ci < Cig; ci++)
+                            wwt(wg + ci * s_ci, s_co, fc_min64(MR, Cog - q * MR), flip,
+                                Uq + ci * MR, PA);
+                    }
                     for (int64_t e = 0; e < A2; e++) {
                         const FC_T *Ve = Vg + e * VS;
-                        FC_T *Me = Mb + e * cr * Tb + (q - q0) * MR * Tb;
+                        FC_T *Me = Mb + e * cr * Tb;
                         for (int64_t pc = 0; pc < Cig; pc += KC) {
                             const int64_t kc = fc_min64(KC, Cig - pc);
                             for (int64_t jr = 0; jr < tn; jr += NR)
-                                d->ukr(kc, Ul + e * PA + pc * MR, Ve + (jr / NR) * PS + pc * NR,
-                                       Me + jr, Tb, fc_min64(MR, Cog - q * MR),
-                                       fc_min64(NR, tn - jr), pc > 0);
+                                for (int64_t q = qb; q < qe; q++)
+                                    d->ukr(kc, Ul + (q - qb) * A2 * PA + e * PA + pc * MR,
+                                           Ve + (jr / NR) * PS + pc * NR,
+                                           Me + (q - q0) * MR * Tb + jr, Tb,
+                                           fc_min64(MR, Cog - q * MR), fc_min64(NR, tn - jr),
+                                           pc > 0);
                         }
                     }
                 }
