@@ -216,6 +216,9 @@ BLOCKING_CASES = [
     # columns across images with several row blocks of MC, one image, groups, several
     # images one after another, and an image cut into two super-blocks
     make_geom(8, 40, 7, 7, 300, 3, 3, p=(1, 1)),
+    # backward-weight with all rows in one block (past MC, within 2 MC at 512 bits), strided
+    make_geom(3, 20, 12, 12, 169, 3, 3, s=(2, 2), p=(1, 1)),
+    make_geom(2, 16, 9, 9, 180, 3, 3, s=(2, 2)),
     make_geom(1, 20, 14, 14, 72, 3, 3, p=(1, 1), shrink=(1, 0)),
     make_geom(4, 32, 10, 10, 140, 3, 3, p=(1, 1), G=2),
     make_geom(2, 64, 30, 30, 64, 3, 3, p=(1, 1)),
@@ -245,8 +248,11 @@ def test_im2col_empty_batch(isa, dt):
 @pytest.mark.parametrize("geom", [make_geom(1, 32, 20, 20, 48, 3, 3, p=(1, 1)),
                                   make_geom(4, 16, 12, 12, 24, 3, 3, s=(2, 2), p=(1, 1)),
                                   make_geom(2, 3, 64, 64, 8, 3, 3, p=(1, 1)),
-                                  make_geom(8, 40, 7, 7, 72, 3, 3, p=(1, 1))],
-                         ids=["batch1", "batch4", "long-reduction", "shared-b"])
+                                  make_geom(8, 40, 7, 7, 72, 3, 3, p=(1, 1)),
+                                  # backward-weight: one block of all rows (MC < 200 <= 2 MC
+                                  # at 512 bits), its columns cut by the thread count
+                                  make_geom(4, 24, 10, 10, 200, 3, 3, s=(2, 2), p=(1, 1))],
+                         ids=["batch1", "batch4", "long-reduction", "shared-b", "one-row-block"])
 def test_im2col_thread_count_invariance(isa, geom, rng):
     N, C, H, W, Co, kH, kW, Ho, Wo = geom[:9]
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)
