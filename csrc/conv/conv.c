@@ -302,11 +302,12 @@ fc_status fc_conv2d_backward_weight_##SFX(const fc_conv_geom *g, fc_conv_algo al
                   : fc_conv2d_bwd_weight_im2col_##SFX(g, gy, x, NULL, gb);                    \
     if (is_wino(algo)) {                                                                      \
         if (!fc_wino_serves(g)) return FC_ERR_ARG;                                            \
-        if (gw && fc_direct_all_finite_##SFX(gy, g->N * g->C_out * g->H_out * g->W_out) &&    \
+        if (!gw) return gb ? fc_conv2d_grad_bias_##SFX(g, gy, gb) : FC_OK;                    \
+        if (fc_direct_all_finite_##SFX(gy, g->N * g->C_out * g->H_out * g->W_out) &&          \
             fc_direct_all_finite_##SFX(x, g->N * g->C_in * g->H * g->W)) {                    \
             fc_status st = fc_conv2d_bwd_weight_winograd_##SFX(g, wino_tile_of(algo), gy, x, gw); \
             if (st != FC_OK || !gb) return st;                                                \
-            return fc_conv2d_bwd_weight_im2col_##SFX(g, gy, x, NULL, gb);                     \
+            return fc_conv2d_grad_bias_##SFX(g, gy, gb);                                      \
         }                                                                                     \
         algo = FC_ALGO_DIRECT;                                                                \
     }                                                                                         \

@@ -54,6 +54,10 @@ int fc_conv2d_phases_geom(const fc_conv_geom *g, fc_conv_geom *ph);
 FC_PHASES_DECLARE(f32, float)
 FC_PHASES_DECLARE(f64, double)
 
+/* grad_bias alone: per channel, the sum of gy over the images and pixels (conv_direct.c). */
+fc_status fc_conv2d_grad_bias_f32(const fc_conv_geom *g, const float *gy, float *gb);
+fc_status fc_conv2d_grad_bias_f64(const fc_conv_geom *g, const double *gy, double *gb);
+
 /* 'auto' measured for 16-register tiers (the table in conv.c): the generic tier's rule,
  * inherited by every tier that has not measured its own. */
 fc_conv_algo fc_conv2d_choose_algo_16reg(const fc_conv_geom *g, int pass, int itemsize,
