@@ -634,6 +634,7 @@ CHANVEC_WEIGHT_CASES = [
     ((2, 64, 16, 16), (64, 32, 3, 3), dict(padding=1, groups=2)),
     ((2, 64, 1, 300), (32, 64, 1, 5), dict(padding=(0, 2))),
     ((20, 32, 16, 16), (32, 32, 3, 3), dict(padding=1)),
+    ((2, 48, 1, 400), (32, 48, 1, 3), dict(padding=(0, 2), dilation=(1, 2))),  # 1-D, 144 taps
 ]
 
 

@@ -192,10 +192,17 @@ int fc_direct_chanvec_pays(const fc_conv_geom *g)
 /* Its weight gradient also wants long runs per band (the grid's points are the sum's
  * length per kernel call): from 256 output points per image (Xeon, 2026-12-03, ms, grid
  * kernels / this: resnet_64 12.4 / 7.8, dilated 12.5 / 8.0, cifar_64 (16x16) 8.4 / 5.5;
- * resnet_512 (7x7) 42 / 86).  Not 1x1, whose columns im2col reads as x itself (pointwise
- * 256 -> 64: 6.8 against im2col's 4.8). */int fc_direct_chanvec_weight_pays(const fc_conv_geom *g)
+ * resnet_512 (7x7) 42 / 86); in 1-D from 128 taps rather than the forward's 256 (64 -> 64 k3
+ * over 2048 points, 192 taps: 5.1 / 3.7, im2col 3.7; a temporal (3,1,1) 3-D layer with as
+ * many taps stays on im2col: 15.3 / 14.0).  Not 1x1, whose columns im2col
+ * reads as x itself (pointwise 256 -> 64: 6.8 against im2col's 4.8). */
+int fc_direct_chanvec_weight_pays(const fc_conv_geom *g)
 {
-    return fc_direct_chanvec_pays(g) && g->H_out * g->W_out >= 256 && g->kH * g->kW > 1;
+    const fc_tier *t = fc_tier_current();
+    const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;
+    const int one_d = g->H == 1 && g->kH == 1;
+    return t->nregs >= 32 && Cog >= t->gemm_f32.nr && Cig * g->kH * g->kW >= (one_d ? 128 : 256) &&
+           g->H_out * g->W_out >= 256 && g->kH * g->kW > 1;
 }
 
 /* ---- float32 ---- */
