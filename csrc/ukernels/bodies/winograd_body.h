@@ -298,8 +298,7 @@ FC_W_INLINE_COPIES void FC_WNAME(wino_gy)(const FC_T *const *rows, int64_t col0,
  * them into an array one scalar at a time and reading it back as vectors stalled on store
  * forwarding, and the compiler kept that version's passes scalar (350 ns per 12 filters of
  * F(4x4) at 512 input channels on a Xeon against 120 here; a 512-channel 7x7 layer spent
- * half its time in it). */
-#if defined(__GNUC__)
+ * half its time in it).  (GNU C, as the rest of the kernels: __builtin_prefetch, _Pragma.) */
 #ifndef FC_W_VEC8_DEFINED
 #define FC_W_VEC8_DEFINED
 typedef double fc_w_vd8 __attribute__((vector_size(8 * sizeof(double))));
@@ -354,36 +353,6 @@ void FC_WNAME(wino_wt)(const FC_T *w, int64_t sf, int64_t n, int flip, FC_T *u, 
         }
     }
 }
-#else
-/* (the same arithmetic on arrays, for compilers without vector extensions) */
-void FC_WNAME(wino_wt)(const FC_T *w, int64_t sf, int64_t n, int flip, FC_T *u, int64_t us)
-{
-    enum { A = FC_WA, NW = FC_WINO_WT_NT };
-    double f[9][NW], t[A][3][NW];
-    for (int k = 0; k < 9; k++)
-        for (int i = 0; i < NW; i++)
-            f[k][i] = i < n ? (double)w[i * sf + (flip ? 8 - k : k)] : 0.0;
-    for (int kw = 0; kw < 3; kw++)
-        for (int i = 0; i < NW; i++) {
-#define FC_W_D(r) f[3 * (r) + kw][i]
-#define FC_W_O(a) t[a][kw][i]
-            FC_W_G(FC_W_O, FC_W_D);
-#undef FC_W_D
-#undef FC_W_O
-        }
-    for (int a = 0; a < A; a++)
-        for (int i = 0; i < NW; i++) {
-            double r[A];
-#define FC_W_D(kw) t[a][kw][i]
-#define FC_W_O(b) r[b]
-            FC_W_G(FC_W_O, FC_W_D);
-#undef FC_W_D
-#undef FC_W_O
-            for (int b = 0; b < A; b++)
-                u[(int64_t)(a * A + b) * us + i] = (FC_T)r[b];
-        }
-}
-#endif
 
 /* o[k] = sum_a G[a][k] * s[a]: G's transpose, for the weight gradient, term by term */
 #if FC_WM == 2
