@@ -177,6 +177,15 @@ static double tile_eff(int mr, int nv)
     return lat < ld ? lat : ld;
 }
 
+/* 32-register tiers, at least one full NR panel of channels and min_taps taps: where the
+ * kernels vectorised along output channels fit. */
+static int chanvec_fits(const fc_conv_geom *g, int64_t min_taps)
+{
+    const fc_tier *t = fc_tier_current();
+    const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;
+    return t->nregs >= 32 && Cog >= t->gemm_f32.nr && Cig * g->kH * g->kW >= min_taps;
+}
+
 /* The forward pass vectorised along output channels (direct_impl.h: fwd_chanvec). */
 int fc_direct_chanvec_pays(const fc_conv_geom *g)
 {
@@ -184,9 +193,7 @@ int fc_direct_chanvec_pays(const fc_conv_geom *g)
      * 2026-12-03, ms, grid kernels / this: resnet_64 9.4 / 7.1, resnet_512 19.1 / 10.4,
      * strided 7.2 / 3.8, dilated 10.5 / 7.0, cifar_32 6.6 / 5.5; 3-channel stem 7.5 / 13.2).
      * At 16 registers the grid kernels keep the 16x16 64-channel case (6.6 / 7.2). */
-    const fc_tier *t = fc_tier_current();
-    const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;
-    return t->nregs >= 32 && Cog >= t->gemm_f32.nr && Cig * g->kH * g->kW >= 256;
+    return chanvec_fits(g, 256);
 }
 
 /* Its weight gradient also wants long runs per band (the grid's points are the sum's
@@ -194,15 +201,13 @@ int fc_direct_chanvec_pays(const fc_conv_geom *g)
  * kernels / this: resnet_64 12.4 / 7.8, dilated 12.5 / 8.0, cifar_64 (16x16) 8.4 / 5.5;
  * resnet_512 (7x7) 42 / 86); in 1-D from 128 taps rather than the forward's 256 (64 -> 64 k3
  * over 2048 points, 192 taps: 5.1 / 3.7, im2col 3.7; a temporal (3,1,1) 3-D layer with as
- * many taps stays on im2col: 15.3 / 14.0).  Not 1x1, whose columns im2col
- * reads as x itself (pointwise 256 -> 64: 6.8 against im2col's 4.8). */
+ * many taps stays on im2col: 15.3 / 14.0).  Not 1x1, whose columns im2col reads as x
+ * itself (pointwise 256 -> 64: 6.8 against im2col's 4.8). */
 int fc_direct_chanvec_weight_pays(const fc_conv_geom *g)
 {
-    const fc_tier *t = fc_tier_current();
-    const int64_t Cig = g->C_in / g->groups, Cog = g->C_out / g->groups;
     const int one_d = g->H == 1 && g->kH == 1;
-    return t->nregs >= 32 && Cog >= t->gemm_f32.nr && Cig * g->kH * g->kW >= (one_d ? 128 : 256) &&
-           g->H_out * g->W_out >= 256 && g->kH * g->kW > 1;
+    return chanvec_fits(g, one_d ? 128 : 256) && g->H_out * g->W_out >= 256 &&
+           g->kH * g->kW > 1;
 }
 
 /* ---- float32 ---- */

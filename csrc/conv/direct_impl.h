@@ -538,22 +538,28 @@ static T F(sum_run)(const T *p, int64_t n)
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
-/* grad_bias on its own, for the passes whose weight gradient is another algorithm's
- * (Winograd): the channels on the threads, each the images' runs summed in order, the same
- * sums as the direct weight gradient's row-major path.  (The im2col GEMM of one column that
- * served before cost 0.3-2 ms a call: each image's pixels through the packing.) */
-fc_status F(fc_conv2d_grad_bias)(const fc_conv_geom *g, const T *gy, T *gb)
+/* Channel k's bias gradient: the images' runs of gy summed in order. */
+static T F(bias_sum)(const fc_conv_geom *g, const T *gy, int64_t k)
 {
     const int64_t HWo = g->H_out * g->W_out;
-    const int nt = fc_threads_for((double)g->N * (double)g->C_out * (double)HWo, 1 << 18);
+    T s = 0;
+    for (int64_t n = 0; n < g->N; n++)
+        s += F(sum_run)(gy + (n * g->C_out + k) * HWo, HWo);
+    return s;
+}
+
+/* grad_bias on its own, for the passes whose weight gradient is another algorithm's
+ * (Winograd): the channels on the threads, the same sums as the direct weight gradient's
+ * row-major path.  (The im2col GEMM of one column that served before cost 0.3-2 ms a call:
+ * each image's pixels through the packing.) */
+fc_status F(fc_conv2d_grad_bias)(const fc_conv_geom *g, const T *gy, T *gb)
+{
+    const int nt = fc_threads_for((double)g->N * (double)g->C_out *
+                                  (double)(g->H_out * g->W_out), 1 << 18);
     int64_t k;
 FC_OMP_FOR(nt, nt > 1)
-    for (k = 0; k < g->C_out; k++) {
-        T s = 0;
-        for (int64_t n = 0; n < g->N; n++)
-            s += F(sum_run)(gy + (n * g->C_out + k) * HWo, HWo);
-        gb[k] = s;
-    }
+    for (k = 0; k < g->C_out; k++)
+        gb[k] = F(bias_sum)(g, gy, k);
     return FC_OK;
 }
 
@@ -669,14 +675,9 @@ FC_OMP_LOOP
                 gw[(gi * Cog + co) * ntaps + t] = acc[co];
         }
 FC_OMP_LOOP
-        for (k = 0; k < g->C_out; k++) {   /* the bias gradient */
-            if (gb) {
-                T s = 0;
-                for (int64_t n = 0; n < g->N; n++)
-                    s += F(sum_run)(gy + (n * g->C_out + k) * HWo, HWo);
-                gb[k] = s;
-            }
-        }
+        for (k = 0; k < g->C_out; k++)   /* the bias gradient */
+            if (gb)
+                gb[k] = F(bias_sum)(g, gy, k);
     }
     fc_free(off); fc_free(part); fc_free(tb);
     return FC_OK;

@@ -210,7 +210,7 @@ static void maxrow_##SFX(const T *xp, const fc_pool3d_geom *g, const win3 *t, in
 }                                                                                             \
                                                                                               \
 /* Fixed windows on the tier's registered row micro-kernels (pool_internal.h): the rows of  \
- * a window's (depth, row) taps combined elementwise in scan order (vmax / vsum) into a row    \
+ * a window's rows of its depth plane (tierplane_) combined elementwise (vmax / vsum) into a row\
  * padded to the windows' extent, then the column windows across it (hmax / hsum) and, for     \
  * the average, the divisors (vdiv). */                                                        \
 static void tierrow_##SFX(const fc_pool_uk_##SFX *uk, int avg, const T *pl,                   \
@@ -296,7 +296,9 @@ FC_OMP_FOR(nt, nt > 1)                                                          
         return FC_OK;                                                                         \
     }                                                                                         \
     const int tier_rows = !adaptive && !ind && y;                                             \
-    const int64_t blen = tier_rows ? tierrow_len_##SFX(g, &t) + g->H * g->W : 0;             \
+    /* per thread: the padded row, then the depth plane */                                    \
+    const int64_t rlen = tier_rows ? tierrow_len_##SFX(g, &t) : 0;                            \
+    const int64_t blen = tier_rows ? rlen + g->H * g->W : 0;                                  \
     T *bufs = tier_rows ? (T *)malloc(sizeof(T) * (size_t)(nt * blen)) : NULL;               \
     if (tier_rows && !bufs) {                                                                 \
         free(t.d);                                                                            \
@@ -308,10 +310,10 @@ FC_OMP_FOR(nt, nt > 1)                                                          
         const T *xp = x + p * vol;                                                            \
         const int64_t o0 = it * HWo;                                                          \
         if (tier_rows) {                                                                      \
-            T *buf = bufs + (int64_t)fc_thread_id() * blen, *pb = buf + blen - g->H * g->W;   \
+            T *buf = bufs + (int64_t)fc_thread_id() * blen, *pb = buf + rlen;                 \
             const T *pl = tierplane_##SFX(uk, 0, xp, g, &t, od, pb);                          \
             for (int64_t oh = 0; oh < g->H_out; oh++)                                         \
-                tierrow_##SFX(uk, 0, pl, g, &t, od, oh, 0, NULL, buf, blen - g->H * g->W,     \
+                tierrow_##SFX(uk, 0, pl, g, &t, od, oh, 0, NULL, buf, rlen,                  \
                               y + o0 + oh * g->W_out);                                        \
             continue;                                                                         \
         }                                                                                     \
@@ -407,7 +409,8 @@ FC_OMP_FOR(nt, nt > 1)                                                          
         free(t.d);                                                                            \
         return FC_OK;                                                                         \
     }                                                                                         \
-    const int64_t blen = adaptive ? 0 : tierrow_len_##SFX(g, &t) + g->H * g->W;              \
+    const int64_t rlen = adaptive ? 0 : tierrow_len_##SFX(g, &t);                             \
+    const int64_t blen = adaptive ? 0 : rlen + g->H * g->W;   /* the row, then the plane */   \
     T *bufs = adaptive ? NULL : (T *)malloc(sizeof(T) * (size_t)(nt * blen + g->W_out));     \
     if (!adaptive && !bufs) {                                                                 \
         free(t.d);                                                                            \
@@ -422,10 +425,10 @@ FC_OMP_FOR(nt, nt > 1)                                                          
         const T *xp = x + p * vol;                                                            \
         T *yo = y + it * HWo;                                                                 \
         if (!adaptive) {                                                                      \
-            T *buf = bufs + (int64_t)fc_thread_id() * blen, *pb = buf + blen - g->H * g->W;   \
+            T *buf = bufs + (int64_t)fc_thread_id() * blen, *pb = buf + rlen;                 \
             const T *pl = tierplane_##SFX(uk, 1, xp, g, &t, od, pb);                          \
             for (int64_t oh = 0; oh < g->H_out; oh++)                                         \
-                tierrow_##SFX(uk, 1, pl, g, &t, od, oh, dov, divw, buf, blen - g->H * g->W,   \
+                tierrow_##SFX(uk, 1, pl, g, &t, od, oh, dov, divw, buf, rlen,                \
                               yo + oh * g->W_out);                                            \
             continue;                                                                         \
         }                                                                                     \
