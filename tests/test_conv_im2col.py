@@ -232,6 +232,29 @@ def test_im2col_blocking(isa, geom, dt, rng):
     check_all(geom, dt, rng)
 
 
+# Forward of (k, 1) kernels over whole rows of 32+ channels (im2col_impl.h: fwd_im2col_ring,
+# the temporal 3-D convolution's path): each input row packed once into a ring of row slots.
+# Several channel segments per tap (past KC), output rows whose taps are all padding, stride
+# and dilation along H (a ring of (kH-1)*dH + 1 slots, rows skipped), groups, several column
+# blocks of a row with a short last one, and a W just short of a multiple of the panel width.
+RING_CASES = [
+    make_geom(2, 64, 6, 96, 20, 3, 1, p=(1, 0)),
+    make_geom(1, 300, 4, 64, 13, 3, 1, p=(1, 0)),
+    make_geom(1, 32, 3, 32, 7, 2, 1, p=(4, 0)),
+    make_geom(2, 48, 11, 64, 30, 3, 1, s=(2, 1), p=(3, 0), d=(2, 1)),
+    make_geom(3, 64, 5, 32, 26, 4, 1, s=(3, 1), p=(2, 0), G=2),
+    make_geom(1, 256, 7, 400, 40, 3, 1, p=(2, 0), d=(2, 1)),
+    make_geom(2, 40, 5, 254, 17, 5, 1, p=(2, 0)),
+]
+
+
+@pytest.mark.parametrize("geom", RING_CASES, ids=lambda g: "x".join(map(str, g[:7])))
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dt", DTYPES)
+def test_im2col_row_ring(isa, geom, bias, dt, rng):
+    check_all(geom, dt, rng, bias=bias)
+
+
 @pytest.mark.parametrize("dt", DTYPES)
 def test_im2col_empty_batch(isa, dt):
     geom = make_geom(0, 4, 5, 5, 6, 3, 3, p=(1, 1), G=2)
@@ -251,8 +274,12 @@ def test_im2col_empty_batch(isa, dt):
                                   make_geom(8, 40, 7, 7, 72, 3, 3, p=(1, 1)),
                                   # backward-weight: one block of all rows (MC < 200 <= 2 MC
                                   # at 512 bits), its columns cut by the thread count
-                                  make_geom(4, 24, 10, 10, 200, 3, 3, s=(2, 2), p=(1, 1))],
-                         ids=["batch1", "batch4", "long-reduction", "shared-b", "one-row-block"])
+                                  make_geom(4, 24, 10, 10, 200, 3, 3, s=(2, 2), p=(1, 1)),
+                                  # the row ring: one image of one column block, its output
+                                  # rows cut into runs by the thread count
+                                  make_geom(1, 64, 9, 64, 40, 3, 1, p=(1, 0))],
+                         ids=["batch1", "batch4", "long-reduction", "shared-b", "one-row-block",
+                              "row-ring"])
 def test_im2col_thread_count_invariance(isa, geom, rng):
     N, C, H, W, Co, kH, kW, Ho, Wo = geom[:9]
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)
