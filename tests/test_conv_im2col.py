@@ -232,12 +232,13 @@ def test_im2col_blocking(isa, geom, dt, rng):
     check_all(geom, dt, rng)
 
 
-# Forward of (k, 1) kernels over whole rows of 32+ channels (im2col_impl.h: fwd_im2col_ring,
-# the temporal 3-D convolution's path): each input row packed once into a ring of row slots.
-# Several channel segments per tap (past KC), output rows whose taps are all padding, stride
-# and dilation along H (a ring of (kH-1)*dH + 1 slots, rows skipped), groups, several column
-# blocks of a row with a short last one, and a W just short of a multiple of the panel width.
-RING_CASES = [
+# Forward of (k, 1) kernels over whole rows of 32+ channels (im2col_impl.h: fwd_im2col_rows,
+# the temporal 3-D convolution's path; also its backward-data): each input row packed once
+# into a row buffer whose runs of taps one micro-kernel call walks.  Several KC chunks per run,
+# output rows whose taps are all padding, stride and dilation along H (a call per tap), groups,
+# several column blocks of a row with a short last one, runs of output rows cut to fit the
+# buffer, and a W just short of a multiple of the panel width.
+ROWS_CASES = [
     make_geom(2, 64, 6, 96, 20, 3, 1, p=(1, 0)),
     make_geom(1, 300, 4, 64, 13, 3, 1, p=(1, 0)),
     make_geom(1, 32, 3, 32, 7, 2, 1, p=(4, 0)),
@@ -248,10 +249,10 @@ RING_CASES = [
 ]
 
 
-@pytest.mark.parametrize("geom", RING_CASES, ids=lambda g: "x".join(map(str, g[:7])))
+@pytest.mark.parametrize("geom", ROWS_CASES, ids=lambda g: "x".join(map(str, g[:7])))
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("dt", DTYPES)
-def test_im2col_row_ring(isa, geom, bias, dt, rng):
+def test_im2col_row_buffer(isa, geom, bias, dt, rng):
     check_all(geom, dt, rng, bias=bias)
 
 
@@ -275,11 +276,11 @@ def test_im2col_empty_batch(isa, dt):
                                   # backward-weight: one block of all rows (MC < 200 <= 2 MC
                                   # at 512 bits), its columns cut by the thread count
                                   make_geom(4, 24, 10, 10, 200, 3, 3, s=(2, 2), p=(1, 1)),
-                                  # the row ring: one image of one column block, its output
-                                  # rows cut into runs by the thread count
+                                  # the row buffer: one image of one column block, its
+                                  # output rows cut into runs by the thread count
                                   make_geom(1, 64, 9, 64, 40, 3, 1, p=(1, 0))],
                          ids=["batch1", "batch4", "long-reduction", "shared-b", "one-row-block",
-                              "row-ring"])
+                              "row-buffer"])
 def test_im2col_thread_count_invariance(isa, geom, rng):
     N, C, H, W, Co, kH, kW, Ho, Wo = geom[:9]
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)

@@ -211,13 +211,13 @@ fc_conv_algo fc_conv2d_choose_algo_32reg(const fc_conv_geom *g, int pass, int it
         if (one_d && pass == 1 && Cig >= 32 && Cog * KK >= 384) return FC_ALGO_IM2COL;
         /* A column kernel over very long rows: a (kD,1,1) 3-D kernel runs as the 2-D (kD,1)
          * convolution of the (D, H*W) image (conv3d.c), whose im2col forward packs each input
-         * row once for all taps (im2col_impl.h: fwd_im2col_ring, from 32 channels; its
+         * row once for all taps (im2col_impl.h: fwd_im2col_rows, from 32 channels; its
          * backward-data is that forward on gy).  Xeon, 2026-12-03, 2x16x56x56 volumes, k 3,
          * ms, direct / im2col, forward / backward-data / backward-weight: 16->16 1.04/1.16,
          * 0.94/2.07, 1.58/1.68; 32->32 3.13/2.53, 3.14/2.57, 5.47/4.54; 32->64 6.08/5.11,
          * 11.5/5.31, 9.05/7.75; 64->32 11.1/5.26, 6.07/5.19, 12.8/8.04; 48->48 9.00/5.32,
          * 8.95/5.32, 12.8/7.88; 64->64 20.7/9.50, 21.7/9.42, 22.4/13.4.  (At the 256-bit rate,
-         * Zen 4, before the ring: forward 28.4 / 21.1 ms on 64->64, the backward-data then
+         * Zen 4, before that path: forward 28.4 / 21.1 ms on 64->64, the backward-data then
          * direct at 29.6 / 37.3; it is now the forward's path.) */
         if (g->kW == 1 && g->kH > 1 && g->W >= 1024 &&
             (pass == 0 ? Cig >= 32 : pass == 1 ? Cog >= 32 : Cig >= 32 && Cog >= 32))

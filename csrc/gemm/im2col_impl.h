@@ -370,66 +370,71 @@ FC_OMP_LOOP
  * whose rows are depth planes (csrc/conv/conv3d.c): col row (c, kh) over output row oh is
  * input row ih = oh*sH - pH + kh*dH of channel c unchanged, so the kH taps of consecutive
  * output rows read the same input rows, and im2col's packers copy each input row kH times.
- * Here each input row (a block of its columns, all of a group's channels) is packed once into
- * a ring of row slots, the output rows of a work item go in order, and every tap's B panel is
- * read from the ring.  The GEMM depth is ordered (kh, c) -- the weights repacked to match --
- * and walked in segments of at most KC channels of one tap, each a call of the micro-kernel
- * accumulating into C, after the bias as a first k = 1 step against a row of ones.  A tap
- * whose input row is padding contributes zeros and is skipped (im2col only runs on finite
- * weights).  Per element the order of the sum (bias, taps in order, channel segments in
- * order) depends on the geometry and the tier only, not on the blocking or the threads. */
-#define FC_RING_MAX_SLOTS 64
-static int FCN(ring_serves)(const DESC *d, const im2col_ctx *cx, int64_t *slots)
+ * Here a work item (image, group, block of columns, run of output rows) packs each input row
+ * its outputs read once, all of the group's channels, into a row buffer laid out as the GEMM's
+ * B panels with the depth ordered (input row, c): the taps of one output, rows in order, are
+ * then consecutive panel rows, and with dH = 1 one contiguous run that a single micro-kernel
+ * call (per KC steps) walks; the weights are repacked to the matching (kh, c) order.  Taps on
+ * padding rows are left out of the run (im2col only runs on finite weights, whose products
+ * with the padding are zeros).  The bias is a first k = 1 step against a row of ones.  Per
+ * element the order of the sum (bias, taps in order, KC chunks) depends on the geometry and
+ * the tier only, not on the blocking or the threads. */
+static int64_t FCN(rows_in)(const fc_conv_geom *g, int64_t rows_out)
 {
-    const fc_conv_geom *g = cx->g;
-    const int64_t NR = d->nr, R = (g->kH - 1) * g->dH + 1;
-    *slots = R;
-    if (g->kW != 1 || g->sW != 1 || g->pW != 0 || g->W_out != g->W || g->kH < 2)
-        return 0;
-    /* short channel segments would pay C's round trip per few steps; short rows a mostly
-     * empty last panel per row */
-    if (cx->Cgi < 32 || (fc_round_up(g->W, NR) - g->W) * 16 > fc_round_up(g->W, NR))
-        return 0;
-    const int64_t l2 = fc_tier_current()->l2_bytes > 0 ? fc_tier_current()->l2_bytes : 1 << 20;
-    return R <= FC_RING_MAX_SLOTS && R * cx->Cgi * 4 * NR * (int64_t)sizeof(FC_T) <= l2 / 2;
+    return (rows_out - 1) * g->sH + (g->kH - 1) * g->dH + 1;
 }
 
-static fc_status FCN(fwd_im2col_ring)(const DESC *d, const im2col_ctx *cx, const FC_T *x,
-                                      const FC_T *w, const FC_T *bias, FC_T *y, int64_t R,
-                                      int nt)
+static int64_t FCN(rows_budget)(void)
+{
+    const int64_t l2 = fc_tier_current()->l2_bytes > 0 ? fc_tier_current()->l2_bytes : 1 << 20;
+    return l2 / 2 / (int64_t)sizeof(FC_T);
+}
+
+static int FCN(rows_serves)(const DESC *d, const im2col_ctx *cx)
+{
+    const fc_conv_geom *g = cx->g;
+    const int64_t NR = d->nr;
+    if (g->kW != 1 || g->sW != 1 || g->pW != 0 || g->W_out != g->W || g->kH < 2)
+        return 0;
+    /* short channel runs would pay C's round trip per few steps; short rows a mostly empty
+     * last panel per row; and one output row's input rows must fit the buffer 4 panels wide */
+    if (cx->Cgi < 32 || (fc_round_up(g->W, NR) - g->W) * 16 > fc_round_up(g->W, NR))
+        return 0;
+    return FCN(rows_in)(g, 1) * cx->Cgi * 4 * NR <= FCN(rows_budget)();
+}
+
+static fc_status FCN(fwd_im2col_rows)(const DESC *d, const im2col_ctx *cx, const FC_T *x,
+                                      const FC_T *w, const FC_T *bias, FC_T *y, int nt)
 {
     const fc_conv_geom *g = cx->g;
     const int64_t MR = d->mr, NR = d->nr, G = g->groups, M = cx->Cgo, Cg = cx->Cgi;
     const int64_t kH = g->kH, K = cx->K, W = g->W, H = g->H, Ho = g->H_out, HWo = cx->HWo;
-    const int64_t Mp = fc_round_up(M, MR), KCc = fc_balanced_block(Cg, d->kc);
-    const int64_t l2 = fc_tier_current()->l2_bytes > 0 ? fc_tier_current()->l2_bytes : 1 << 20;
-    /* column block: the ring (R rows x Cg channels x nc) in half of L2; enough items */
-    int64_t nc = fc_max64(NR, l2 / 2 / (R * Cg * (int64_t)sizeof(FC_T)) / NR * NR);
-    nc = fc_min64(nc, fc_round_up(W, NR));
-    nc = fc_round_up(fc_balanced_block(W, nc), NR);
-    const int64_t nblk = fc_ceil_div(W, nc);
-    int64_t nch = fc_min64(Ho, fc_max64(1, fc_ceil_div(4 * nt, g->N * G * nblk)));
-    const int64_t rows_per = fc_ceil_div(Ho, nch);
+    const int64_t Mp = fc_round_up(M, MR), KC = d->kc, budget = FCN(rows_budget)();
+    /* runs of output rows: enough items for the threads, and short enough that their input
+     * rows fit the buffer at least 4 panels wide; then the widest column block that fits */
+    int64_t nch = fc_min64(Ho, fc_max64(1, fc_ceil_div(4 * nt, g->N * G)));
+    int64_t rows_per = fc_ceil_div(Ho, nch);
+    while (rows_per > 1 && FCN(rows_in)(g, rows_per) * Cg * 4 * NR > budget)
+        rows_per = fc_ceil_div(rows_per, 2);
     nch = fc_ceil_div(Ho, rows_per);
-    const int64_t items = g->N * G * nblk * nch, slot = Cg * nc;
+    const int64_t rin = FCN(rows_in)(g, rows_per);
+    int64_t nc = fc_max64(NR, budget / (rin * Cg) / NR * NR);
+    nc = fc_round_up(fc_balanced_block(W, fc_min64(nc, fc_round_up(W, NR))), NR);
+    const int64_t nblk = fc_ceil_div(W, nc), items = g->N * G * nblk * nch;
     const int64_t apan = kH * Cg * MR;   /* one MR-row panel of the (kh, c)-ordered weights */
 
     FC_T *ap = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(G * Mp * (kH * Cg + 1) + NR));
-    FC_T *rp = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * R * slot));
-    int64_t *rr = (int64_t *)fc_malloc(sizeof(int64_t) * (size_t)(nt * R));
-    if (!ap || !rp || !rr) {
+    FC_T *rb = (FC_T *)fc_malloc(sizeof(FC_T) * (size_t)(nt * rin * Cg * nc));
+    if (!ap || !rb) {
         fc_free(ap);
-        fc_free(rp);
-        fc_free(rr);
+        fc_free(rb);
         return FC_ERR_NOMEM;
     }
     FC_T *bp = ap + G * Mp * kH * Cg, *ones = bp + G * Mp;   /* bias panels, a row of ones */
 
 FC_OMP_PARALLEL(nt)
     {
-        const int tid = fc_thread_id();
-        FC_T *ring = rp + (int64_t)tid * R * slot;
-        int64_t *held = rr + (int64_t)tid * R;   /* the input row each slot holds */
+        FC_T *buf = rb + (int64_t)fc_thread_id() * rin * Cg * nc;
 FC_OMP_LOOP
         for (int64_t t = 0; t < G * kH; t++) {
             const int64_t gi = t / kH, kh = t - gi * kH;
@@ -449,39 +454,42 @@ FC_OMP_LOOP_DYNAMIC
             const int64_t n = it / (G * nblk * nch), gi = (it / (nblk * nch)) % G;
             const int64_t jc = ((it / nch) % nblk) * nc, o0 = (it % nch) * rows_per;
             const int64_t o1 = fc_min64(Ho, o0 + rows_per), ncur = fc_min64(nc, W - jc);
+            const int64_t r0 = o0 * g->sH - g->pH;   /* buffer row 0's input row */
+            const int64_t nrows = FCN(rows_in)(g, o1 - o0), pstride = nrows * Cg * NR;
             const FC_T *xg = x + (n * g->C_in + gi * Cg) * H * W + jc;
             const FC_T *ag = ap + gi * Mp * kH * Cg;
-            for (int64_t s = 0; s < R; s++)
-                held[s] = -1;
+            for (int64_t r = fc_max64(r0, 0); r < fc_min64(r0 + nrows, H); r++)
+                for (int64_t c = 0; c < Cg; c++)
+                    FCN(put_row)(NR, nrows * Cg, xg + (c * H + r) * W, 0, ncur, ncur,
+                                 buf + ((r - r0) * Cg + c) * NR);
             for (int64_t oh = o0; oh < o1; oh++) {
-                for (int64_t kh = 0; kh < kH; kh++) {
-                    const int64_t ih = oh * g->sH - g->pH + kh * g->dH;
-                    if (ih < 0 || ih >= H || held[ih % R] == ih)
-                        continue;
-                    FC_T *dst = ring + (ih % R) * slot;
-                    for (int64_t c = 0; c < Cg; c++)
-                        FCN(put_row)(NR, Cg, xg + (c * H + ih) * W, 0, ncur, ncur, dst + c * NR);
-                    held[ih % R] = ih;
-                }
+                /* taps [k0, k1) read input rows inside the image */
+                const int64_t ih0 = oh * g->sH - g->pH;
+                int64_t k0 = 0, k1 = kH;
+                while (k0 < kH && ih0 + k0 * g->dH < 0)
+                    k0++;
+                while (k1 > k0 && ih0 + (k1 - 1) * g->dH >= H)
+                    k1--;
+                const int64_t run = g->dH == 1 ? k1 - k0 : 1;   /* taps per contiguous run */
                 FC_T *yrow = y + (n * g->C_out + gi * M) * HWo + oh * W + jc;
                 for (int64_t jr = 0; jr < ncur; jr += NR) {
-                    const int64_t nv = fc_min64(NR, ncur - jr), pj = (jr / NR) * Cg * NR;
+                    const int64_t nv = fc_min64(NR, ncur - jr);
+                    const FC_T *bj = buf + (jr / NR) * pstride;
                     for (int64_t ir = 0; ir < M; ir += MR) {
                         const int64_t mv = fc_min64(MR, M - ir);
                         FC_T *c = yrow + ir * HWo + jr;
+                        const FC_T *ai = ag + (ir / MR) * apan;
                         int acc = 0;
                         if (bias) {
                             d->ukr(1, bp + gi * Mp + ir, ones, c, HWo, mv, nv, 0);
                             acc = 1;
                         }
-                        for (int64_t kh = 0; kh < kH; kh++) {
-                            const int64_t ih = oh * g->sH - g->pH + kh * g->dH;
-                            if (ih < 0 || ih >= H)
-                                continue;
-                            const FC_T *bk = ring + (ih % R) * slot + pj;
-                            const FC_T *ak = ag + (ir / MR) * apan + kh * Cg * MR;
-                            for (int64_t c0 = 0; c0 < Cg; c0 += KCc) {
-                                d->ukr(fc_min64(KCc, Cg - c0), ak + c0 * MR, bk + c0 * NR, c,
+                        for (int64_t kh = k0; kh < k1; kh += run) {
+                            const int64_t len = run * Cg, kcl = fc_balanced_block(len, KC);
+                            const FC_T *bk = bj + (ih0 + kh * g->dH - r0) * Cg * NR;
+                            const FC_T *ak = ai + kh * Cg * MR;
+                            for (int64_t p0 = 0; p0 < len; p0 += kcl) {
+                                d->ukr(fc_min64(kcl, len - p0), ak + p0 * MR, bk + p0 * NR, c,
                                        HWo, mv, nv, acc);
                                 acc = 1;
                             }
@@ -494,16 +502,15 @@ FC_OMP_LOOP_DYNAMIC
         }
     }
     fc_free(ap);
-    fc_free(rp);
-    fc_free(rr);
+    fc_free(rb);
     return FC_OK;
 }
 
-/* Backward-data at stride 1 along H of a kernel the ring serves is itself such a forward:
+/* Backward-data at stride 1 along H of a kernel fwd_im2col_rows serves is itself such a forward:
  * gx is the correlation of gy with the weights transposed (input and output channels
  * swapped within each group) and flipped along H, padded by (kH-1)*dH - pH.  Returns 0 when
  * the geometry is not one of those (*st untouched). */
-static int FCN(bwd_data_ring)(const DESC *d, const fc_conv_geom *g, const FC_T *gy,
+static int FCN(bwd_data_rows)(const DESC *d, const fc_conv_geom *g, const FC_T *gy,
                               const FC_T *w, FC_T *gx, int nt, fc_status *st)
 {
     const int64_t pt = (g->kH - 1) * g->dH - g->pH;
@@ -516,12 +523,11 @@ static int FCN(bwd_data_ring)(const DESC *d, const fc_conv_geom *g, const FC_T *
     t.H_out = g->H;
     t.pH = pt;
     im2col_ctx cx;
-    int64_t slots;
     if (ctx_init(&cx, &t)) {
         *st = FC_ERR_NOMEM;
         return 1;
     }
-    if (!FCN(ring_serves)(d, &cx, &slots)) {
+    if (!FCN(rows_serves)(d, &cx)) {
         ctx_free(&cx);
         return 0;
     }
@@ -538,7 +544,7 @@ static int FCN(bwd_data_ring)(const DESC *d, const fc_conv_geom *g, const FC_T *
                 for (int64_t kh = 0; kh < kH; kh++)
                     wt[((gi * Cgi + ci) * Cgo + co) * kH + kh] =
                         w[((gi * Cgo + co) * Cgi + ci) * kH + kH - 1 - kh];
-    *st = FCN(fwd_im2col_ring)(d, &cx, gy, wt, NULL, gx, slots, nt);
+    *st = FCN(fwd_im2col_rows)(d, &cx, gy, wt, NULL, gx, nt);
     fc_free(wt);
     ctx_free(&cx);
     return 1;
@@ -559,9 +565,8 @@ fc_status FCN(fc_conv2d_fwd_im2col)(const fc_conv_geom *g, const FC_T *x, const 
     const int64_t KC = fc_balanced_block(Kb, d->kc);
     const int64_t nkb = fc_ceil_div(Kb, KC), kc_max = fc_min64(KC, Kb);
     const int nt = threads_for(2.0 * (double)N * (double)g->C_out * (double)K * (double)HWo);
-    int64_t slots;
-    if (FCN(ring_serves)(d, &cx, &slots)) {
-        const fc_status st = FCN(fwd_im2col_ring)(d, &cx, x, w, bias, y, slots, nt);
+    if (FCN(rows_serves)(d, &cx)) {
+        const fc_status st = FCN(fwd_im2col_rows)(d, &cx, x, w, bias, y, nt);
         ctx_free(&cx);
         return st;
     }
@@ -655,7 +660,7 @@ fc_status FCN(fc_conv2d_bwd_data_im2col)(const fc_conv_geom *g, const FC_T *gy,
     const int64_t nkb = fc_ceil_div(M, KC), kc_max = fc_min64(KC, fc_max64(M, 1));
     const int nt = threads_for(2.0 * (double)N * (double)g->C_out * (double)K * (double)HWo);
     fc_status rst;
-    if (FCN(bwd_data_ring)(d, g, gy, w, gx, nt, &rst)) {
+    if (FCN(bwd_data_rows)(d, g, gy, w, gx, nt, &rst)) {
         ctx_free(&cx);
         return rst;
     }
