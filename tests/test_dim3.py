@@ -492,3 +492,47 @@ def test_auto_picks_winograd_only_where_the_table_says(rng):
         return _kernels.choose_conv3d_algo(a.geom(), 0, 4)
     assert pick((1, 64, 16, 56, 56), (128, 64, 3, 3, 3)) == "winograd"
     assert pick((1, 3, 16, 112, 112), (64, 3, 3, 3, 3)) != "winograd"
+
+
+@pytest.mark.parametrize("algo", ["auto", "winograd", "im2col"])
+@pytest.mark.parametrize("where", ["x", "w", "gy"])
+@pytest.mark.parametrize("fill", [np.inf, np.nan])
+def test_conv3d_non_finite_reach_exactly_their_outputs(isa, rng, algo, where, fill):
+    """A NaN or Inf makes exactly the outputs whose real (non-padding) taps meet it
+    non-finite, whatever algorithm was asked for: Winograd mixes a tile's inputs and im2col
+    multiplies the padding, so the 3-D driver, which checks the whole arrays once for all its
+    chunks, must send such calls to direct.  Elsewhere: the convolution without that value."""
+    x = rng.standard_normal((2, 8, 5, 6, 6))
+    w = rng.standard_normal((8, 8, 3, 3, 3))
+    gy = rng.standard_normal((2, 8, 5, 6, 6))
+    arrays = {"x": x, "w": w, "gy": gy}
+    at = {"x": (1, 2, 3, 1, 4), "w": (1, 2, 2, 1, 0), "gy": (1, 2, 0, 1, 5)}[where]
+    clean = {k: v.copy() for k, v in arrays.items()}
+    ind = {k: np.zeros_like(v) for k, v in arrays.items()}
+    arrays[where][at] = fill
+    ind[where][at] = 1
+    ones = {k: np.ones_like(v) for k, v in arrays.items()}
+    ey = R.conv3d(clean["x"], clean["w"], padding=1)
+    egx, egw, _ = R.conv3d_backward(clean["gy"], clean["x"], clean["w"], padding=1)
+    # touched: the op on the indicator of the bad value, ones elsewhere
+    ty = R.conv3d(ind["x"] if where == "x" else ones["x"],
+                  ind["w"] if where == "w" else ones["w"], padding=1) > 0
+    tgx = R.conv3d_backward(ind["gy"] if where == "gy" else ones["gy"], ones["x"],
+                            ind["w"] if where == "w" else ones["w"], padding=1)[0] > 0
+    tgw = R.conv3d_backward(ind["gy"] if where == "gy" else ones["gy"],
+                            ind["x"] if where == "x" else ones["x"], ones["w"], padding=1)[1] > 0
+    if where == "x":
+        tgx[:] = False
+    if where == "w":
+        tgw[:] = False
+    if where == "gy":
+        ty[:] = False
+    for dt in (np.float32, np.float64):
+        xd, wd, gyd = x.astype(dt), w.astype(dt), gy.astype(dt)
+        got = (fc.conv3d(xd, wd, padding=1, algorithm=algo),) + \
+            fc.conv3d_backward(gyd, xd, wd, padding=1, algorithm=algo)[:2]
+        tol = dict(rtol=1e-4, atol=1e-4) if dt == np.float32 else dict(rtol=1e-10, atol=1e-10)
+        for what, g, e, t in zip(("output", "grad_input", "grad_weight"), got,
+                                 (ey, egx, egw), (ty, tgx, tgw)):
+            np.testing.assert_array_equal(~np.isfinite(g), t, err_msg=what)
+            np.testing.assert_allclose(g[~t], e[~t], err_msg=what, **tol)

@@ -262,42 +262,46 @@ static int finite_weights_##SFX(const fc_conv_geom *g, const T *w)              
 {                                                                                             \
     return fc_direct_all_finite_##SFX(w, g->C_out * (g->C_in / g->groups) * g->kH * g->kW);  \
 }                                                                                             \
-fc_status fc_conv2d_forward_##SFX(const fc_conv_geom *g, fc_conv_algo algo, const T *x,       \
-                                  const T *w, const T *bias, T *y)                            \
+fc_status fc_conv2d_forward_scanned_##SFX(const fc_conv_geom *g, fc_conv_algo algo,           \
+                                          const T *x, const T *w, const T *bias, T *y,       \
+                                          int scanned)                                        \
 {                                                                                             \
     if (algo == FC_ALGO_AUTO) algo = fc_conv2d_choose_algo(g, 0, (int)sizeof(T));             \
     if (algo == FC_ALGO_WINOGRAD_PHASES)                                                      \
         return fc_conv2d_fwd_phases_##SFX(g, FC_ALGO_WINOGRAD, x, w, bias, y);                \
     if (is_wino(algo)) {                                                                      \
         if (!fc_wino_serves(g)) return FC_ERR_ARG;                                            \
-        if (finite_weights_##SFX(g, w) &&                                                     \
-            fc_direct_all_finite_##SFX(x, g->N * g->C_in * g->H * g->W))                      \
+        if (scanned || (finite_weights_##SFX(g, w) &&                                        \
+                        fc_direct_all_finite_##SFX(x, g->N * g->C_in * g->H * g->W)))         \
             return fc_conv2d_fwd_winograd_##SFX(g, wino_tile_of(algo), x, w, bias, y);  \
         algo = FC_ALGO_DIRECT;                                                                \
     }                                                                                         \
-    if (algo == FC_ALGO_IM2COL && !finite_weights_##SFX(g, w)) algo = FC_ALGO_DIRECT;        \
+    if (algo == FC_ALGO_IM2COL && !scanned && !finite_weights_##SFX(g, w))                   \
+        algo = FC_ALGO_DIRECT;                                                                \
     return algo == FC_ALGO_IM2COL ? fc_conv2d_fwd_im2col_##SFX(g, x, w, bias, y)              \
                                   : fc_conv2d_fwd_direct_##SFX(g, x, w, bias, y);             \
 }                                                                                             \
-fc_status fc_conv2d_backward_data_##SFX(const fc_conv_geom *g, fc_conv_algo algo,             \
-                                        const T *gy, const T *w, T *gx)                       \
+fc_status fc_conv2d_backward_data_scanned_##SFX(const fc_conv_geom *g, fc_conv_algo algo,     \
+                                                const T *gy, const T *w, T *gx, int scanned)  \
 {                                                                                             \
     if (algo == FC_ALGO_AUTO) algo = fc_conv2d_choose_algo(g, 1, (int)sizeof(T));             \
     if (algo == FC_ALGO_WINOGRAD_PHASES)                                                      \
         return fc_conv2d_bwd_data_phases_##SFX(g, FC_ALGO_WINOGRAD, gy, w, gx);               \
     if (is_wino(algo)) {                                                                      \
         if (!fc_wino_serves(g)) return FC_ERR_ARG;                                            \
-        if (finite_weights_##SFX(g, w) &&                                                     \
-            fc_direct_all_finite_##SFX(gy, g->N * g->C_out * g->H_out * g->W_out))            \
+        if (scanned || (finite_weights_##SFX(g, w) &&                                        \
+                        fc_direct_all_finite_##SFX(gy, g->N * g->C_out * g->H_out * g->W_out))) \
             return fc_conv2d_bwd_data_winograd_##SFX(g, wino_tile_of(algo), gy, w, gx); \
         algo = FC_ALGO_DIRECT;                                                                \
     }                                                                                         \
-    if (algo == FC_ALGO_IM2COL && !finite_weights_##SFX(g, w)) algo = FC_ALGO_DIRECT;        \
+    if (algo == FC_ALGO_IM2COL && !scanned && !finite_weights_##SFX(g, w))                   \
+        algo = FC_ALGO_DIRECT;                                                                \
     return algo == FC_ALGO_IM2COL ? fc_conv2d_bwd_data_im2col_##SFX(g, gy, w, gx)             \
                                   : fc_conv2d_bwd_data_direct_##SFX(g, gy, w, gx);            \
 }                                                                                             \
-fc_status fc_conv2d_backward_weight_##SFX(const fc_conv_geom *g, fc_conv_algo algo,           \
-                                          const T *gy, const T *x, T *gw, T *gb)              \
+fc_status fc_conv2d_backward_weight_scanned_##SFX(const fc_conv_geom *g, fc_conv_algo algo,   \
+                                                  const T *gy, const T *x, T *gw, T *gb,      \
+                                                  int scanned)                                \
 {                                                                                             \
     if (algo == FC_ALGO_AUTO) algo = fc_conv2d_choose_algo(g, 2, (int)sizeof(T));             \
     if (algo == FC_ALGO_WINOGRAD_PHASES)                                                      \
@@ -306,19 +310,34 @@ fc_status fc_conv2d_backward_weight_##SFX(const fc_conv_geom *g, fc_conv_algo al
     if (is_wino(algo)) {                                                                      \
         if (!fc_wino_serves(g)) return FC_ERR_ARG;                                            \
         if (!gw) return gb ? fc_conv2d_grad_bias_##SFX(g, gy, gb) : FC_OK;                    \
-        if (fc_direct_all_finite_##SFX(gy, g->N * g->C_out * g->H_out * g->W_out) &&          \
-            fc_direct_all_finite_##SFX(x, g->N * g->C_in * g->H * g->W)) {                    \
+        if (scanned || (fc_direct_all_finite_##SFX(gy, g->N * g->C_out * g->H_out * g->W_out) && \
+                        fc_direct_all_finite_##SFX(x, g->N * g->C_in * g->H * g->W))) {       \
             fc_status st = fc_conv2d_bwd_weight_winograd_##SFX(g, wino_tile_of(algo), gy, x, gw); \
             if (st != FC_OK || !gb) return st;                                                \
             return fc_conv2d_grad_bias_##SFX(g, gy, gb);                                      \
         }                                                                                     \
         algo = FC_ALGO_DIRECT;                                                                \
     }                                                                                         \
-    if (algo == FC_ALGO_IM2COL &&                                                             \
+    if (algo == FC_ALGO_IM2COL && !scanned &&                                                 \
         !fc_direct_all_finite_##SFX(gy, g->N * g->C_out * g->H_out * g->W_out))               \
         algo = FC_ALGO_DIRECT;                                                                \
     return algo == FC_ALGO_IM2COL ? fc_conv2d_bwd_weight_im2col_##SFX(g, gy, x, gw, gb)       \
                                   : fc_conv2d_bwd_weight_direct_##SFX(g, gy, x, gw, gb);      \
+}                                                                                             \
+fc_status fc_conv2d_forward_##SFX(const fc_conv_geom *g, fc_conv_algo algo, const T *x,       \
+                                  const T *w, const T *bias, T *y)                            \
+{                                                                                             \
+    return fc_conv2d_forward_scanned_##SFX(g, algo, x, w, bias, y, 0);                        \
+}                                                                                             \
+fc_status fc_conv2d_backward_data_##SFX(const fc_conv_geom *g, fc_conv_algo algo,             \
+                                        const T *gy, const T *w, T *gx)                       \
+{                                                                                             \
+    return fc_conv2d_backward_data_scanned_##SFX(g, algo, gy, w, gx, 0);                      \
+}                                                                                             \
+fc_status fc_conv2d_backward_weight_##SFX(const fc_conv_geom *g, fc_conv_algo algo,           \
+                                          const T *gy, const T *x, T *gw, T *gb)              \
+{                                                                                             \
+    return fc_conv2d_backward_weight_scanned_##SFX(g, algo, gy, x, gw, gb, 0);                \
 }
 
 FC_CONV_DISPATCH(f32, float)

@@ -30,6 +30,7 @@
 #include "conv_internal.h"
 #include "gemm/gemm.h"
 #include "tier.h"
+#include "direct_exact.h"
 
 /* Buffers per chunk: small enough to stay in the last-level cache between the unfold, the
  * 2-D pass and the copy back (fresh pages of a large buffer cost more than the copies). */
@@ -83,6 +84,35 @@ static fc_conv_geom depth_geom(const fc_conv3d_geom *g)
 static int unfold_is_identity(const fc_conv3d_geom *g)
 {
     return g->D_out == 1 && g->pD == 0 && (g->dD == 1 || g->kD == 1) && g->kD == g->D;
+}
+
+/* Output depths [*lo, *hi) whose tap kd reads an input depth inside the volume. */
+static void depth_range(const fc_conv3d_geom *g, int64_t kd, int64_t *lo, int64_t *hi)
+{
+    const int64_t off = kd * g->dD - g->pD;   /* d = od*sD + off */
+    int64_t a = off >= 0 ? 0 : (-off + g->sD - 1) / g->sD;
+    int64_t b = g->D - 1 - off < 0 ? 0 : (g->D - 1 - off) / g->sD + 1;
+    if (b > g->D_out) b = g->D_out;
+    *lo = a < b ? a : b;
+    *hi = b;
+}
+
+/* Some output depth has a tap on depth padding, which the unfold materialises as zero
+ * planes. */
+static int depth_padded(const fc_conv3d_geom *g)
+{
+    for (int64_t kd = 0; kd < g->kD; kd++) {
+        int64_t lo, hi;
+        depth_range(g, kd, &lo, &hi);
+        if (lo > 0 || hi < g->D_out)
+            return 1;
+    }
+    return 0;
+}
+
+static int64_t nweights(const fc_conv3d_geom *g)
+{
+    return g->C_out * (g->C_in / g->groups) * g->kD * g->kH * g->kW;
 }
 
 static int copy_threads(double elements)
@@ -168,6 +198,123 @@ static fc_conv_algo resolve_##SFX(const fc_conv3d_geom *g, fc_conv_algo algo, in
     return fc_conv2d_choose_algo(&h, pass, (int)sizeof(T));                                   \
 }                                                                                             \
                                                                                               \
+/* Winograd and im2col run on finite values only (conv.c): found once here on the 3-D arrays,   \
+ * not per chunk on unfolded copies kD times their size.  a is needed by both, b by Winograd   \
+ * only; a non-finite value sends every chunk to the direct algorithm, as the 2-D dispatch     \
+ * would (a geometry Winograd does not serve keeps its error). */                              \
+static fc_conv_algo scan_##SFX(const fc_conv3d_geom *g, fc_conv_algo algo, const T *a,       \
+                               int64_t na, const T *b, int64_t nb, int *scanned)              \
+{                                                                                             \
+    const int wino = algo == FC_ALGO_WINOGRAD || algo == FC_ALGO_WINOGRAD_2 ||               \
+                     algo == FC_ALGO_WINOGRAD_4;                                              \
+    *scanned = 0;                                                                             \
+    if (!wino && algo != FC_ALGO_IM2COL)                                                      \
+        return algo;                                                                          \
+    if (wino) {                                                                               \
+        const fc_conv_geom h = plane_geom(g, 1);                                              \
+        if (!fc_wino_serves(&h))                                                              \
+            return algo;                                                                      \
+    }                                                                                         \
+    if (!fc_direct_all_finite_##SFX(a, na) || (wino && !fc_direct_all_finite_##SFX(b, nb)))  \
+        return FC_ALGO_DIRECT;                                                                \
+    *scanned = 1;                                                                             \
+    return algo;                                                                              \
+}                                                                                             \
+                                                                                              \
+/* A NaN or Inf weight (forward) or grad_output value (backward-weight) must reach only the   \
+ * outputs whose real taps meet it, but the unfold's zero planes for depth padding would meet \
+ * it too (0 * Inf = NaN).  Then each depth tap runs on its own, over the output depths whose \
+ * input depth is real: per (image, kd), the 2-D direct algorithm (exact at the H, W borders) \
+ * on those depth planes gathered, added up in kd order.  A rare path: clarity over speed. */ \
+static fc_status exact_fwd_##SFX(const fc_conv3d_geom *g, const T *x, const T *w,            \
+                                 const T *bias, T *y)                                         \
+{                                                                                             \
+    const int64_t C = g->C_in, Co = g->C_out, Cg = C / g->groups, KK = g->kH * g->kW;        \
+    const int64_t HW = g->H * g->W, HWo = g->H_out * g->W_out, Do = g->D_out;                \
+    T *wk = (T *)fc_malloc(sizeof(T) * (size_t)(Co * Cg * KK));                               \
+    T *xs = (T *)fc_malloc(sizeof(T) * (size_t)(Do * C * HW));                                \
+    T *ys = (T *)fc_malloc(sizeof(T) * (size_t)(Do * Co * HWo));                              \
+    fc_status st = wk && xs && ys ? FC_OK : FC_ERR_NOMEM;                                     \
+    for (int64_t n = 0; st == FC_OK && n < g->N; n++) {                                       \
+        T *yn = y + n * Co * Do * HWo;                                                        \
+        for (int64_t co = 0; co < Co; co++)                                                   \
+            for (int64_t i = 0; i < Do * HWo; i++)                                            \
+                yn[co * Do * HWo + i] = bias ? bias[co] : (T)0;                               \
+        for (int64_t kd = 0; st == FC_OK && kd < g->kD; kd++) {                               \
+            int64_t lo, hi;                                                                   \
+            depth_range(g, kd, &lo, &hi);                                                     \
+            if (lo >= hi)                                                                     \
+                continue;                                                                     \
+            for (int64_t i = 0; i < Co * Cg; i++)                                             \
+                memcpy(wk + i * KK, w + (i * g->kD + kd) * KK, sizeof(T) * (size_t)KK);       \
+            for (int64_t od = lo; od < hi; od++)                                              \
+                for (int64_t c = 0; c < C; c++)                                               \
+                    memcpy(xs + ((od - lo) * C + c) * HW,                                     \
+                           x + ((n * C + c) * g->D + od * g->sD - g->pD + kd * g->dD) * HW,   \
+                           sizeof(T) * (size_t)HW);                                           \
+            fc_conv_geom h = plane_geom(g, hi - lo);                                          \
+            h.C_in = C;                                                                       \
+            st = fc_conv2d_forward_##SFX(&h, FC_ALGO_DIRECT, xs, wk, NULL, ys);               \
+            for (int64_t od = lo; st == FC_OK && od < hi; od++)                               \
+                for (int64_t co = 0; co < Co; co++) {                                         \
+                    T *o = yn + (co * Do + od) * HWo;                                         \
+                    const T *src = ys + ((od - lo) * Co + co) * HWo;                          \
+                    for (int64_t i = 0; i < HWo; i++)                                         \
+                        o[i] += src[i];                                                       \
+                }                                                                             \
+        }                                                                                     \
+    }                                                                                         \
+    fc_free(wk);                                                                              \
+    fc_free(xs);                                                                              \
+    fc_free(ys);                                                                              \
+    return st;                                                                                \
+}                                                                                             \
+                                                                                              \
+static fc_status exact_bwd_weight_##SFX(const fc_conv3d_geom *g, const T *gy, const T *x,    \
+                                        T *gw, T *gb)                                         \
+{                                                                                             \
+    const int64_t C = g->C_in, Co = g->C_out, Cg = C / g->groups, KK = g->kH * g->kW;        \
+    const int64_t HW = g->H * g->W, HWo = g->H_out * g->W_out, Do = g->D_out;                \
+    T *gk = (T *)fc_malloc(sizeof(T) * (size_t)(Co * Cg * KK + Co));                          \
+    T *xs = (T *)fc_malloc(sizeof(T) * (size_t)(Do * C * HW));                                \
+    T *gs = (T *)fc_malloc(sizeof(T) * (size_t)(Do * Co * HWo));                              \
+    fc_status st = gk && xs && gs ? FC_OK : FC_ERR_NOMEM;                                     \
+    if (gw)                                                                                   \
+        memset(gw, 0, sizeof(T) * (size_t)nweights(g));                                       \
+    if (gb)                                                                                   \
+        memset(gb, 0, sizeof(T) * (size_t)Co);                                                \
+    for (int64_t n = 0; st == FC_OK && n < g->N; n++) {                                       \
+        for (int64_t co = 0; gb && co < Co; co++)                                             \
+            for (int64_t i = 0; i < Do * HWo; i++)                                            \
+                gb[co] += gy[(n * Co + co) * Do * HWo + i];                                   \
+        for (int64_t kd = 0; gw && st == FC_OK && kd < g->kD; kd++) {                         \
+            int64_t lo, hi;                                                                   \
+            depth_range(g, kd, &lo, &hi);                                                     \
+            if (lo >= hi)                                                                     \
+                continue;                                                                     \
+            for (int64_t od = lo; od < hi; od++) {                                            \
+                for (int64_t c = 0; c < C; c++)                                               \
+                    memcpy(xs + ((od - lo) * C + c) * HW,                                     \
+                           x + ((n * C + c) * g->D + od * g->sD - g->pD + kd * g->dD) * HW,   \
+                           sizeof(T) * (size_t)HW);                                           \
+                for (int64_t co = 0; co < Co; co++)                                           \
+                    memcpy(gs + ((od - lo) * Co + co) * HWo, gy + ((n * Co + co) * Do + od) * HWo, \
+                           sizeof(T) * (size_t)HWo);                                          \
+            }                                                                                 \
+            fc_conv_geom h = plane_geom(g, hi - lo);                                          \
+            h.C_in = C;                                                                       \
+            st = fc_conv2d_backward_weight_##SFX(&h, FC_ALGO_DIRECT, gs, xs, gk, NULL);       \
+            for (int64_t i = 0; st == FC_OK && i < Co * Cg; i++)                              \
+                for (int64_t t = 0; t < KK; t++)                                              \
+                    gw[(i * g->kD + kd) * KK + t] += gk[i * KK + t];                          \
+        }                                                                                     \
+    }                                                                                         \
+    fc_free(gk);                                                                              \
+    fc_free(xs);                                                                              \
+    fc_free(gs);                                                                              \
+    return st;                                                                                \
+}                                                                                             \
+                                                                                              \
 fc_status fc_conv3d_forward_##SFX(const fc_conv3d_geom *g, fc_conv_algo algo, const T *x,    \
                                   const T *w, const T *bias, T *y)                            \
 {                                                                                             \
@@ -177,7 +324,11 @@ fc_status fc_conv3d_forward_##SFX(const fc_conv3d_geom *g, fc_conv_algo algo, co
         const fc_conv_geom h = depth_geom(g);                                                 \
         return fc_conv2d_forward_##SFX(&h, algo, x, w, bias, y);                              \
     }                                                                                         \
-    algo = resolve_##SFX(g, algo, 0);                                                         \
+    if (depth_padded(g) && !fc_direct_all_finite_##SFX(w, nweights(g)))                       \
+        return exact_fwd_##SFX(g, x, w, bias, y);                                             \
+    int scanned;                                                                              \
+    algo = scan_##SFX(g, resolve_##SFX(g, algo, 0), w, nweights(g), x,                        \
+                      g->N * g->C_in * g->D * g->H * g->W, &scanned);                          \
     const int ident_in = unfold_is_identity(g), ident_out = g->D_out == 1;                    \
     const int64_t total = g->N * g->D_out, nqc = chunk_images(g, sizeof(T));                 \
     const int64_t HWo = g->H_out * g->W_out, xi = g->C_in * g->kD * g->H * g->W;             \
@@ -191,8 +342,9 @@ fc_status fc_conv3d_forward_##SFX(const fc_conv3d_geom *g, fc_conv_algo algo, co
         const fc_conv_geom h = plane_geom(g, nq);                                             \
         if (!ident_in)                                                                        \
             unfold(g, q0, nq, x, xu, sizeof(T));                                              \
-        st = fc_conv2d_forward_##SFX(&h, algo, ident_in ? x + q0 * xi : xu, w, bias,          \
-                                     ident_out ? y + q0 * g->C_out * HWo : yu);               \
+        st = fc_conv2d_forward_scanned_##SFX(&h, algo, ident_in ? x + q0 * xi : xu, w, bias,  \
+                                             ident_out ? y + q0 * g->C_out * HWo : yu,        \
+                                             scanned);                                        \
         if (st == FC_OK && !ident_out)                                                        \
             swap_depth(g, q0, nq, g->C_out, yu, y, sizeof(T), 0);                             \
     }                                                                                         \
@@ -221,7 +373,9 @@ FC_OMP_FOR(nt, nt > 1)                                                          
     }                                                                                         \
     if (g->C_out == 0 || g->D_out == 0 || g->H_out == 0 || g->W_out == 0)                     \
         return FC_OK;                                                                         \
-    algo = resolve_##SFX(g, algo, 1);                                                         \
+    int scanned;                                                                              \
+    algo = scan_##SFX(g, resolve_##SFX(g, algo, 1), w, nweights(g), gy,                       \
+                      g->N * g->C_out * g->D_out * HWo, &scanned);                            \
     const int64_t total = g->N * g->D_out, nqc = chunk_images(g, sizeof(T));                 \
     T *gxu = ident_in ? NULL : (T *)fc_malloc(sizeof(T) * (size_t)(nqc * xi));               \
     T *gyu = ident_out ? NULL : (T *)fc_malloc(sizeof(T) * (size_t)(nqc * g->C_out * HWo));  \
@@ -233,9 +387,9 @@ FC_OMP_FOR(nt, nt > 1)                                                          
         const fc_conv_geom h = plane_geom(g, nq);                                             \
         if (!ident_out)                                                                       \
             swap_depth(g, q0, nq, g->C_out, gy, gyu, sizeof(T), 1);                           \
-        st = fc_conv2d_backward_data_##SFX(&h, algo, ident_out ? gy + q0 * g->C_out * HWo     \
-                                                               : gyu,                         \
-                                           w, ident_in ? gx + q0 * xi : gxu);                 \
+        st = fc_conv2d_backward_data_scanned_##SFX(&h, algo,                                  \
+                                                   ident_out ? gy + q0 * g->C_out * HWo : gyu, \
+                                                   w, ident_in ? gx + q0 * xi : gxu, scanned); \
         if (st == FC_OK && !ident_in)                                                         \
             fold_##SFX(g, q0, nq, gxu, gx);                                                   \
     }                                                                                         \
@@ -260,7 +414,11 @@ fc_status fc_conv3d_backward_weight_##SFX(const fc_conv3d_geom *g, fc_conv_algo 
         return fc_conv2d_backward_weight_##SFX(&h, algo == FC_ALGO_AUTO ? FC_ALGO_DIRECT      \
                                                                         : algo, gy, x, gw, gb); \
     }                                                                                         \
-    algo = resolve_##SFX(g, algo, 2);                                                         \
+    if (depth_padded(g) && !fc_direct_all_finite_##SFX(gy, g->N * g->C_out * g->D_out * HWo)) \
+        return exact_bwd_weight_##SFX(g, gy, x, gw, gb);                                      \
+    int scanned;                                                                              \
+    algo = scan_##SFX(g, resolve_##SFX(g, algo, 2), gy, g->N * g->C_out * g->D_out * HWo, x,  \
+                      g->N * g->C_in * g->D * g->H * g->W, &scanned);                          \
     const int ident_in = unfold_is_identity(g), ident_out = g->D_out == 1;                    \
     const int64_t total = g->N * g->D_out, nqc = chunk_images(g, sizeof(T));                 \
     const int more = nqc < total;   /* partial sums of later chunks */                        \
@@ -279,9 +437,11 @@ fc_status fc_conv3d_backward_weight_##SFX(const fc_conv3d_geom *g, fc_conv_algo 
             swap_depth(g, q0, nq, g->C_out, gy, gyu, sizeof(T), 1);                           \
         const int first = q0 == 0;                                                            \
         T *pw = first || !gw ? gw : part, *pb = first || !gb ? gb : part + nw;                \
-        st = fc_conv2d_backward_weight_##SFX(&h, algo, ident_out ? gy + q0 * g->C_out * HWo   \
-                                                                 : gyu,                       \
-                                             ident_in ? x + q0 * xi : xu, pw, pb);            \
+        st = fc_conv2d_backward_weight_scanned_##SFX(&h, algo,                                \
+                                                     ident_out ? gy + q0 * g->C_out * HWo     \
+                                                               : gyu,                         \
+                                                     ident_in ? x + q0 * xi : xu, pw, pb,     \
+                                                     scanned);                                \
         if (st != FC_OK || first)                                                             \
             continue;                                                                         \
         for (int64_t i = 0; gw && i < nw; i++)                                                \

@@ -37,6 +37,23 @@ FC_CONV_DECLARE(im2col, f64, double)
                                                   const T *gy, const T *x, T *gw);
 FC_WINO_DECLARE(f32, float)
 FC_WINO_DECLARE(f64, double)
+/* The fc_conv2d_* dispatchers (fastconv.h) for a caller that has already found every value the
+ * algorithm needs finite when `scanned` is 1 (conv3d.c: its chunks' unfolded copies would
+ * be scanned kD times over): the weights and x (forward), gy (backward-data), gy and x
+ * (backward-weight) for Winograd; the weights (forward, backward-data), gy (backward-weight)
+ * for im2col.  0: they scan as the public ones. */
+#define FC_SCANNED_DECLARE(SFX, T)                                                          \
+    fc_status fc_conv2d_forward_scanned_##SFX(const fc_conv_geom *g, fc_conv_algo algo,    \
+                                              const T *x, const T *w, const T *bias, T *y, \
+                                              int scanned);                                 \
+    fc_status fc_conv2d_backward_data_scanned_##SFX(const fc_conv_geom *g, fc_conv_algo algo, \
+                                                    const T *gy, const T *w, T *gx,        \
+                                                    int scanned);                           \
+    fc_status fc_conv2d_backward_weight_scanned_##SFX(const fc_conv_geom *g,               \
+                                                      fc_conv_algo algo, const T *gy,      \
+                                                      const T *x, T *gw, T *gb, int scanned);
+FC_SCANNED_DECLARE(f32, float)
+FC_SCANNED_DECLARE(f64, double)
 /* 1 when Winograd serves the geometry. */
 int fc_wino_serves(const fc_conv_geom *g);
 
